@@ -1,0 +1,52 @@
+//! Settings read from the environment by the functions and the command line.
+//!
+//! AWS settings (region, credentials, endpoint overrides such as `AWS_ENDPOINT_URL` for a local
+//! emulator) are the SDK's standard environment variables; only Kairos's own are read here.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {name} is required: {why}")]
+    Missing { name: &'static str, why: &'static str },
+    #[error("environment variable {name} is invalid: {problem}")]
+    Invalid { name: &'static str, problem: String },
+}
+
+/// The table every function reads and writes.
+pub fn table_name() -> Result<String, ConfigError> {
+    let name = std::env::var("KAIROS_TABLE").map_err(|_| ConfigError::Missing {
+        name: "KAIROS_TABLE",
+        why: "the name of the Kairos DynamoDB table",
+    })?;
+    let valid = (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if !valid {
+        return Err(ConfigError::Invalid { name: "KAIROS_TABLE", problem: "not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -)".into() });
+    }
+    Ok(name)
+}
+
+/// An optional whole number of days from the environment.
+pub fn days(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    match std::env::var(name) {
+        Err(_) => Ok(Duration::from_secs(default * 86_400)),
+        Ok(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|d| (1..=3650).contains(d))
+            .map(|d| Duration::from_secs(d * 86_400))
+            .ok_or_else(|| ConfigError::Invalid { name, problem: "expected a whole number of days from 1 to 3650".into() }),
+    }
+}
+
+/// The SDK configuration from the standard AWS environment, loaded once per process.
+pub async fn aws() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+}
+
+/// A DynamoDB store for the configured table.
+pub async fn dynamo_store() -> Result<crate::store::dynamo::DynamoStore, ConfigError> {
+    let table = table_name()?;
+    let client = aws_sdk_dynamodb::Client::new(&aws().await);
+    Ok(crate::store::dynamo::DynamoStore::new(client, table))
+}

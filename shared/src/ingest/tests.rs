@@ -1,0 +1,200 @@
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use chrono::TimeZone;
+use serde_json::json;
+
+use super::*;
+use crate::clock::ManualClock;
+use crate::store::embedded::EmbeddedStore;
+use crate::store::{Key, Page, Query, Segment, StoreStats};
+use crate::synth;
+
+fn clock() -> ManualClock {
+    ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap())
+}
+
+fn body(id: &str, customer: &str, at: &str, kind: &str, data: serde_json::Value) -> String {
+    json!({"schema_version": 1, "id": id, "customer_id": customer, "occurred_at": at, "source": "test", "type": kind, "data": data})
+        .to_string()
+}
+
+fn order(id: &str, customer: &str, at: &str, price: &str) -> String {
+    body(id, customer, at, "order_placed", json!({"order_id": format!("o-{id}"), "currency": "EUR",
+        "lines": [{"product_id": "p", "unit_price": price, "quantity": 1}]}))
+}
+
+fn records(bodies: &[String]) -> Vec<Record<'_>> {
+    bodies.iter().enumerate().map(|(i, b)| Record { id: Box::leak(format!("msg-{i}").into_boxed_str()), body: b }).collect()
+}
+
+async fn profile(store: &impl Store, customer: &str) -> Profile {
+    let item = store.get(&keys::profile(&CustomerId::new(customer).unwrap())).await.unwrap().expect("profile exists");
+    decode(item).unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_delivered_twice_counts_once() {
+    let store = EmbeddedStore::new();
+    let bodies = vec![
+        order("e1", "c1", "2026-11-01T10:00:00Z", "10"),
+        order("e2", "c1", "2026-11-03T10:00:00Z", "20"),
+        order("e3", "c2", "2026-11-02T10:00:00Z", "5"),
+    ];
+    let first = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&bodies)).await;
+    assert_eq!((first.applied, first.duplicates, first.failures.len()), (3, 0, 0));
+    let before = profile(&store, "c1").await;
+    let again = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&bodies)).await;
+    assert_eq!((again.applied, again.duplicates, again.failures.len()), (0, 3, 0));
+    let after = profile(&store, "c1").await;
+    assert_eq!(before, after);
+    assert_eq!(after.purchases().orders, 2);
+    assert_eq!(after.events_applied, 2);
+}
+
+#[tokio::test]
+async fn the_same_event_twice_in_one_batch_and_across_batches_counts_once() {
+    let store = EmbeddedStore::new();
+    let e = order("e1", "c1", "2026-11-01T10:00:00Z", "10");
+    let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&[e.clone(), e.clone()])).await;
+    assert_eq!((report.applied, report.duplicates), (1, 1));
+    let mixed = vec![e.clone(), order("e2", "c1", "2026-11-02T10:00:00Z", "7")];
+    let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&mixed)).await;
+    assert_eq!((report.applied, report.duplicates), (1, 1));
+    let p = profile(&store, "c1").await;
+    assert_eq!(p.purchases().total_spend.unwrap().amount, crate::money::Amount::parse("17").unwrap());
+}
+
+#[tokio::test]
+async fn a_malformed_event_fails_alone_with_a_field_error() {
+    let store = EmbeddedStore::new();
+    let bodies = vec![
+        order("e1", "c1", "2026-11-01T10:00:00Z", "10"),
+        body("e2", "c1", "2026-11-01T11:00:00Z", "order_placed", json!({"order_id": "o", "currency": "EUR", "lines": [{"product_id": "p", "unit_price": "1", "quantity": -1}]})),
+        "this is not json".to_string(),
+        order("e4", "c2", "2026-11-01T10:00:00Z", "3"),
+    ];
+    let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&bodies)).await;
+    assert_eq!(report.applied, 2);
+    let failed: Vec<&str> = report.failures.iter().map(|f| f.record_id.as_str()).collect();
+    assert_eq!(failed, ["msg-1", "msg-2"]);
+    let message = report.failures[0].error.to_string();
+    assert!(message.contains("data.lines[0].quantity"), "{message}");
+    assert!(!report.failures[0].error.is_retryable());
+    assert_eq!(profile(&store, "c1").await.purchases().orders, 1);
+}
+
+#[tokio::test]
+async fn out_of_order_batches_end_in_the_in_order_profile() {
+    let late_first = EmbeddedStore::new();
+    let newer = vec![order("e2", "c1", "2026-11-10T10:00:00Z", "30")];
+    let older = vec![order("e1", "c1", "2026-11-01T10:00:00Z", "10")];
+    ingest_batch(&late_first, &clock(), &IngestConfig::default(), &records(&newer)).await;
+    ingest_batch(&late_first, &clock(), &IngestConfig::default(), &records(&older)).await;
+    let in_order = EmbeddedStore::new();
+    ingest_batch(&in_order, &clock(), &IngestConfig::default(), &records(&older)).await;
+    ingest_batch(&in_order, &clock(), &IngestConfig::default(), &records(&newer)).await;
+    let (a, b) = (profile(&late_first, "c1").await, profile(&in_order, "c1").await);
+    assert_eq!(a, b);
+    assert_eq!(a.purchases().last_purchase_at, Some(Utc.with_ymd_and_hms(2026, 11, 10, 10, 0, 0).unwrap()));
+}
+
+#[tokio::test]
+async fn synthetic_shop_ends_in_exactly_the_generated_totals() {
+    let store = EmbeddedStore::new();
+    let now = clock();
+    let (events, expected) = synth::shop_events(7, 100, 1000, now.now());
+    let bodies: Vec<String> = events.iter().map(|e| serde_json::to_string(e).unwrap()).collect();
+    for batch in bodies.chunks(10) {
+        let report = ingest_batch(&store, &now, &IngestConfig::default(), &records(batch)).await;
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+    }
+    for (customer, x) in &expected.customers {
+        let p = profile(&store, customer.as_str()).await;
+        let s = p.purchases();
+        assert_eq!(p.events_applied, x.events, "{customer}");
+        assert_eq!(s.orders, x.orders, "{customer}");
+        assert_eq!(s.total_spend.map_or(0, |m| m.amount.micros()), x.spend_micros, "{customer}");
+        assert_eq!(s.purchase_days as usize, x.purchase_days.len(), "{customer}");
+        assert_eq!(s.last_purchase_at, x.last_purchase_at, "{customer}");
+        assert_eq!(p.recent_views.iter().map(|v| u64::from(v.count)).sum::<u64>(), x.views.min(u64::MAX), "{customer}");
+    }
+    let (_, writes) = store.stats().snapshot();
+    assert!(writes <= 1000, "{writes} write requests for 1000 events");
+}
+
+/// Wraps a store and fails the first `n` writes as a throttled store would.
+struct Flaky<S> {
+    inner: S,
+    failures_left: AtomicU32,
+}
+
+impl<S: Store> Store for Flaky<S> {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        self.inner.get_many(keys).await
+    }
+    async fn query(&self, pk: &str, query: &Query) -> Result<Page, StoreError> {
+        self.inner.query(pk, query).await
+    }
+    async fn scan(&self, segment: Segment, after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
+        self.inner.scan(segment, after, limit).await
+    }
+    async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        if self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(StoreError::Throttled);
+        }
+        self.inner.write(writes).await
+    }
+    fn stats(&self) -> &StoreStats {
+        self.inner.stats()
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_stays_busy_fails_only_that_customer_and_redelivery_applies_once() {
+    let store = Flaky { inner: EmbeddedStore::new(), failures_left: AtomicU32::new(100) };
+    let config = IngestConfig { max_attempts: 2, ..IngestConfig::default() };
+    let bodies = vec![order("e1", "c1", "2026-11-01T10:00:00Z", "10")];
+    let report = ingest_batch(&store, &clock(), &config, &records(&bodies)).await;
+    assert_eq!(report.failures.len(), 1);
+    assert!(report.failures[0].error.is_retryable());
+    store.failures_left.store(1, Ordering::SeqCst);
+    let retry = ingest_batch(&store, &clock(), &config, &records(&bodies)).await;
+    assert!(retry.failures.is_empty());
+    assert_eq!(retry.applied, 1);
+    let third = ingest_batch(&store, &clock(), &config, &records(&bodies)).await;
+    assert_eq!((third.applied, third.duplicates), (0, 1));
+    assert_eq!(profile(&store.inner, "c1").await.purchases().orders, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_batches_for_one_customer_lose_nothing() {
+    let store = Arc::new(EmbeddedStore::new());
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let bodies = vec![order(&format!("e{i}"), "c1", "2026-11-01T10:00:00Z", "1")];
+                ingest_batch(&*store, &clock(), &IngestConfig { max_attempts: 50, ..IngestConfig::default() }, &records(&bodies)).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert!(t.await.unwrap().failures.is_empty());
+    }
+    assert_eq!(profile(&*store, "c1").await.purchases().orders, 8);
+}
+
+#[tokio::test]
+async fn a_customer_with_more_events_than_one_transaction_holds() {
+    let store = EmbeddedStore::new();
+    let bodies: Vec<String> =
+        (0..250).map(|i| body(&format!("v{i}"), "c1", "2026-11-01T10:00:00Z", "product_viewed", json!({"product_id": format!("p{i}")}))).collect();
+    let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&bodies)).await;
+    assert_eq!((report.applied, report.failures.len()), (250, 0));
+    assert_eq!(profile(&store, "c1").await.events_applied, 250);
+    assert_eq!(store.stats().snapshot().1, 3, "three transactions of at most 99 events");
+}

@@ -1,0 +1,22 @@
+//! Kairos core.
+//!
+//! Pure domain modules ([`event`], [`profile`], [`ingest`]) know nothing of AWS; they talk to the
+//! outside world through ports ([`store::Store`], [`clock::Clock`]). Adapters implement the ports:
+//! [`store::dynamo`] for production, [`store::embedded`] for the local default. The binaries in
+//! `functions/` and `cli/` only wire adapters to the domain.
+
+pub mod clock;
+pub mod config;
+pub mod contact;
+pub mod event;
+pub mod ids;
+pub mod ingest;
+pub mod keys;
+pub mod money;
+pub mod profile;
+pub mod redact;
+pub mod store;
+pub mod synth;
+pub mod telemetry;
+pub mod validate;
+

@@ -1,0 +1,289 @@
+//! Money: exact amounts and ISO 4217 currencies.
+//!
+//! Prices arrive as decimal text (`"19.99"`) or JSON numbers; both are read exactly, digit by
+//! digit, never through floating point. Whether an amount suits its currency (no 1.5 JPY) is a
+//! validation rule, checked with [`Amount::fits`].
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// An ISO 4217 alphabetic currency code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency([u8; 3]);
+
+/// Currencies whose minor unit is not the hundredth (ISO 4217 "minor unit" column).
+const EXPONENT_0: &[&str] = &[
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF",
+    "XPF",
+];
+const EXPONENT_3: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+const EXPONENT_4: &[&str] = &["CLF", "UYW"];
+
+impl Currency {
+    pub fn new(code: &str) -> Result<Self, String> {
+        let bytes = code.as_bytes();
+        if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_uppercase) {
+            return Err("must be a three-letter ISO 4217 code in capitals, e.g. \"EUR\"".into());
+        }
+        Ok(Currency([bytes[0], bytes[1], bytes[2]]))
+    }
+
+    pub fn code(&self) -> &str {
+        // Constructed only from three ASCII capitals.
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+
+    /// Number of decimal digits in one major unit.
+    pub fn exponent(&self) -> u32 {
+        let code = self.code();
+        if EXPONENT_0.contains(&code) {
+            0
+        } else if EXPONENT_3.contains(&code) {
+            3
+        } else if EXPONENT_4.contains(&code) {
+            4
+        } else {
+            2
+        }
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        Currency::new(&value)
+    }
+}
+
+impl From<Currency> for String {
+    fn from(c: Currency) -> String {
+        c.code().to_string()
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl JsonSchema for Currency {
+    fn schema_name() -> Cow<'static, str> {
+        "Currency".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 currency code, e.g. \"EUR\"."})
+    }
+}
+
+/// An exact non-negative amount in major units, held as millionths so that every price a shop can
+/// write (up to six decimals) is represented exactly, whatever its currency.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Amount {
+    micros: i64,
+}
+
+const SCALE: u32 = 6;
+const MICROS: i64 = 1_000_000;
+
+impl Amount {
+    pub const ZERO: Amount = Amount { micros: 0 };
+
+    pub fn from_micros(micros: i64) -> Self {
+        Amount { micros }
+    }
+
+    pub fn micros(&self) -> i64 {
+        self.micros
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let expected = "expected a non-negative decimal such as \"19.99\"";
+        let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("is not a plain decimal number ({expected})"));
+        }
+        if text.ends_with('.') {
+            return Err(format!("ends with a decimal point ({expected})"));
+        }
+        let frac = frac.trim_end_matches('0');
+        if frac.len() as u32 > SCALE {
+            return Err(format!("has more than {SCALE} decimals"));
+        }
+        let too_large = || "is too large (at most 1e12)".to_string();
+        let whole: i64 = int.parse().ok().filter(|w| *w <= 1_000_000_000_000).ok_or_else(too_large)?;
+        let frac_micros: i64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse::<i64>().map_err(|_| too_large())? * 10_i64.pow(SCALE - frac.len() as u32)
+        };
+        Ok(Amount { micros: whole * MICROS + frac_micros })
+    }
+
+    /// Whether the amount is a whole number of `currency`'s minor units (no 1.5 JPY).
+    pub fn fits(&self, currency: Currency) -> bool {
+        self.micros % 10_i64.pow(SCALE - currency.exponent().min(SCALE)) == 0
+    }
+
+    /// Decimals actually used, for error messages.
+    pub fn decimals(&self) -> u32 {
+        let mut frac = self.micros % MICROS;
+        if frac == 0 {
+            return 0;
+        }
+        let mut d = SCALE;
+        while frac % 10 == 0 {
+            frac /= 10;
+            d -= 1;
+        }
+        d
+    }
+
+    pub fn checked_mul(self, n: u32) -> Option<Amount> {
+        self.micros.checked_mul(i64::from(n)).map(Amount::from_micros)
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.micros < 0 { "-" } else { "" };
+        let abs = self.micros.unsigned_abs();
+        let (whole, frac) = (abs / MICROS as u64, abs % MICROS as u64);
+        if frac == 0 {
+            return write!(f, "{sign}{whole}");
+        }
+        let digits = format!("{frac:06}");
+        write!(f, "{sign}{whole}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Amount;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a non-negative decimal as a string (\"19.99\") or a number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Amount, E> {
+                Amount::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Amount, E> {
+                Amount::parse(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Amount, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom("must not be negative")),
+                }
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Amount, E> {
+                if !v.is_finite() || v < 0.0 {
+                    return Err(E::custom("must be a finite non-negative number"));
+                }
+                // Rust prints the shortest text that reads back as the same f64: for any price
+                // of at most 15 significant digits that is the text the producer wrote.
+                Amount::parse(&format!("{v}")).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Amount {
+    fn schema_name() -> Cow<'static, str> {
+        "Amount".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A non-negative amount in major units: a decimal string (preferred, exact) or a number, with no more decimals than the currency has.",
+            "oneOf": [
+                {"type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,6})?$"},
+                {"type": "number", "minimum": 0}
+            ]
+        })
+    }
+}
+
+/// An amount of one currency. May be negative (a net after refunds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: Amount,
+    pub currency: Currency,
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cur(code: &str) -> Currency {
+        Currency::new(code).unwrap()
+    }
+
+    #[test]
+    fn amounts_parse_exactly() {
+        assert_eq!(Amount::parse("19.99").unwrap().micros(), 19_990_000);
+        assert_eq!(Amount::parse("19.990").unwrap().micros(), 19_990_000);
+        assert_eq!(Amount::parse("0.000001").unwrap().micros(), 1);
+        assert!(Amount::parse("1e3").is_err());
+        assert!(Amount::parse("1.").is_err());
+        assert!(Amount::parse(".5").is_err());
+        assert!(Amount::parse("-1").is_err());
+        assert!(Amount::parse("0.0000001").unwrap_err().contains("6 decimals"));
+        assert!(Amount::parse("99999999999999999999").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn amounts_fit_the_currency_minor_unit() {
+        assert!(Amount::parse("19.99").unwrap().fits(cur("EUR")));
+        assert!(!Amount::parse("19.995").unwrap().fits(cur("EUR")));
+        assert!(Amount::parse("1500").unwrap().fits(cur("JPY")));
+        assert!(!Amount::parse("1.5").unwrap().fits(cur("JPY")));
+        assert!(Amount::parse("1.234").unwrap().fits(cur("KWD")));
+        assert_eq!(Amount::parse("1.230").unwrap().decimals(), 2);
+    }
+
+    #[test]
+    fn json_numbers_are_read_without_float_drift() {
+        for (json, micros) in [("0.1", 100_000), ("19.99", 19_990_000), ("42", 42_000_000), ("\"3.05\"", 3_050_000)] {
+            let a: Amount = serde_json::from_str(json).unwrap();
+            assert_eq!(a.micros(), micros, "{json}");
+        }
+        assert!(serde_json::from_str::<Amount>("-1").is_err());
+        assert!(serde_json::from_str::<Amount>("-0.5").is_err());
+    }
+
+    #[test]
+    fn amount_round_trips_as_text() {
+        let a = Amount::parse("3.05").unwrap();
+        assert_eq!(serde_json::to_string(&a).unwrap(), "\"3.05\"");
+        assert_eq!(serde_json::from_str::<Amount>("\"3.05\"").unwrap(), a);
+        assert_eq!(Amount::parse("7").unwrap().to_string(), "7");
+        assert_eq!(Amount::from_micros(-50_000).to_string(), "-0.05");
+    }
+
+    #[test]
+    fn currency_codes_are_checked() {
+        assert!(Currency::new("eur").is_err());
+        assert!(Currency::new("EURO").is_err());
+        assert_eq!(cur("USD").exponent(), 2);
+        assert_eq!(cur("JPY").exponent(), 0);
+    }
+}

@@ -1,0 +1,431 @@
+//! The DynamoDB adapter: the store port over one table with a string partition key `pk`, a
+//! string sort key `sk`, a numeric version `v` and a TTL attribute `ttl`.
+//!
+//! Documents become native DynamoDB attributes through `serde_dynamo`, so items stay readable in
+//! the console and usable in filters. Reads are strongly consistent: the read-modify-write paths
+//! depend on seeing the latest version.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement, KeyType,
+    KeysAndAttributes, Put, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    TransactWriteItem,
+};
+
+use super::{Condition, Document, Item, Key, Page, Query, Segment, Store, StoreError, StoreStats, Write, check_writes};
+
+type Attributes = HashMap<String, AttributeValue>;
+
+/// BatchGetItem's limit per request.
+const BATCH_GET_MAX: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    stats: std::sync::Arc<StoreStats>,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore { client, table: table.into(), stats: Default::default() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates the table as the SAM template defines it (on-demand, stream, TTL). For local
+    /// endpoints and tests; production tables come from the template.
+    pub async fn create_table(&self) -> Result<(), StoreError> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| StoreError::Invalid(e.to_string()))
+        };
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(|e| StoreError::Invalid(e.to_string()))
+        };
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .billing_mode(BillingMode::PayPerRequest)
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("ResourceInUseException") => return Ok(()),
+            Err(e) => return Err(classify(e)),
+        }
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name("ttl")
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    fn key_attributes(key: &Key) -> Attributes {
+        HashMap::from([("pk".to_string(), AttributeValue::S(key.pk.clone())), ("sk".to_string(), AttributeValue::S(key.sk.clone()))])
+    }
+
+    fn to_attributes(item: Item) -> Result<Attributes, StoreError> {
+        let key = item.key.to_string();
+        let mut attrs: Attributes = serde_dynamo::aws_sdk_dynamodb_1::to_item(item.body)
+            .map_err(|e| StoreError::Invalid(format!("item {key} could not be encoded: {e}")))?;
+        attrs.insert("pk".into(), AttributeValue::S(item.key.pk));
+        attrs.insert("sk".into(), AttributeValue::S(item.key.sk));
+        attrs.insert("v".into(), AttributeValue::N(item.version.to_string()));
+        if let Some(t) = item.expires_at {
+            attrs.insert("ttl".into(), AttributeValue::N(t.to_string()));
+        }
+        Ok(attrs)
+    }
+
+    fn from_attributes(mut attrs: Attributes) -> Result<Item, StoreError> {
+        let text = |attrs: &mut Attributes, name: &str| match attrs.remove(name) {
+            Some(AttributeValue::S(s)) => Ok(s),
+            other => Err(format!("attribute {name} is {other:?}, expected a string")),
+        };
+        let corrupt = |key: &str, reason: String| StoreError::Corrupt { key: key.to_string(), reason };
+        let pk = text(&mut attrs, "pk").map_err(|r| corrupt("?", r))?;
+        let sk = text(&mut attrs, "sk").map_err(|r| corrupt(&pk, r))?;
+        let key = Key::new(pk, sk);
+        let number = |attrs: &mut Attributes, name: &str| -> Result<Option<i64>, StoreError> {
+            match attrs.remove(name) {
+                None => Ok(None),
+                Some(AttributeValue::N(n)) => {
+                    n.parse::<i64>().map(Some).map_err(|_| corrupt(&key.to_string(), format!("attribute {name} is not an integer")))
+                }
+                Some(other) => Err(corrupt(&key.to_string(), format!("attribute {name} is {other:?}, expected a number"))),
+            }
+        };
+        let version = number(&mut attrs, "v")?.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+        let expires_at = number(&mut attrs, "ttl")?;
+        let body: Document = serde_dynamo::aws_sdk_dynamodb_1::from_item(attrs)
+            .map_err(|e| corrupt(&key.to_string(), e.to_string()))?;
+        Ok(Item { key, version, expires_at, body })
+    }
+
+    fn condition_parts(condition: Condition) -> (Option<&'static str>, Option<AttributeValue>) {
+        match condition {
+            Condition::Always => (None, None),
+            Condition::NotExists => (Some("attribute_not_exists(pk)"), None),
+            Condition::Exists => (Some("attribute_exists(pk)"), None),
+            Condition::VersionIs(v) => (Some("v = :v"), Some(AttributeValue::N(v.to_string()))),
+        }
+    }
+
+    async fn write_one(&self, write: Write) -> Result<(), StoreError> {
+        let (expression, value) = Self::condition_parts(write.condition());
+        let values = value.map(|v| HashMap::from([(":v".to_string(), v)]));
+        let result = match write {
+            Write::Put { item, .. } => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(Self::to_attributes(item)?))
+                .set_condition_expression(expression.map(String::from))
+                .set_expression_attribute_values(values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(classify),
+            Write::Delete { key, .. } => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key_attributes(&key)))
+                .set_condition_expression(expression.map(String::from))
+                .set_expression_attribute_values(values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(classify),
+            Write::Check { .. } => Err(StoreError::Invalid("a lone check must be sent as a transaction".into())),
+        };
+        result.map_err(|e| match e {
+            StoreError::ConditionFailed { .. } => StoreError::ConditionFailed { failed: vec![0] },
+            other => other,
+        })
+    }
+
+    fn transact_item(&self, write: Write) -> Result<TransactWriteItem, StoreError> {
+        let build_error = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Invalid(e.to_string());
+        let (expression, value) = Self::condition_parts(write.condition());
+        let values = value.map(|v| HashMap::from([(":v".to_string(), v)]));
+        let item = match write {
+            Write::Put { item, .. } => TransactWriteItem::builder().put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(Self::to_attributes(item)?))
+                    .set_condition_expression(expression.map(String::from))
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_error)?,
+            ),
+            Write::Delete { key, .. } => TransactWriteItem::builder().delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key_attributes(&key)))
+                    .set_condition_expression(expression.map(String::from))
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_error)?,
+            ),
+            Write::Check { key, .. } => TransactWriteItem::builder().condition_check(
+                ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key_attributes(&key)))
+                    // A check must have a condition; "Always" checks that the table answers.
+                    .condition_expression(expression.unwrap_or("attribute_exists(pk) OR attribute_not_exists(pk)"))
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_error)?,
+            ),
+        };
+        Ok(item.build())
+    }
+
+    async fn write_transaction(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let items = writes.into_iter().map(|w| self.transact_item(w)).collect::<Result<Vec<_>, _>>()?;
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    Err(from_cancellation(cancelled.cancellation_reasons().iter().map(|r| r.code())))
+                }
+                other => Err(classify_code(other.code(), &format!("{other:?}"))),
+            },
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+/// Turns DynamoDB's per-item cancellation codes into the port's error.
+fn from_cancellation<'a>(codes: impl Iterator<Item = Option<&'a str>>) -> StoreError {
+    let codes: Vec<Option<&str>> = codes.collect();
+    let failed: Vec<usize> =
+        codes.iter().enumerate().filter(|(_, c)| **c == Some("ConditionalCheckFailed")).map(|(i, _)| i).collect();
+    if !failed.is_empty() {
+        return StoreError::ConditionFailed { failed };
+    }
+    if codes.contains(&Some("TransactionConflict")) {
+        return StoreError::Conflict;
+    }
+    if codes.iter().any(|c| matches!(c, Some("ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded"))) {
+        return StoreError::Throttled;
+    }
+    if let Some(Some(code)) = codes.iter().find(|c| matches!(c, Some("ValidationError" | "ItemCollectionSizeLimitExceeded"))) {
+        return StoreError::Invalid(format!("transaction cancelled: {code}"));
+    }
+    StoreError::Unavailable(format!("transaction cancelled: {codes:?}"))
+}
+
+fn classify_code(code: Option<&str>, detail: &str) -> StoreError {
+    match code {
+        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { failed: vec![] },
+        Some("TransactionConflictException") => StoreError::Conflict,
+        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => StoreError::Throttled,
+        Some("ValidationException" | "ResourceNotFoundException" | "ItemCollectionSizeLimitExceededException") => {
+            StoreError::Invalid(detail.to_string())
+        }
+        _ => StoreError::Unavailable(detail.to_string()),
+    }
+}
+
+fn classify<E: ProvideErrorMetadata + Debug, R: Debug>(err: SdkError<E, R>) -> StoreError {
+    match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            classify_code(e.code(), e.message().unwrap_or(e.code().unwrap_or("service error")))
+        }
+        SdkError::ConstructionFailure(_) => StoreError::Invalid(format!("{err:?}")),
+        _ => StoreError::Unavailable(format!("{err}")),
+    }
+}
+
+impl Store for DynamoStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.stats.read();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attributes(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item.map(Self::from_attributes).transpose()
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(keys.len());
+        let mut unique: Vec<&Key> = keys.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(BATCH_GET_MAX) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.iter().map(|k| Self::key_attributes(k)).collect()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            );
+            let mut attempt = 0_u32;
+            while let Some(request) = pending.take() {
+                self.stats.read();
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                for attrs in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    let item = Self::from_attributes(attrs)?;
+                    found.insert(item.key.clone(), item);
+                }
+                pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+                if pending.is_some() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(StoreError::Throttled);
+                    }
+                    // Unprocessed keys mean throughput was exceeded: back off before asking again.
+                    tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+                }
+            }
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    async fn query(&self, pk: &str, query: &Query) -> Result<Page, StoreError> {
+        self.stats.read();
+        let mut values = HashMap::from([(":pk".to_string(), AttributeValue::S(pk.to_string()))]);
+        // DynamoDB refuses an empty string in a key condition: no prefix means the whole partition.
+        let condition = if query.sk_prefix.is_empty() {
+            "pk = :pk"
+        } else {
+            values.insert(":prefix".into(), AttributeValue::S(query.sk_prefix.clone()));
+            "pk = :pk AND begins_with(sk, :prefix)"
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(!query.descending)
+            .limit(i32::try_from(query.limit.max(1)).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(query.after.as_ref().map(Self::key_attributes))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        page(out.items, out.last_evaluated_key)
+    }
+
+    async fn scan(&self, segment: Segment, after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
+        let segment = Segment::new(segment.index, segment.total)?;
+        self.stats.read();
+        let total = i32::try_from(segment.total).map_err(|_| StoreError::Invalid("too many segments".into()))?;
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .segment(segment.index as i32)
+            .total_segments(total)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(after.map(Self::key_attributes))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        page(out.items, out.last_evaluated_key)
+    }
+
+    async fn write(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
+        check_writes(&writes)?;
+        self.stats.wrote();
+        match writes.as_slice() {
+            [Write::Put { .. } | Write::Delete { .. }] => self.write_one(writes.remove(0)).await,
+            _ => self.write_transaction(writes).await,
+        }
+    }
+
+    fn stats(&self) -> &StoreStats {
+        &self.stats
+    }
+}
+
+fn page(items: Option<Vec<Attributes>>, last: Option<Attributes>) -> Result<Page, StoreError> {
+    let items = items.unwrap_or_default().into_iter().map(DynamoStore::from_attributes).collect::<Result<Vec<_>, _>>()?;
+    let next = match last {
+        Some(mut k) => match (k.remove("pk"), k.remove("sk")) {
+            (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(Key::new(pk, sk)),
+            _ => return Err(StoreError::Corrupt { key: "LastEvaluatedKey".into(), reason: "not a pk/sk pair".into() }),
+        },
+        None => None,
+    };
+    Ok(Page { items, next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancellation_codes_map_to_port_errors() {
+        let e = from_cancellation([Some("None"), Some("ConditionalCheckFailed"), None, Some("ConditionalCheckFailed")].into_iter());
+        assert_eq!(e, StoreError::ConditionFailed { failed: vec![1, 3] });
+        assert_eq!(from_cancellation([Some("None"), Some("TransactionConflict")].into_iter()), StoreError::Conflict);
+        assert_eq!(from_cancellation([Some("ThrottlingError")].into_iter()), StoreError::Throttled);
+        assert!(matches!(from_cancellation([Some("ValidationError")].into_iter()), StoreError::Invalid(_)));
+    }
+
+    #[test]
+    fn documents_become_native_attributes_and_back() {
+        let body: Document = serde_json::from_str(r#"{"name":"x","n":3,"f":0.5,"list":[1,{"a":null}],"flag":true}"#).unwrap();
+        let item = Item::new(Key::new("C#1", "PROFILE"), 4, body).expiring(1_900_000_000);
+        let attrs = DynamoStore::to_attributes(item.clone()).unwrap();
+        assert_eq!(attrs["pk"], AttributeValue::S("C#1".into()));
+        assert_eq!(attrs["v"], AttributeValue::N("4".into()));
+        assert_eq!(attrs["ttl"], AttributeValue::N("1900000000".into()));
+        assert_eq!(attrs["n"], AttributeValue::N("3".into()));
+        assert_eq!(DynamoStore::from_attributes(attrs).unwrap(), item);
+    }
+}

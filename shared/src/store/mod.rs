@@ -1,0 +1,274 @@
+//! The store port: one table of items addressed by partition and sort key.
+//!
+//! The port is deliberately small and shaped like DynamoDB's single-table model: get, batch get,
+//! query one partition by sort-key prefix, scan a segment of the table (parallel scan), and
+//! write one or more items atomically under conditions. Everything richer (profiles, ledgers,
+//! due queues) is built on top, once, for every adapter.
+//!
+//! Two adapters implement it and pass one contract suite ([`contract`]): [`dynamo`] for
+//! production and [`embedded`], an in-process store that is the local default.
+//!
+//! Concurrency is optimistic: every item carries a version; a writer reads, computes, and
+//! writes with [`Condition::VersionIs`], retrying on [`StoreError::ConditionFailed`].
+
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
+pub mod dynamo;
+pub mod embedded;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// An item's attributes other than its key, version and expiry.
+pub type Document = serde_json::Map<String, serde_json::Value>;
+
+/// Attribute names the store keeps for itself; documents must not use them.
+pub const RESERVED_ATTRIBUTES: [&str; 4] = ["pk", "sk", "v", "ttl"];
+
+/// Most writes one atomic [`Store::write`] may hold (DynamoDB's transaction limit).
+pub const MAX_WRITES: usize = 100;
+
+/// Largest item, key and attributes included (DynamoDB's limit, 400 KB).
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Key { pk: pk.into(), sk: sk.into() }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}|{}", self.pk, self.sk)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub key: Key,
+    /// Incremented by the writer on every put; conditions compare it.
+    pub version: u64,
+    /// Unix seconds after which the item may be removed (DynamoDB TTL). Expired items can still
+    /// be read until removed, as in DynamoDB.
+    pub expires_at: Option<i64>,
+    pub body: Document,
+}
+
+impl Item {
+    pub fn new(key: Key, version: u64, body: Document) -> Self {
+        Item { key, version, expires_at: None, body }
+    }
+
+    pub fn expiring(mut self, at: i64) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+}
+
+/// What must hold for a write to happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Condition {
+    Always,
+    NotExists,
+    Exists,
+    VersionIs(u64),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    Put { item: Item, condition: Condition },
+    Delete { key: Key, condition: Condition },
+    /// Writes nothing; the whole write fails unless the condition holds.
+    Check { key: Key, condition: Condition },
+}
+
+impl Write {
+    pub fn key(&self) -> &Key {
+        match self {
+            Write::Put { item, .. } => &item.key,
+            Write::Delete { key, .. } | Write::Check { key, .. } => key,
+        }
+    }
+
+    pub fn condition(&self) -> Condition {
+        match self {
+            Write::Put { condition, .. } | Write::Delete { condition, .. } | Write::Check { condition, .. } => *condition,
+        }
+    }
+}
+
+/// A page of a query or scan. `next` is where the following page starts, if there is one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Page {
+    pub items: Vec<Item>,
+    pub next: Option<Key>,
+}
+
+/// Which items of a partition to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Query {
+    pub sk_prefix: String,
+    /// Resume after this key (a previous page's `next`).
+    pub after: Option<Key>,
+    pub limit: usize,
+    /// Highest sort key first.
+    pub descending: bool,
+}
+
+impl Query {
+    pub fn prefix(prefix: impl Into<String>) -> Self {
+        Query { sk_prefix: prefix.into(), after: None, limit: 1000, descending: false }
+    }
+}
+
+/// One of `total` disjoint parts of the table, for parallel scans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub index: u32,
+    pub total: u32,
+}
+
+impl Segment {
+    pub const WHOLE: Segment = Segment { index: 0, total: 1 };
+
+    pub fn new(index: u32, total: u32) -> Result<Self, StoreError> {
+        if total == 0 || total > 1_000_000 || index >= total {
+            return Err(StoreError::Invalid(format!("segment {index} of {total} is not a valid parallel-scan segment")));
+        }
+        Ok(Segment { index, total })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The writes at these positions had conditions that did not hold; nothing was written.
+    /// Empty when the store could not say which.
+    #[error("condition failed on write(s) {failed:?}; nothing was written")]
+    ConditionFailed { failed: Vec<usize> },
+    /// Another transaction touched the same items at the same time; nothing was written.
+    #[error("transaction conflict; nothing was written")]
+    Conflict,
+    #[error("throttled by the store")]
+    Throttled,
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A request the store will never accept (a bug, not a passing fault).
+    #[error("invalid store request: {0}")]
+    Invalid(String),
+    #[error("item {key} could not be decoded: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+impl StoreError {
+    /// Whether trying again later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Conflict | StoreError::Throttled | StoreError::Unavailable(_))
+    }
+}
+
+/// Requests made, for benchmarks and metrics. A transaction is one write request.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    pub reads: AtomicU64,
+    pub writes: AtomicU64,
+}
+
+impl StoreStats {
+    pub fn read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> (u64, u64) {
+        (self.reads.load(Ordering::Relaxed), self.writes.load(Ordering::Relaxed))
+    }
+}
+
+pub trait Store: Send + Sync {
+    fn get(&self, key: &Key) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send;
+
+    /// Items for `keys`, in the same order, `None` where absent.
+    fn get_many(&self, keys: &[Key]) -> impl Future<Output = Result<Vec<Option<Item>>, StoreError>> + Send;
+
+    /// Items of partition `pk` whose sort key starts with the query's prefix, in sort-key order.
+    fn query(&self, pk: &str, query: &Query) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// A page of one segment of the table. Segments are disjoint and together hold every item.
+    fn scan(
+        &self,
+        segment: Segment,
+        after: Option<&Key>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// All writes happen, or none: a single write is conditional, several are a transaction.
+    fn write(&self, writes: Vec<Write>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn stats(&self) -> &StoreStats;
+}
+
+/// Checks what every adapter must refuse before it talks to its backend.
+pub fn check_writes(writes: &[Write]) -> Result<(), StoreError> {
+    if writes.is_empty() {
+        return Err(StoreError::Invalid("no writes given".into()));
+    }
+    if writes.len() > MAX_WRITES {
+        return Err(StoreError::Invalid(format!("{} writes in one transaction (at most {MAX_WRITES})", writes.len())));
+    }
+    let mut keys: Vec<&Key> = writes.iter().map(Write::key).collect();
+    keys.sort();
+    if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
+        return Err(StoreError::Invalid(format!("item {} is written twice in one transaction", w[0])));
+    }
+    for w in writes {
+        let key = w.key();
+        if key.pk.is_empty() || key.sk.is_empty() {
+            return Err(StoreError::Invalid(format!("item {key} has an empty key part")));
+        }
+        if let Write::Put { item, .. } = w {
+            if let Some(name) = RESERVED_ATTRIBUTES.iter().find(|n| item.body.contains_key(**n)) {
+                return Err(StoreError::Invalid(format!("item {key} uses the reserved attribute name {name:?}")));
+            }
+            let size = item_size(item);
+            if size > MAX_ITEM_BYTES {
+                return Err(StoreError::Invalid(format!("item {key} is {size} bytes (at most {MAX_ITEM_BYTES})")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An upper estimate of an item's stored size: its key and attributes as JSON text.
+pub fn item_size(item: &Item) -> usize {
+    let body = serde_json::to_string(&item.body).map_or(usize::MAX, |s| s.len());
+    body.saturating_add(item.key.pk.len() + item.key.sk.len() + 32)
+}
+
+/// Serializes a domain value into a document.
+pub fn encode<T: Serialize>(key: &Key, value: &T) -> Result<Document, StoreError> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(StoreError::Invalid(format!("item {key}: only structs can be stored"))),
+        Err(e) => Err(StoreError::Invalid(format!("item {key} could not be encoded: {e}"))),
+    }
+}
+
+/// Deserializes a domain value from an item, with the item's key in any error.
+pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    let key = item.key.to_string();
+    serde_path_to_error::deserialize(serde_json::Value::Object(item.body))
+        .map_err(|e| StoreError::Corrupt { key, reason: format!("{}: {}", e.path(), e.inner()) })
+}

@@ -1,0 +1,62 @@
+//! Logs and metrics.
+//!
+//! Functions log one JSON object per line (CloudWatch Logs Insights reads the fields) with
+//! correlation ids and never personal data; counts that matter go out as CloudWatch Embedded
+//! Metric Format lines, which CloudWatch turns into metrics without an API call.
+
+use serde_json::json;
+use tracing_subscriber::EnvFilter;
+
+/// JSON lines for Lambda; `RUST_LOG` sets the level (default `info`).
+pub fn init_json() {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_ansi(false)
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .try_init();
+}
+
+/// Human-readable lines on stderr for the command line; `RUST_LOG` sets the level (default `warn`).
+pub fn init_human() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .try_init();
+}
+
+/// One Embedded Metric Format line: counts in namespace `Kairos`, dimension `Function`.
+pub fn emf_line(function: &str, timestamp_ms: i64, counts: &[(&str, u64)]) -> String {
+    let metrics: Vec<_> = counts.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect();
+    let mut doc = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{"Namespace": "Kairos", "Dimensions": [["Function"]], "Metrics": metrics}]
+        },
+        "Function": function,
+    });
+    if let Some(obj) = doc.as_object_mut() {
+        for (name, value) in counts {
+            obj.insert((*name).to_string(), json!(value));
+        }
+    }
+    doc.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_lines_declare_every_count() {
+        let line = emf_line("ingest", 1_700_000_000_000, &[("EventsApplied", 3), ("Duplicates", 1)]);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["EventsApplied"], 3);
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"], "Duplicates");
+        assert_eq!(v["Function"], "ingest");
+    }
+}
