@@ -1,1 +1,4 @@
-fn main(){}
+//! Integration tests: one binary, so the AWS SDK links once.
+
+mod ingest;
+mod store_contract;

@@ -1,1 +1,97 @@
+//! The integration-test harness: a real AWS-compatible endpoint on loopback and SDK clients for it.
+//!
+//! `KAIROS_TEST_ENDPOINT` names an emulator that is already running (the test script starts one
+//! for the whole run). Without it, the first test to ask starts one from the repository's
+//! `.venv` (`scripts/test.sh` installs it) with `scripts/emulator.py`, which exits when this
+//! process does. Missing tools fail the tests loudly; nothing is skipped.
 
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use kairos::store::dynamo::DynamoStore;
+
+pub const REGION: &str = "us-east-1";
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}
+
+static ENDPOINT: OnceLock<String> = OnceLock::new();
+/// Kept for the life of the process: dropping it would close the emulator's stdin.
+static EMULATOR: Mutex<Option<Child>> = Mutex::new(None);
+
+/// The emulator's endpoint URL, starting one if none is running.
+pub fn endpoint() -> &'static str {
+    ENDPOINT.get_or_init(|| {
+        if let Ok(url) = std::env::var("KAIROS_TEST_ENDPOINT") {
+            return url;
+        }
+        let python = repo_root().join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "no emulator: set KAIROS_TEST_ENDPOINT or run scripts/test.sh, which installs moto into .venv"
+        );
+        let mut child = Command::new(python)
+            .arg(repo_root().join("scripts/emulator.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the emulator");
+        let stdout = child.stdout.take().expect("emulator stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read the emulator's endpoint");
+        assert!(line.starts_with("http://"), "emulator did not start: {line:?}");
+        *EMULATOR.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
+        line.trim().to_string()
+    })
+}
+
+fn credentials() -> Credentials {
+    Credentials::new("testing", "testing", None, None, "kairos-tests")
+}
+
+pub fn dynamodb() -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(credentials())
+        .endpoint_url(endpoint())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+pub fn sqs() -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(credentials())
+        .endpoint_url(endpoint())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// A name no other test in this run uses.
+pub fn unique_name(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Shows the code's logs in a failing test's output (`RUST_LOG` sets the level, default warn).
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter(filter).try_init();
+}
+
+/// A new, empty table shaped like the production one.
+pub async fn fresh_store() -> DynamoStore {
+    init_logs();
+    let store = DynamoStore::new(dynamodb(), unique_name("kairos"));
+    store.create_table().await.expect("create table");
+    store
+}
