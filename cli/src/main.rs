@@ -1,1 +1,108 @@
-fn main() {}
+//! `kairos`: Kairos on your own machine.
+//!
+//! Runs on the embedded store by default (no AWS account needed); `--dynamodb-table` points a
+//! command at a DynamoDB table instead, using the standard AWS environment (`AWS_REGION`,
+//! credentials, and `AWS_ENDPOINT_URL` for a local emulator).
+
+mod ingest;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use kairos::store::any::AnyStore;
+use kairos::store::dynamo::DynamoStore;
+use kairos::store::embedded::EmbeddedStore;
+
+#[derive(Parser)]
+#[command(name = "kairos", version, about = "Event-driven marketing orchestration, run locally.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest shop events from files (JSON, JSON Lines, SQS or EventBridge payloads) and print
+    /// the resulting customer profiles.
+    Ingest(ingest::IngestArgs),
+    /// Check event files against the schema without storing anything.
+    Validate {
+        /// Files or folders of events.
+        #[arg(default_value = "events")]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of shop events.
+    Schema,
+    /// Manage the DynamoDB table (for local endpoints; production tables come from the SAM template).
+    Table {
+        #[command(subcommand)]
+        action: TableAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TableAction {
+    /// Create the table (on-demand, stream, TTL) if it does not exist.
+    Create {
+        #[arg(long, env = "KAIROS_TABLE")]
+        table: String,
+    },
+}
+
+/// Where state lives.
+#[derive(Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// Keep the embedded store in this file between runs (default: in memory for this run).
+    #[arg(long, conflicts_with = "dynamodb_table")]
+    state: Option<PathBuf>,
+    /// Use this DynamoDB table instead of the embedded store.
+    #[arg(long)]
+    dynamodb_table: Option<String>,
+}
+
+impl StoreArgs {
+    async fn open(&self) -> Result<AnyStore, String> {
+        match (&self.dynamodb_table, &self.state) {
+            (Some(table), _) => {
+                let client = aws_sdk_dynamodb::Client::new(&kairos::config::aws().await);
+                Ok(AnyStore::Dynamo(DynamoStore::new(client, table)))
+            }
+            (None, Some(path)) => EmbeddedStore::open(path).map(AnyStore::Embedded).map_err(|e| e.to_string()),
+            (None, None) => Ok(AnyStore::Embedded(EmbeddedStore::new())),
+        }
+    }
+
+    fn save(&self, store: &AnyStore) -> Result<(), String> {
+        match (store, &self.state) {
+            (AnyStore::Embedded(s), Some(path)) => s.save(path).map_err(|e| e.to_string()),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    kairos::telemetry::init_human();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ingest(args) => ingest::run(args).await,
+        Command::Validate { paths } => ingest::validate(&paths),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Table { action: TableAction::Create { table } } => {
+            let client = aws_sdk_dynamodb::Client::new(&kairos::config::aws().await);
+            DynamoStore::new(client, &table).create_table().await.map(|()| ExitCode::SUCCESS).map_err(|e| e.to_string())
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("kairos: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -11,6 +11,8 @@
 //! The profile write is conditioned on the version read, so two invocations racing on one
 //! customer cannot lose each other's updates: the loser re-reads and re-folds.
 
+pub mod source;
+
 use std::collections::{BTreeMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;

@@ -224,8 +224,13 @@ pub struct Money {
 }
 
 impl fmt::Display for Money {
+    /// With the currency's usual decimals: "148.80 EUR", "1500 JPY".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.amount, self.currency)
+        let text = self.amount.to_string();
+        let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+        let pad = self.currency.exponent().saturating_sub(decimals as u32) as usize;
+        let point = if decimals == 0 && pad > 0 { "." } else { "" };
+        write!(f, "{text}{point}{} {}", "0".repeat(pad), self.currency)
     }
 }
 
@@ -277,6 +282,16 @@ mod tests {
         assert_eq!(serde_json::from_str::<Amount>("\"3.05\"").unwrap(), a);
         assert_eq!(Amount::parse("7").unwrap().to_string(), "7");
         assert_eq!(Amount::from_micros(-50_000).to_string(), "-0.05");
+    }
+
+    #[test]
+    fn money_shows_the_currency_decimals() {
+        let m = |a: &str, c: &str| Money { amount: Amount::parse(a).unwrap(), currency: cur(c) }.to_string();
+        assert_eq!(m("148.8", "EUR"), "148.80 EUR");
+        assert_eq!(m("15", "EUR"), "15.00 EUR");
+        assert_eq!(m("1500", "JPY"), "1500 JPY");
+        assert_eq!(m("1.5", "KWD"), "1.500 KWD");
+        assert_eq!(Money { amount: Amount::from_micros(-50_000), currency: cur("EUR") }.to_string(), "-0.05 EUR");
     }
 
     #[test]

@@ -72,7 +72,7 @@ async fn the_same_batch_delivered_twice_counts_once() {
     assert_eq!(first, second);
     let s = second.purchases();
     assert_eq!((s.orders, second.events_applied), (2, 2));
-    assert_eq!(s.total_spend.unwrap().to_string(), "35.5 EUR");
+    assert_eq!(s.total_spend.unwrap().to_string(), "35.50 EUR");
     assert_eq!(profile(&deps.store, "c2").await.recent_views.len(), 1);
 }
 
@@ -85,7 +85,7 @@ async fn the_same_event_in_two_batches_counts_once() {
     assert!(failed_ids(&handle(&deps, sqs_event(&second)).await.unwrap()).is_empty());
     let p = profile(&deps.store, "c1").await;
     assert_eq!((p.purchases().orders, p.events_applied), (2, 2));
-    assert_eq!(p.purchases().total_spend.unwrap().to_string(), "15 EUR");
+    assert_eq!(p.purchases().total_spend.unwrap().to_string(), "15.00 EUR");
 }
 
 #[tokio::test]

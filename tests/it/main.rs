@@ -1,4 +1,5 @@
 //! Integration tests: one binary, so the AWS SDK links once.
 
 mod ingest;
+mod schema;
 mod store_contract;

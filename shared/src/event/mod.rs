@@ -410,6 +410,9 @@ pub fn json_schema() -> serde_json::Value {
     let mut value = schema.to_value();
     if let Some(obj) = value.as_object_mut() {
         obj.insert("$id".into(), "https://kairos.dev/schema/shop-event.v1.json".into());
+        // The parser refuses unknown fields at the top level too; flattening the payload hides
+        // that from the derived schema, so say it here (evaluated across the oneOf branches).
+        obj.insert("unevaluatedProperties".into(), false.into());
     }
     value
 }

@@ -13,6 +13,7 @@
 
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
+pub mod any;
 pub mod dynamo;
 pub mod embedded;
 
@@ -271,4 +272,19 @@ pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     let key = item.key.to_string();
     serde_path_to_error::deserialize(serde_json::Value::Object(item.body))
         .map_err(|e| StoreError::Corrupt { key, reason: format!("{}: {}", e.path(), e.inner()) })
+}
+
+/// Every item of a table, segment by segment, page by page (for reports and exports; jobs over
+/// large tables fan segments out instead).
+pub async fn scan_all<S: Store>(store: &S, prefix_sk: Option<&str>) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut after: Option<Key> = None;
+    loop {
+        let page = store.scan(Segment::WHOLE, after.as_ref(), 1000).await?;
+        items.extend(page.items.into_iter().filter(|i| prefix_sk.is_none_or(|p| i.key.sk.starts_with(p))));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(items),
+        }
+    }
 }

@@ -1,0 +1,77 @@
+//! Human-readable views for the terminal.
+
+use std::fmt::Write as _;
+
+use kairos::contact::Channel;
+use kairos::event::ConsentStatus;
+use kairos::profile::Profile;
+use kairos::profile::engagement::EngagementKind;
+
+/// A profile in a few lines: who, how to reach them, what they bought, what they are doing.
+pub fn profile_summary(p: &Profile) -> String {
+    let s = p.purchases();
+    let mut out = String::new();
+    let _ = writeln!(out, "{}  (events {}, seen {} – {})", p.customer_id, p.events_applied, p.first_seen_at.format("%Y-%m-%d"), p.last_seen_at.format("%Y-%m-%d"));
+    let mut reach = Vec::new();
+    for channel in Channel::ALL {
+        let address = match channel {
+            Channel::Email => p.email().map(|e| e.as_str().to_string()),
+            Channel::Sms => p.phone().map(|ph| ph.as_str().to_string()),
+            Channel::Push => (!p.contact.push_tokens.is_empty()).then(|| format!("{} device(s)", p.contact.push_tokens.len())),
+        };
+        let consent = p
+            .consents
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{channel}/")))
+            .map(|(k, t)| {
+                let status = match t.value {
+                    Some(ConsentStatus::Granted) => "granted",
+                    Some(ConsentStatus::Revoked) => "revoked",
+                    None => "unset",
+                };
+                format!("{} {status} via {} on {}", &k[channel.as_str().len() + 1..], t.source, t.at.format("%Y-%m-%d"))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        if address.is_some() || !consent.is_empty() {
+            reach.push(format!("{channel}: {} [{}]", address.unwrap_or_else(|| "no address".into()), if consent.is_empty() { "no consent on record".into() } else { consent }));
+        }
+    }
+    let _ = writeln!(out, "  time zone {}; {}", p.time_zone(), if reach.is_empty() { "no channels".to_string() } else { reach.join("; ") });
+    match (s.total_spend, s.last_purchase_at) {
+        (Some(spend), Some(last)) => {
+            let mean = s.mean_order_value.map(|m| m.to_string()).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  orders {} on {} day(s), {} repeat; spend {spend} (mean {mean}); last purchase {}",
+                s.orders,
+                s.purchase_days,
+                s.repeat_purchases,
+                last.format("%Y-%m-%d")
+            );
+        }
+        _ => {
+            let _ = writeln!(out, "  no purchases");
+        }
+    }
+    let mut affinity: Vec<_> = p.category_affinity().into_iter().collect();
+    affinity.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let top: Vec<String> = affinity.iter().take(3).map(|(c, w)| format!("{c} ({w})")).collect();
+    let _ = writeln!(
+        out,
+        "  cart {} line(s); {} product(s) viewed recently; top categories: {}",
+        p.cart.lines.len(),
+        p.recent_views.len(),
+        if top.is_empty() { "none".into() } else { top.join(", ") }
+    );
+    let e = &p.engagement;
+    let _ = write!(
+        out,
+        "  engagement: {} delivered, {} opened, {} clicked, {} sessions",
+        e.total(EngagementKind::Delivered),
+        e.total(EngagementKind::Opened),
+        e.total(EngagementKind::Clicked),
+        e.total(EngagementKind::Session)
+    );
+    out
+}
