@@ -16,7 +16,11 @@ def main() -> None:
     with open(sys.argv[1], encoding="utf-8") as f:
         schema = json.load(f)
     Draft202012Validator.check_schema(schema)
-    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    checker = FormatChecker()
+    # Without rfc3339-validator, jsonschema silently stops checking timestamps.
+    if "date-time" not in checker.checkers:
+        sys.exit("jsonschema cannot check date-time here: install rfc3339-validator")
+    validator = Draft202012Validator(schema, format_checker=checker)
     for line in sys.stdin:
         if not line.strip():
             continue

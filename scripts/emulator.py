@@ -2,9 +2,9 @@
 
 Prints the endpoint URL on its first line, then serves until its standard input closes: the
 process that started it holds the other end, so the emulator never outlives its test run, even
-when that run is killed.
+when that run is killed. Started from a terminal, it serves until Ctrl-C.
 
-    python scripts/emulator.py [PORT]     # PORT 0 or absent: any free port
+    .venv/bin/python scripts/emulator.py [PORT]     # PORT 0 or absent: any free port
 
 Two adjustments make moto's DynamoDB faithful under the load Kairos puts on it (both keep
 DynamoDB's documented semantics; the store contract suite checks them):
@@ -131,7 +131,12 @@ def main() -> None:
     server.start()
     print(f"http://127.0.0.1:{port}", flush=True)
     try:
-        sys.stdin.read()
+        if sys.stdin.isatty():
+            threading.Event().wait()
+        else:
+            sys.stdin.read()
+    except KeyboardInterrupt:
+        pass
     finally:
         server.stop()
 

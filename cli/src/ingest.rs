@@ -10,7 +10,7 @@ use kairos::ingest::source::{SourceRecord, records};
 use kairos::ingest::{IngestConfig, Record, ingest_batch};
 use kairos::keys;
 use kairos::profile::Profile;
-use kairos::store::{decode, scan_all};
+use kairos::store::{Store, decode, scan_all};
 
 use crate::StoreArgs;
 use crate::output;
@@ -119,4 +119,20 @@ pub fn validate(paths: &[PathBuf]) -> Result<ExitCode, String> {
     }
     println!("{} records, {} valid, {bad} invalid", source.len(), source.len() - bad);
     Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+pub async fn show_profile(customer: &str, store_args: &StoreArgs, json: bool) -> Result<ExitCode, String> {
+    let id = kairos::ids::CustomerId::new(customer).map_err(|e| format!("customer id {e}"))?;
+    let store = store_args.open().await?;
+    let Some(item) = store.get(&keys::profile(&id)).await.map_err(|e| e.to_string())? else {
+        eprintln!("no profile for {id}");
+        return Ok(ExitCode::from(1));
+    };
+    let profile: Profile = decode(item).map_err(|e| e.to_string())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&profile).map_err(|e| e.to_string())?);
+    } else {
+        println!("{}", output::profile_summary(&profile));
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -27,6 +27,16 @@ enum Command {
     /// Ingest shop events from files (JSON, JSON Lines, SQS or EventBridge payloads) and print
     /// the resulting customer profiles.
     Ingest(ingest::IngestArgs),
+    /// Show one customer's profile.
+    Profile {
+        /// The customer id.
+        customer: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print the full profile as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check event files against the schema without storing anything.
     Validate {
         /// Files or folders of events.
@@ -89,6 +99,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ingest(args) => ingest::run(args).await,
         Command::Validate { paths } => ingest::validate(&paths),
+        Command::Profile { customer, store, json } => ingest::show_profile(&customer, &store, json).await,
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

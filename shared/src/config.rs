@@ -47,6 +47,8 @@ pub async fn aws() -> aws_config::SdkConfig {
 /// A DynamoDB store for the configured table.
 pub async fn dynamo_store() -> Result<crate::store::dynamo::DynamoStore, ConfigError> {
     let table = table_name()?;
-    let client = aws_sdk_dynamodb::Client::new(&aws().await);
+    let sdk = aws().await;
+    tracing::info!(table, endpoint = sdk.endpoint_url().unwrap_or("default"), "using DynamoDB");
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
     Ok(crate::store::dynamo::DynamoStore::new(client, table))
 }

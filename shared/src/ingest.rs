@@ -58,8 +58,8 @@ pub enum IngestError {
     Malformed(#[from] EventError),
     #[error("store error: {0}")]
     Store(#[from] StoreError),
-    #[error("gave up after {0} attempts: the profile kept changing underneath or the store stayed busy")]
-    Exhausted(u32),
+    #[error("gave up after {attempts} attempts; last: {last}")]
+    Exhausted { attempts: u32, last: String },
     #[error("internal error while applying events (a bug, reported to be fixed): {0}")]
     Panicked(String),
 }
@@ -70,7 +70,7 @@ impl IngestError {
         match self {
             IngestError::Malformed(_) | IngestError::Panicked(_) => false,
             IngestError::Store(e) => e.is_retryable(),
-            IngestError::Exhausted(_) => true,
+            IngestError::Exhausted { .. } => true,
         }
     }
 }
@@ -156,7 +156,7 @@ fn clone_error(e: &IngestError) -> IngestError {
     match e {
         IngestError::Malformed(m) => IngestError::Malformed(m.clone()),
         IngestError::Store(s) => IngestError::Store(s.clone()),
-        IngestError::Exhausted(n) => IngestError::Exhausted(*n),
+        IngestError::Exhausted { attempts, last } => IngestError::Exhausted { attempts: *attempts, last: last.clone() },
         IngestError::Panicked(p) => IngestError::Panicked(p.clone()),
     }
 }
@@ -188,7 +188,7 @@ async fn apply_customer<S: Store>(
             Ok(c) => c,
             Err(e) if e.is_retryable() => {
                 attempts += 1;
-                backoff(attempts, config.max_attempts).await?;
+                backoff(attempts, config.max_attempts, &e).await?;
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -238,12 +238,12 @@ async fn apply_customer<S: Store>(
                 if seen_before.is_empty() || failed.contains(&0) {
                     // The profile changed since we read it: another writer got there first.
                     attempts += 1;
-                    backoff(attempts, config.max_attempts).await?;
+                    backoff(attempts, config.max_attempts, &"the profile kept changing underneath").await?;
                 }
             }
             Err(e) if e.is_retryable() => {
                 attempts += 1;
-                backoff(attempts, config.max_attempts).await?;
+                backoff(attempts, config.max_attempts, &e).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -252,9 +252,9 @@ async fn apply_customer<S: Store>(
 }
 
 /// Waits before another attempt (exponential with full jitter), or gives up.
-async fn backoff(attempt: u32, max_attempts: u32) -> Result<(), IngestError> {
+async fn backoff(attempt: u32, max_attempts: u32, why: &dyn std::fmt::Display) -> Result<(), IngestError> {
     if attempt >= max_attempts {
-        return Err(IngestError::Exhausted(attempt));
+        return Err(IngestError::Exhausted { attempts: attempt, last: why.to_string() });
     }
     let cap_ms = (20_u64 << attempt.min(6)).min(1_000);
     // Jitter from the clock's nanoseconds: enough to spread racing writers apart.

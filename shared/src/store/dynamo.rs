@@ -10,6 +10,7 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -266,14 +267,15 @@ fn classify_code(code: Option<&str>, detail: &str) -> StoreError {
     }
 }
 
-fn classify<E: ProvideErrorMetadata + Debug, R: Debug>(err: SdkError<E, R>) -> StoreError {
+fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: Debug>(err: SdkError<E, R>) -> StoreError {
     match &err {
         SdkError::ServiceError(service) => {
             let e = service.err();
             classify_code(e.code(), e.message().unwrap_or(e.code().unwrap_or("service error")))
         }
         SdkError::ConstructionFailure(_) => StoreError::Invalid(format!("{err:?}")),
-        _ => StoreError::Unavailable(format!("{err}")),
+        // The full chain: "dispatch failure" alone does not say that the connection was refused.
+        _ => StoreError::Unavailable(DisplayErrorContext(&err).to_string()),
     }
 }
 

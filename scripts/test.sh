@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every Kairos test on a fresh machine, installing what it needs:
+#   - the Python tools (moto, cfn-lint, SAM CLI, cargo-lambda, jsonschema) into .venv;
+#   - a local AWS-compatible emulator (moto) on a free loopback port, stopped when this exits;
+#   - unit, property, contract and integration tests (benchmarks run once, as tests);
+#   - the SAM template through cfn-lint and `sam validate --lint`;
+#   - the ingest function invoked through cargo-lambda's runtime emulator;
+#   - the README's main-job command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export SAM_CLI_TELEMETRY=0
+started=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+step "Python tools in .venv"
+if [ ! -f .venv/.installed ] || [ scripts/requirements-test.txt -nt .venv/.installed ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+  touch .venv/.installed
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+
+step "emulator"
+# The emulator exits when its stdin (held by this shell) closes, so it cannot outlive the run.
+coproc EMULATOR { exec .venv/bin/python scripts/emulator.py; }
+emulator_pid=$EMULATOR_PID
+stop_emulator() { exec {EMULATOR[1]}>&- 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true; }
+trap stop_emulator EXIT
+read -r -t 60 -u "${EMULATOR[0]}" KAIROS_TEST_ENDPOINT || { echo "the emulator did not start" >&2; exit 1; }
+export KAIROS_TEST_ENDPOINT
+echo "emulator at $KAIROS_TEST_ENDPOINT"
+
+step "cargo test (unit, property, contract, integration; benchmarks once)"
+cargo test --workspace --all-targets --locked
+
+step "SAM template"
+cfn-lint infra/template.yaml
+sam validate --lint
+
+step "cargo lambda"
+scripts/lambda-smoke.sh
+
+step "main job (README)"
+out=$(cargo run --quiet --locked -p kairos-cli -- ingest)
+printf '%s\n' "$out" | head -5
+[ "$(printf '%s\n' "$out" | grep -c '^cust-')" -eq 4 ] || { echo "expected 4 profiles from events/" >&2; exit 1; }
+
+step "all tests passed"
