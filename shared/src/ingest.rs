@@ -188,7 +188,7 @@ async fn apply_customer<S: Store>(
             Ok(c) => c,
             Err(e) if e.is_retryable() => {
                 attempts += 1;
-                backoff(attempts, config.max_attempts, &e).await?;
+                backoff(attempts, config.max_attempts, e.to_string()).await?;
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -238,12 +238,12 @@ async fn apply_customer<S: Store>(
                 if seen_before.is_empty() || failed.contains(&0) {
                     // The profile changed since we read it: another writer got there first.
                     attempts += 1;
-                    backoff(attempts, config.max_attempts, &"the profile kept changing underneath").await?;
+                    backoff(attempts, config.max_attempts, "the profile kept changing underneath").await?;
                 }
             }
             Err(e) if e.is_retryable() => {
                 attempts += 1;
-                backoff(attempts, config.max_attempts, &e).await?;
+                backoff(attempts, config.max_attempts, e.to_string()).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -252,7 +252,7 @@ async fn apply_customer<S: Store>(
 }
 
 /// Waits before another attempt (exponential with full jitter), or gives up.
-async fn backoff(attempt: u32, max_attempts: u32, why: &dyn std::fmt::Display) -> Result<(), IngestError> {
+async fn backoff(attempt: u32, max_attempts: u32, why: impl std::fmt::Display) -> Result<(), IngestError> {
     if attempt >= max_attempts {
         return Err(IngestError::Exhausted { attempts: attempt, last: why.to_string() });
     }
