@@ -20,12 +20,15 @@ pub fn init_json() {
         .try_init();
 }
 
-/// Human-readable lines on stderr for the command line; `RUST_LOG` sets the level (default `warn`).
+/// Human-readable lines on stderr for the command line; `RUST_LOG` sets the level (default
+/// `error`: the commands report rejected input themselves).
 pub fn init_human() {
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("error")))
         .try_init();
 }
 
