@@ -35,6 +35,27 @@ pub struct ExpectedCustomer {
     pub views: u64,
 }
 
+impl ExpectedCustomer {
+    /// Where `profile` differs from these books, one line per difference (empty: it matches).
+    pub fn mismatches(&self, profile: &crate::profile::Profile) -> Vec<String> {
+        let s = profile.purchases();
+        let mut out = Vec::new();
+        let mut check = |what: &str, got: String, want: String| {
+            if got != want {
+                out.push(format!("{}: {what} is {got}, expected {want}", profile.customer_id));
+            }
+        };
+        check("events applied", profile.events_applied.to_string(), self.events.to_string());
+        check("orders", s.orders.to_string(), self.orders.to_string());
+        check("net spend (micros)", s.total_spend.map_or(0, |m| m.amount.micros()).to_string(), self.spend_micros.to_string());
+        check("purchase days", s.purchase_days.to_string(), self.purchase_days.len().to_string());
+        check("last purchase", format!("{:?}", s.last_purchase_at), format!("{:?}", self.last_purchase_at));
+        let views: u64 = profile.recent_views.iter().map(|v| u64::from(v.count)).sum();
+        check("product views", views.to_string(), self.views.to_string());
+        out
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Expected {
     pub customers: BTreeMap<CustomerId, ExpectedCustomer>,

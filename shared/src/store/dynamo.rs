@@ -104,7 +104,7 @@ impl DynamoStore {
 
     fn to_attributes(item: Item) -> Result<Attributes, StoreError> {
         let key = item.key.to_string();
-        let mut attrs: Attributes = serde_dynamo::aws_sdk_dynamodb_1::to_item(item.body)
+        let mut attrs: Attributes = serde_dynamo::aws_sdk_dynamodb_1::to_item(&*item.body)
             .map_err(|e| StoreError::Invalid(format!("item {key} could not be encoded: {e}")))?;
         attrs.insert("pk".into(), AttributeValue::S(item.key.pk));
         attrs.insert("sk".into(), AttributeValue::S(item.key.sk));
@@ -137,7 +137,7 @@ impl DynamoStore {
         let expires_at = number(&mut attrs, "ttl")?;
         let body: Document = serde_dynamo::aws_sdk_dynamodb_1::from_item(attrs)
             .map_err(|e| corrupt(&key.to_string(), e.to_string()))?;
-        Ok(Item { key, version, expires_at, body })
+        Ok(Item { key, version, expires_at, body: std::sync::Arc::new(body) })
     }
 
     fn condition_parts(condition: Condition) -> (Option<&'static str>, Option<AttributeValue>) {

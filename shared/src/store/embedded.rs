@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Write as _};
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +24,7 @@ pub struct EmbeddedStore {
 struct Stored {
     version: u64,
     expires_at: Option<i64>,
-    body: Document,
+    body: Arc<Document>,
 }
 
 /// One line of a saved table.
@@ -59,7 +59,7 @@ impl EmbeddedStore {
                     key: format!("{}:{}", path.display(), n + 1),
                     reason: e.to_string(),
                 })?;
-                items.insert(Key::new(l.pk, l.sk), Stored { version: l.v, expires_at: l.ttl, body: l.body });
+                items.insert(Key::new(l.pk, l.sk), Stored { version: l.v, expires_at: l.ttl, body: Arc::new(l.body) });
             }
         }
         Ok(store)
@@ -73,7 +73,7 @@ impl EmbeddedStore {
             let mut out = BufWriter::new(std::fs::File::create(&tmp).map_err(fail)?);
             let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
             for (k, s) in items.iter() {
-                let line = Line { pk: k.pk.clone(), sk: k.sk.clone(), v: s.version, ttl: s.expires_at, body: s.body.clone() };
+                let line = Line { pk: k.pk.clone(), sk: k.sk.clone(), v: s.version, ttl: s.expires_at, body: (*s.body).clone() };
                 serde_json::to_writer(&mut out, &line).map_err(|e| fail(e.into()))?;
                 out.write_all(b"\n").map_err(fail)?;
             }
@@ -99,8 +99,15 @@ impl EmbeddedStore {
     }
 
     fn to_item(key: &Key, s: &Stored) -> Item {
-        Item { key: key.clone(), version: s.version, expires_at: s.expires_at, body: s.body.clone() }
+        Item { key: key.clone(), version: s.version, expires_at: s.expires_at, body: Arc::clone(&s.body) }
     }
+}
+
+/// The first `limit` items (at least one) and, if more follow, where the next page starts.
+fn page_of<'a>(mut matching: impl Iterator<Item = (&'a Key, &'a Stored)>, limit: usize) -> Page {
+    let items: Vec<Item> = matching.by_ref().take(limit.max(1)).map(|(k, s)| EmbeddedStore::to_item(k, s)).collect();
+    let next = if matching.next().is_some() { items.last().map(|i| i.key.clone()) } else { None };
+    Page { items, next }
 }
 
 fn holds(condition: Condition, current: Option<&Stored>) -> bool {
@@ -138,69 +145,37 @@ impl Store for EmbeddedStore {
 
     async fn query(&self, pk: &str, query: &Query) -> Result<Page, StoreError> {
         self.stats.read();
-        let limit = query.limit.max(1);
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
-        let in_partition = |k: &Key| k.pk == pk;
-        let mut page = Vec::new();
-        let mut more = false;
-        if query.descending {
+        let prefix = query.sk_prefix.as_str();
+        let page = if query.descending {
             let upper = match &query.after {
                 Some(after) => Bound::Excluded(after.clone()),
-                None => Bound::Included(Key::new(pk, format!("{}{}", query.sk_prefix, char::MAX))),
+                None => Bound::Included(Key::new(pk, format!("{prefix}{}", char::MAX))),
             };
-            for (k, s) in items.range((Bound::Unbounded, upper)).rev() {
-                if !in_partition(k) || k.sk < query.sk_prefix {
-                    break;
-                }
-                if !k.sk.starts_with(&query.sk_prefix) {
-                    continue;
-                }
-                if page.len() == limit {
-                    more = true;
-                    break;
-                }
-                page.push(Self::to_item(k, s));
-            }
+            let matching = items
+                .range((Bound::Unbounded, upper))
+                .rev()
+                .take_while(|(k, _)| k.pk == pk && k.sk.as_str() >= prefix)
+                .filter(|(k, _)| k.sk.starts_with(prefix));
+            page_of(matching, query.limit)
         } else {
             let lower = match &query.after {
                 Some(after) => Bound::Excluded(after.clone()),
-                None => Bound::Included(Key::new(pk, query.sk_prefix.clone())),
+                None => Bound::Included(Key::new(pk, prefix)),
             };
-            for (k, s) in items.range((lower, Bound::Unbounded)) {
-                if !in_partition(k) || !k.sk.starts_with(&query.sk_prefix) {
-                    break;
-                }
-                if page.len() == limit {
-                    more = true;
-                    break;
-                }
-                page.push(Self::to_item(k, s));
-            }
-        }
-        let next = if more { page.last().map(|i| i.key.clone()) } else { None };
-        Ok(Page { items: page, next })
+            let matching = items.range((lower, Bound::Unbounded)).take_while(|(k, _)| k.pk == pk && k.sk.starts_with(prefix));
+            page_of(matching, query.limit)
+        };
+        Ok(page)
     }
 
     async fn scan(&self, segment: Segment, after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
         let segment = Segment::new(segment.index, segment.total)?;
         self.stats.read();
-        let limit = limit.max(1);
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
         let lower = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.clone()));
-        let mut page = Vec::new();
-        let mut more = false;
-        for (k, s) in items.range((lower, Bound::Unbounded)) {
-            if segment_of(&k.pk, segment.total) != segment.index {
-                continue;
-            }
-            if page.len() == limit {
-                more = true;
-                break;
-            }
-            page.push(Self::to_item(k, s));
-        }
-        let next = if more { page.last().map(|i| i.key.clone()) } else { None };
-        Ok(Page { items: page, next })
+        let in_segment = items.range((lower, Bound::Unbounded)).filter(|(k, _)| segment_of(&k.pk, segment.total) == segment.index);
+        Ok(page_of(in_segment, limit))
     }
 
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {

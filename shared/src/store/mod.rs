@@ -19,6 +19,7 @@ pub mod embedded;
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
@@ -62,12 +63,13 @@ pub struct Item {
     /// Unix seconds after which the item may be removed (DynamoDB TTL). Expired items can still
     /// be read until removed, as in DynamoDB.
     pub expires_at: Option<i64>,
-    pub body: Document,
+    /// Shared, not copied: the embedded store hands out the document it holds.
+    pub body: Arc<Document>,
 }
 
 impl Item {
     pub fn new(key: Key, version: u64, body: Document) -> Self {
-        Item { key, version, expires_at: None, body }
+        Item { key, version, expires_at: None, body: Arc::new(body) }
     }
 
     pub fn expiring(mut self, at: i64) -> Self {
@@ -252,10 +254,21 @@ pub fn check_writes(writes: &[Write]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// An upper estimate of an item's stored size: its key and attributes as JSON text.
+/// An item's size as DynamoDB counts it: attribute names plus values (strings by their UTF-8
+/// bytes, numbers by about one byte per two digits, lists and maps with a few bytes of overhead).
 pub fn item_size(item: &Item) -> usize {
-    let body = serde_json::to_string(&item.body).map_or(usize::MAX, |s| s.len());
-    body.saturating_add(item.key.pk.len() + item.key.sk.len() + 32)
+    fn value_size(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Null | serde_json::Value::Bool(_) => 1,
+            serde_json::Value::Number(n) => 1 + n.to_string().len().div_ceil(2),
+            serde_json::Value::String(s) => s.len(),
+            serde_json::Value::Array(items) => 3 + items.iter().map(|i| 1 + value_size(i)).sum::<usize>(),
+            serde_json::Value::Object(map) => 3 + map.iter().map(|(k, v)| 1 + k.len() + value_size(v)).sum::<usize>(),
+        }
+    }
+    let body: usize = item.body.iter().map(|(k, v)| k.len() + value_size(v)).sum();
+    // Key, version and expiry attributes.
+    body + item.key.pk.len() + item.key.sk.len() + 2 + 1 + 12 + 3 + 12
 }
 
 /// Serializes a domain value into a document.
@@ -270,7 +283,7 @@ pub fn encode<T: Serialize>(key: &Key, value: &T) -> Result<Document, StoreError
 /// Deserializes a domain value from an item, with the item's key in any error.
 pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     let key = item.key.to_string();
-    serde_path_to_error::deserialize(serde_json::Value::Object(item.body))
+    serde_path_to_error::deserialize(&*item.body)
         .map_err(|e| StoreError::Corrupt { key, reason: format!("{}: {}", e.path(), e.inner()) })
 }
 
