@@ -26,6 +26,7 @@ use crate::event::{EventError, ShopEvent, parse_event};
 use crate::ids::CustomerId;
 use crate::keys;
 use crate::profile::Profile;
+use crate::redact::scrub;
 use crate::store::{Condition, Item, MAX_WRITES, Store, StoreError, Write, decode, encode};
 
 #[derive(Debug, Clone)]
@@ -107,7 +108,7 @@ pub async fn ingest_batch<S: Store, C: Clock>(store: &S, clock: &C, config: &Ing
         match result {
             Ok(event) => parsed.push(Some(event)),
             Err(error) => {
-                tracing::warn!(record_id = record.id, error = %error, "rejected malformed event");
+                tracing::warn!(record_id = record.id, error = %scrub(&error.to_string()), "rejected malformed event");
                 report.failures.push(RecordFailure { record_id: record.id.to_string(), error });
                 parsed.push(None);
             }
@@ -143,7 +144,7 @@ pub async fn ingest_batch<S: Store, C: Clock>(store: &S, clock: &C, config: &Ing
                 for index in indexes {
                     let record_id = records[index].id.to_string();
                     let event_id = parsed[index].as_ref().map(|e| e.id.as_str());
-                    tracing::error!(record_id, event_id, error = %error, "event not applied");
+                    tracing::error!(record_id, event_id, error = %scrub(&error.to_string()), "event not applied");
                     report.failures.push(RecordFailure { record_id, error: clone_error(&error) });
                 }
             }

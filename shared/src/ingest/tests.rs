@@ -192,3 +192,49 @@ async fn a_customer_with_more_events_than_one_transaction_holds() {
     assert_eq!(profile(&store, "c1").await.events_applied, 250);
     assert_eq!(store.stats().snapshot().1, 3, "three transactions of at most 99 events");
 }
+
+/// Collects everything logged, as the JSON lines Lambda would ship.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn logs_never_carry_an_address_even_from_misplaced_input() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt().json().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
+    let emails = ["ana.lopez@mail.example", "bo+promo@shop.example"];
+    let phones = ["+14155550142", "4155550142"];
+    let bodies = vec![
+        // Addresses where they belong: stored, never logged.
+        body("e1", "c1", "2026-11-01T10:00:00Z", "customer_updated", json!({"email": emails[0], "phone": phones[0]})),
+        // Addresses where they do not belong: rejected, and the rejection must not echo them.
+        body("e2", "c1", "2026-11-01T10:00:00Z", "consent_changed", json!({"channel": emails[1], "status": "granted", "source": "x"})),
+        body("e3", "c1", "2026-11-01T10:00:00Z", "session_started", json!({"session_id": 4155550142_u64})),
+        body("e4", "c1", "2026-11-01T10:00:00Z", "customer_updated", json!({"email": "ana.lopez@", "phone": "call 4155550142"})),
+        body("e5", "c1", "2026-11-01T10:00:00Z", "customer_updated", json!({"first_name": emails[0]})),
+        format!("{{\"note\": \"{}\" broken json", emails[0]),
+    ];
+    tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let store = EmbeddedStore::new();
+            let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&bodies)).await;
+            assert_eq!(report.applied, 2, "{:?}", report.failures);
+        });
+    });
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.lines().count() >= 4, "expected the rejections to be logged:\n{logs}");
+    for secret in emails.iter().chain(&phones).chain(&["ana.lopez@", "4155550142"]) {
+        assert!(!logs.contains(secret), "{secret} appears in the logs:\n{logs}");
+    }
+}

@@ -287,7 +287,7 @@ pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     T::deserialize(&*item.body).or_else(|_| {
         serde_path_to_error::deserialize(&*item.body).map_err(|e| StoreError::Corrupt {
             key: item.key.to_string(),
-            reason: format!("{}: {}", e.path(), e.inner()),
+            reason: crate::redact::scrub(&format!("{}: {}", e.path(), e.inner())),
         })
     })
 }
