@@ -23,7 +23,7 @@ use serde_json::json;
 
 use crate::clock::Clock;
 use crate::event::{EventError, ShopEvent, parse_event};
-use crate::ids::CustomerId;
+use crate::ids::{CustomerId, EventId};
 use crate::keys;
 use crate::profile::Profile;
 use crate::redact::scrub;
@@ -53,7 +53,7 @@ pub struct Record<'a> {
     pub body: &'a str,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum IngestError {
     #[error(transparent)]
     Malformed(#[from] EventError),
@@ -99,28 +99,27 @@ pub async fn ingest_batch<S: Store, C: Clock>(store: &S, clock: &C, config: &Ing
     let now = clock.now();
     let mut report = BatchReport::default();
     let mut groups: BTreeMap<CustomerId, Vec<(usize, ShopEvent)>> = BTreeMap::new();
-    let mut seen: HashSet<(&CustomerId, &crate::ids::EventId)> = HashSet::new();
-    let mut parsed: Vec<Option<ShopEvent>> = Vec::with_capacity(records.len());
+    let mut seen: HashSet<(CustomerId, EventId)> = HashSet::new();
+    // Kept per record for the logs once the events have moved into their groups.
+    let mut event_ids: Vec<Option<EventId>> = vec![None; records.len()];
 
-    for record in records {
+    for (index, record) in records.iter().enumerate() {
         let result = catch_unwind(|| parse_event(record.body, now).map_err(IngestError::from))
             .unwrap_or_else(|_| Err(IngestError::Panicked("parsing this record".into())));
         match result {
-            Ok(event) => parsed.push(Some(event)),
+            Ok(event) => {
+                if !seen.insert((event.customer_id.clone(), event.id.clone())) {
+                    report.duplicates += 1; // the same event twice in one batch
+                    continue;
+                }
+                event_ids[index] = Some(event.id.clone());
+                groups.entry(event.customer_id.clone()).or_default().push((index, event));
+            }
             Err(error) => {
                 tracing::warn!(record_id = record.id, error = %scrub(&error.to_string()), "rejected malformed event");
                 report.failures.push(RecordFailure { record_id: record.id.to_string(), error });
-                parsed.push(None);
             }
         }
-    }
-    for (index, event) in parsed.iter().enumerate() {
-        let Some(event) = event else { continue };
-        if !seen.insert((&event.customer_id, &event.id)) {
-            report.duplicates += 1; // the same event twice in one batch
-            continue;
-        }
-        groups.entry(event.customer_id.clone()).or_default().push((index, event.clone()));
     }
 
     let outcomes: Vec<(Vec<usize>, Result<GroupOutcome, IngestError>)> = futures::stream::iter(groups)
@@ -143,23 +142,14 @@ pub async fn ingest_batch<S: Store, C: Clock>(store: &S, clock: &C, config: &Ing
             Err(error) => {
                 for index in indexes {
                     let record_id = records[index].id.to_string();
-                    let event_id = parsed[index].as_ref().map(|e| e.id.as_str());
+                    let event_id = event_ids[index].as_ref().map(EventId::as_str);
                     tracing::error!(record_id, event_id, error = %scrub(&error.to_string()), "event not applied");
-                    report.failures.push(RecordFailure { record_id, error: clone_error(&error) });
+                    report.failures.push(RecordFailure { record_id, error: error.clone() });
                 }
             }
         }
     }
     report
-}
-
-fn clone_error(e: &IngestError) -> IngestError {
-    match e {
-        IngestError::Malformed(m) => IngestError::Malformed(m.clone()),
-        IngestError::Store(s) => IngestError::Store(s.clone()),
-        IngestError::Exhausted { attempts, last } => IngestError::Exhausted { attempts: *attempts, last: last.clone() },
-        IngestError::Panicked(p) => IngestError::Panicked(p.clone()),
-    }
 }
 
 #[derive(Debug, Default)]
