@@ -11,13 +11,22 @@ use kairos::profile::engagement::EngagementKind;
 pub fn profile_summary(p: &Profile) -> String {
     let s = p.purchases();
     let mut out = String::new();
-    let _ = writeln!(out, "{}  (events {}, seen {} – {})", p.customer_id, p.events_applied, p.first_seen_at.format("%Y-%m-%d"), p.last_seen_at.format("%Y-%m-%d"));
+    let _ = writeln!(
+        out,
+        "{}  (events {}, seen {} – {})",
+        p.customer_id,
+        p.events_applied,
+        p.first_seen_at.format("%Y-%m-%d"),
+        p.last_seen_at.format("%Y-%m-%d")
+    );
     let mut reach = Vec::new();
     for channel in Channel::ALL {
         let address = match channel {
             Channel::Email => p.email().map(|e| e.as_str().to_string()),
             Channel::Sms => p.phone().map(|ph| ph.as_str().to_string()),
-            Channel::Push => (!p.contact.push_tokens.is_empty()).then(|| format!("{} device(s)", p.contact.push_tokens.len())),
+            Channel::Push => {
+                (!p.contact.push_tokens.is_empty()).then(|| format!("{} device(s)", p.contact.push_tokens.len()))
+            }
         };
         let consent = p
             .consents
@@ -34,10 +43,19 @@ pub fn profile_summary(p: &Profile) -> String {
             .collect::<Vec<_>>()
             .join(", ");
         if address.is_some() || !consent.is_empty() {
-            reach.push(format!("{channel}: {} [{}]", address.unwrap_or_else(|| "no address".into()), if consent.is_empty() { "no consent on record".into() } else { consent }));
+            reach.push(format!(
+                "{channel}: {} [{}]",
+                address.unwrap_or_else(|| "no address".into()),
+                if consent.is_empty() { "no consent on record".into() } else { consent }
+            ));
         }
     }
-    let _ = writeln!(out, "  time zone {}; {}", p.time_zone(), if reach.is_empty() { "no channels".to_string() } else { reach.join("; ") });
+    let _ = writeln!(
+        out,
+        "  time zone {}; {}",
+        p.time_zone(),
+        if reach.is_empty() { "no channels".to_string() } else { reach.join("; ") }
+    );
     match (s.total_spend, s.last_purchase_at) {
         (Some(spend), Some(last)) => {
             let mean = s.mean_order_value.map(|m| m.to_string()).unwrap_or_default();

@@ -32,7 +32,8 @@ fn bench_ingest(c: &mut Criterion) {
                     runtime.block_on(async {
                         for (n, chunk) in bodies.chunks(batch_size).enumerate() {
                             let ids: Vec<String> = (0..chunk.len()).map(|i| format!("m{n}-{i}")).collect();
-                            let records: Vec<Record> = chunk.iter().zip(&ids).map(|(b, id)| Record { id, body: b }).collect();
+                            let records: Vec<Record> =
+                                chunk.iter().zip(&ids).map(|(b, id)| Record { id, body: b }).collect();
                             black_box(ingest_batch(&store, &clock, &config, &records).await);
                         }
                     });
@@ -56,7 +57,11 @@ fn bench_ingest(c: &mut Criterion) {
         });
         let (reads, writes) = store.stats().snapshot();
         let n = bodies.len() as f64;
-        println!("batches of {batch_size}: {:.3} write requests/event, {:.3} read requests/event", writes as f64 / n, reads as f64 / n);
+        println!(
+            "batches of {batch_size}: {:.3} write requests/event, {:.3} read requests/event",
+            writes as f64 / n,
+            reads as f64 / n
+        );
     }
 }
 

@@ -15,13 +15,15 @@ pub enum ConfigError {
 
 /// The table every function reads and writes.
 pub fn table_name() -> Result<String, ConfigError> {
-    let name = std::env::var("KAIROS_TABLE").map_err(|_| ConfigError::Missing {
-        name: "KAIROS_TABLE",
-        why: "the name of the Kairos DynamoDB table",
-    })?;
-    let valid = (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    let name = std::env::var("KAIROS_TABLE")
+        .map_err(|_| ConfigError::Missing { name: "KAIROS_TABLE", why: "the name of the Kairos DynamoDB table" })?;
+    let valid =
+        (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
     if !valid {
-        return Err(ConfigError::Invalid { name: "KAIROS_TABLE", problem: "not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -)".into() });
+        return Err(ConfigError::Invalid {
+            name: "KAIROS_TABLE",
+            problem: "not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -)".into(),
+        });
     }
     Ok(name)
 }
@@ -35,7 +37,10 @@ pub fn days(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
             .ok()
             .filter(|d| (1..=3650).contains(d))
             .map(|d| Duration::from_secs(d * 86_400))
-            .ok_or_else(|| ConfigError::Invalid { name, problem: "expected a whole number of days from 1 to 3650".into() }),
+            .ok_or_else(|| ConfigError::Invalid {
+                name,
+                problem: "expected a whole number of days from 1 to 3650".into(),
+            }),
     }
 }
 

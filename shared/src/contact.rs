@@ -210,9 +210,8 @@ pub struct Locale(String);
 impl Locale {
     pub fn parse(s: &str) -> Result<Self, String> {
         let mut parts = s.split(['-', '_']);
-        let lang_ok = parts
-            .next()
-            .is_some_and(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase()));
+        let lang_ok =
+            parts.next().is_some_and(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase()));
         let rest_ok = parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
         if lang_ok && rest_ok && s.len() <= 35 {
             Ok(Locale(s.replace('_', "-")))

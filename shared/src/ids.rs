@@ -86,8 +86,16 @@ text_newtype!(MessageId, TextRule { min: 1, max: 200, inner_space: false }, "Ide
 text_newtype!(CampaignId, TextRule::IDENTIFIER, "Identifier of a campaign.");
 text_newtype!(SessionId, TextRule::IDENTIFIER, "Identifier of a site or app session.");
 text_newtype!(Category, TextRule::NAME, "Product category name, e.g. \"Shoes\" or \"Home & Garden\".");
-text_newtype!(Topic, TextRule { min: 1, max: 64, inner_space: false }, "Consent topic, e.g. \"marketing\" or \"newsletter\".");
-text_newtype!(Source, TextRule { min: 1, max: 128, inner_space: false }, "Where the event came from, e.g. \"shopify\", \"web\", \"pos\".");
+text_newtype!(
+    Topic,
+    TextRule { min: 1, max: 64, inner_space: false },
+    "Consent topic, e.g. \"marketing\" or \"newsletter\"."
+);
+text_newtype!(
+    Source,
+    TextRule { min: 1, max: 128, inner_space: false },
+    "Where the event came from, e.g. \"shopify\", \"web\", \"pos\"."
+);
 
 #[cfg(test)]
 mod tests {

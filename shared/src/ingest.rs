@@ -95,7 +95,12 @@ pub struct BatchReport {
 }
 
 /// Ingests one batch. Never fails as a whole: every problem is a record failure.
-pub async fn ingest_batch<S: Store, C: Clock>(store: &S, clock: &C, config: &IngestConfig, records: &[Record<'_>]) -> BatchReport {
+pub async fn ingest_batch<S: Store, C: Clock>(
+    store: &S,
+    clock: &C,
+    config: &IngestConfig,
+    records: &[Record<'_>],
+) -> BatchReport {
     let now = clock.now();
     let mut report = BatchReport::default();
     let mut groups: BTreeMap<CustomerId, Vec<(usize, ShopEvent)>> = BTreeMap::new();
@@ -125,7 +130,8 @@ pub async fn ingest_batch<S: Store, C: Clock>(store: &S, clock: &C, config: &Ing
     let outcomes: Vec<(Vec<usize>, Result<GroupOutcome, IngestError>)> = futures::stream::iter(groups)
         .map(|(customer, events)| async move {
             let indexes: Vec<usize> = events.iter().map(|(i, _)| *i).collect();
-            let outcome = apply_customer(store, now, config, &customer, events.into_iter().map(|(_, e)| e).collect()).await;
+            let outcome =
+                apply_customer(store, now, config, &customer, events.into_iter().map(|(_, e)| e).collect()).await;
             (indexes, outcome)
         })
         .buffer_unordered(config.concurrency.max(1))
@@ -201,11 +207,17 @@ async fn apply_customer<S: Store>(
             .map_err(|_| IngestError::Panicked(format!("folding events into the profile of {customer}")))?;
 
         let mut writes = Vec::with_capacity(chunk_len + 1);
-        writes.push(Write::Put { item: Item::new(profile_key.clone(), version + 1, encode(&profile_key, &profile)?), condition });
+        writes.push(Write::Put {
+            item: Item::new(profile_key.clone(), version + 1, encode(&profile_key, &profile)?),
+            condition,
+        });
         for event in chunk {
             let key = keys::event_marker(customer, &event.id);
             let body = encode(&key, &json!({"type": event.payload.kind().as_str(), "at": now.timestamp()}))?;
-            writes.push(Write::Put { item: Item::new(key, 1, body).expiring(expires_at), condition: Condition::NotExists });
+            writes.push(Write::Put {
+                item: Item::new(key, 1, body).expiring(expires_at),
+                condition: Condition::NotExists,
+            });
         }
 
         match store.write(writes).await {

@@ -19,4 +19,3 @@ pub mod store;
 pub mod synth;
 pub mod telemetry;
 pub mod validate;
-

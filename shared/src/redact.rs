@@ -95,12 +95,15 @@ fn mask_phones(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
-        let starts = chars[i].is_ascii_digit() || (chars[i] == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit));
+        let starts =
+            chars[i].is_ascii_digit() || (chars[i] == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit));
         if starts {
             let mut end = i;
             let mut digits = 0;
             let mut last_digit = i;
-            while end < chars.len() && (chars[end].is_ascii_digit() || matches!(chars[end], ' ' | '-' | '.' | '(' | ')' | '+')) {
+            while end < chars.len()
+                && (chars[end].is_ascii_digit() || matches!(chars[end], ' ' | '-' | '.' | '(' | ')' | '+'))
+            {
                 if chars[end].is_ascii_digit() {
                     digits += 1;
                     last_digit = end;

@@ -19,7 +19,8 @@ use crate::ids::{Category, CustomerId, EventId, MessageId, OrderId, ProductId, R
 use crate::money::{Amount, Currency};
 
 const CATEGORIES: [&str; 6] = ["Shoes", "Outerwear", "Knitwear", "Accessories", "Home", "Beauty"];
-const ZONES: [&str; 6] = ["Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Tokyo", "Europe/London", "Australia/Sydney"];
+const ZONES: [&str; 6] =
+    ["Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Tokyo", "Europe/London", "Australia/Sydney"];
 
 /// What the generator knows each customer should end up with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -47,7 +48,11 @@ impl ExpectedCustomer {
         };
         check("events applied", profile.events_applied.to_string(), self.events.to_string());
         check("orders", s.orders.to_string(), self.orders.to_string());
-        check("net spend (micros)", s.total_spend.map_or(0, |m| m.amount.micros()).to_string(), self.spend_micros.to_string());
+        check(
+            "net spend (micros)",
+            s.total_spend.map_or(0, |m| m.amount.micros()).to_string(),
+            self.spend_micros.to_string(),
+        );
         check("purchase days", s.purchase_days.to_string(), self.purchase_days.len().to_string());
         check("last purchase", format!("{:?}", s.last_purchase_at), format!("{:?}", self.last_purchase_at));
         let views: u64 = profile.recent_views.iter().map(|v| u64::from(v.count)).sum();
@@ -73,7 +78,8 @@ struct PlacedOrder {
 pub fn shop_events(seed: u64, customers: usize, count: usize, end: DateTime<Utc>) -> (Vec<ShopEvent>, Expected) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let customers = customers.max(1);
-    let ids: Vec<CustomerId> = (0..customers).map(|i| CustomerId::new(format!("cust-{seed}-{i:05}")).expect("valid id")).collect();
+    let ids: Vec<CustomerId> =
+        (0..customers).map(|i| CustomerId::new(format!("cust-{seed}-{i:05}")).expect("valid id")).collect();
     let offsets: Vec<FixedOffset> =
         (0..customers).map(|_| FixedOffset::east_opt(rng.random_range(-8..=9) * 3600).expect("valid offset")).collect();
     let eur = Currency::new("EUR").expect("valid currency");
@@ -84,10 +90,12 @@ pub fn shop_events(seed: u64, customers: usize, count: usize, end: DateTime<Utc>
     for n in 0..count {
         let c = rng.random_range(0..customers);
         let at = (end - Duration::seconds(rng.random_range(60..28 * 86_400))).with_timezone(&offsets[c]);
-        let sku = ProductId::new(format!("sku-{:04}", (rng.random::<f64>().powi(3) * 2000.0) as u32)).expect("valid sku");
+        let sku =
+            ProductId::new(format!("sku-{:04}", (rng.random::<f64>().powi(3) * 2000.0) as u32)).expect("valid sku");
         let category = Category::new(CATEGORIES[rng.random_range(0..CATEGORIES.len())]).expect("valid category");
         let roll = rng.random_range(0..100);
-        let refundable: Vec<usize> = orders.iter().enumerate().filter(|(_, o)| o.customer == c && !o.refunded).map(|(i, _)| i).collect();
+        let refundable: Vec<usize> =
+            orders.iter().enumerate().filter(|(_, o)| o.customer == c && !o.refunded).map(|(i, _)| i).collect();
         let payload = match roll {
             0..=34 => Payload::ProductViewed(ProductViewed {
                 product_id: sku,
@@ -122,15 +130,31 @@ pub fn shop_events(seed: u64, customers: usize, count: usize, end: DateTime<Utc>
             58..=72 => {
                 let lines: Vec<OrderLine> = (0..rng.random_range(1..=4))
                     .map(|l| OrderLine {
-                        product_id: ProductId::new(format!("sku-{:04}", (rng.random::<f64>().powi(3) * 2000.0) as u32 + l))
-                            .expect("valid sku"),
-                        category: Some(Category::new(CATEGORIES[rng.random_range(0..CATEGORIES.len())]).expect("valid")),
+                        product_id: ProductId::new(format!(
+                            "sku-{:04}",
+                            (rng.random::<f64>().powi(3) * 2000.0) as u32 + l
+                        ))
+                        .expect("valid sku"),
+                        category: Some(
+                            Category::new(CATEGORIES[rng.random_range(0..CATEGORIES.len())]).expect("valid"),
+                        ),
                         unit_price: Amount::from_micros(rng.random_range(5..200) * 1_000_000 + 990_000),
                         quantity: Quantity::new(rng.random_range(1..=2)).expect("valid quantity"),
                     })
                     .collect();
-                let order = OrderPlaced { order_id: OrderId::new(format!("o-{seed}-{n}")).expect("valid"), currency: eur, lines, total: None };
-                orders.push(PlacedOrder { id: order.order_id.clone(), customer: c, at, value: order.value().micros(), refunded: false });
+                let order = OrderPlaced {
+                    order_id: OrderId::new(format!("o-{seed}-{n}")).expect("valid"),
+                    currency: eur,
+                    lines,
+                    total: None,
+                };
+                orders.push(PlacedOrder {
+                    id: order.order_id.clone(),
+                    customer: c,
+                    at,
+                    value: order.value().micros(),
+                    refunded: false,
+                });
                 Payload::OrderPlaced(order)
             }
             73..=84 => Payload::MessageEngaged(MessageEngaged {

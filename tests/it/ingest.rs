@@ -40,8 +40,14 @@ fn event(id: &str, customer: &str, at: &str, kind: &str, data: serde_json::Value
 }
 
 fn order(id: &str, customer: &str, at: &str, price: &str) -> String {
-    event(id, customer, at, "order_placed", json!({"order_id": format!("o-{id}"), "currency": "EUR",
-        "lines": [{"product_id": "sku-1", "category": "Shoes", "unit_price": price, "quantity": 1}]}))
+    event(
+        id,
+        customer,
+        at,
+        "order_placed",
+        json!({"order_id": format!("o-{id}"), "currency": "EUR",
+        "lines": [{"product_id": "sku-1", "category": "Shoes", "unit_price": price, "quantity": 1}]}),
+    )
 }
 
 fn messages(bodies: &[String]) -> Vec<(String, String)> {
@@ -80,7 +86,7 @@ async fn the_same_batch_delivered_twice_counts_once() {
 async fn the_same_event_in_two_batches_counts_once() {
     let deps = deps().await;
     let e1 = order("e1", "c1", "2026-11-01T10:00:00Z", "10");
-    handle(&deps, sqs_event(&messages(&[e1.clone()]))).await.unwrap();
+    handle(&deps, sqs_event(&messages(std::slice::from_ref(&e1)))).await.unwrap();
     let second = messages(&[e1, order("e2", "c1", "2026-11-02T10:00:00Z", "5")]);
     assert!(failed_ids(&handle(&deps, sqs_event(&second)).await.unwrap()).is_empty());
     let p = profile(&deps.store, "c1").await;
@@ -91,11 +97,23 @@ async fn the_same_event_in_two_batches_counts_once() {
 #[tokio::test]
 async fn a_malformed_event_fails_alone() {
     let deps = deps().await;
-    let bad = event("e2", "c1", "2026-11-01T10:00:00Z", "consent_changed", json!({"channel": "email", "status": "maybe", "source": "form"}));
+    let bad = event(
+        "e2",
+        "c1",
+        "2026-11-01T10:00:00Z",
+        "consent_changed",
+        json!({"channel": "email", "status": "maybe", "source": "form"}),
+    );
     let batch = messages(&[
         order("e1", "c1", "2026-11-01T10:00:00Z", "10"),
         bad,
-        event("e3", "c1", "2026-11-01T11:00:00Z", "customer_updated", json!({"time_zone": "Europe/Berlin", "email": "ana@shop.example"})),
+        event(
+            "e3",
+            "c1",
+            "2026-11-01T11:00:00Z",
+            "customer_updated",
+            json!({"time_zone": "Europe/Berlin", "email": "ana@shop.example"}),
+        ),
     ]);
     let response = handle(&deps, sqs_event(&batch)).await.unwrap();
     assert_eq!(failed_ids(&response), ["msg-1"]);
@@ -125,7 +143,8 @@ async fn a_thousand_events_for_a_hundred_customers_end_in_the_generated_totals()
     let (events, expected) = kairos::synth::shop_events(2026, 100, 1000, Utc::now());
     let bodies: Vec<String> = events.iter().map(|e| serde_json::to_string(e).unwrap()).collect();
     for (n, batch) in bodies.chunks(10).enumerate() {
-        let msgs: Vec<(String, String)> = batch.iter().enumerate().map(|(i, b)| (format!("m{n}-{i}"), b.clone())).collect();
+        let msgs: Vec<(String, String)> =
+            batch.iter().enumerate().map(|(i, b)| (format!("m{n}-{i}"), b.clone())).collect();
         let response = handle(&deps, sqs_event(&msgs)).await.unwrap();
         assert!(failed_ids(&response).is_empty(), "batch {n}: {:?}", failed_ids(&response));
     }
@@ -166,7 +185,8 @@ async fn through_sqs_a_poison_event_reaches_the_dead_letter_queue_and_nothing_el
         .queue_url
         .unwrap();
 
-    let mut bodies: Vec<String> = (0..12).map(|i| order(&format!("e{i}"), &format!("c{}", i % 4), "2026-11-01T10:00:00Z", "9.99")).collect();
+    let mut bodies: Vec<String> =
+        (0..12).map(|i| order(&format!("e{i}"), &format!("c{}", i % 4), "2026-11-01T10:00:00Z", "9.99")).collect();
     bodies.push(r#"{"schema_version": 1, "id": "poison", "customer_id": "c1", "type": "order_placed"}"#.to_string());
     bodies.extend((0..12).map(|i| order(&format!("e{i}"), &format!("c{}", i % 4), "2026-11-01T10:00:00Z", "9.99")));
     for body in &bodies {
@@ -190,14 +210,28 @@ async fn through_sqs_a_poison_event_reaches_the_dead_letter_queue_and_nothing_el
         for m in &msgs {
             let handle = m.receipt_handle.clone().unwrap();
             if failed.contains(m.message_id.as_ref().unwrap()) {
-                sqs.change_message_visibility().queue_url(&queue).receipt_handle(handle).visibility_timeout(0).send().await.unwrap();
+                sqs.change_message_visibility()
+                    .queue_url(&queue)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
             } else {
                 sqs.delete_message().queue_url(&queue).receipt_handle(handle).send().await.unwrap();
             }
         }
     }
 
-    let dead = sqs.receive_message().queue_url(&dlq).max_number_of_messages(10).send().await.unwrap().messages.unwrap_or_default();
+    let dead = sqs
+        .receive_message()
+        .queue_url(&dlq)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
     assert_eq!(dead.len(), 1, "only the poison event is dead-lettered");
     assert!(dead[0].body.as_ref().unwrap().contains("poison"));
     for c in 0..4 {

@@ -24,7 +24,10 @@ pub async fn from_env() -> Result<Deps<kairos::store::dynamo::DynamoStore>, kair
     Ok(Deps { store, config: IngestConfig { dedupe_window, ..IngestConfig::default() } })
 }
 
-pub async fn handle<S: Store>(deps: &Deps<S>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+pub async fn handle<S: Store>(
+    deps: &Deps<S>,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, lambda_runtime::Error> {
     let messages = &event.payload.records;
     // SQS always sets a message id; without one a record could not be handed back, so a
     // nameless record fails the whole invocation (the batch is retried) rather than being lost.
@@ -33,7 +36,10 @@ pub async fn handle<S: Store>(deps: &Deps<S>, event: LambdaEvent<SqsEvent>) -> R
     }
     let records: Vec<Record> = messages
         .iter()
-        .map(|m| Record { id: m.message_id.as_deref().unwrap_or_default(), body: m.body.as_deref().unwrap_or_default() })
+        .map(|m| Record {
+            id: m.message_id.as_deref().unwrap_or_default(),
+            body: m.body.as_deref().unwrap_or_default(),
+        })
         .collect();
     let report = ingest_batch(&deps.store, &SystemClock, &deps.config, &records).await;
     tracing::info!(

@@ -14,7 +14,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::contact::{Birthday, Channel, Country, Email, FirstName, Locale, Phone, PushToken, TimeZone};
-use crate::ids::{CampaignId, Category, CustomerId, EventId, MessageId, OrderId, ProductId, RefundId, SessionId, Source, Topic};
+use crate::ids::{
+    CampaignId, Category, CustomerId, EventId, MessageId, OrderId, ProductId, RefundId, SessionId, Source, Topic,
+};
 use crate::money::{Amount, Currency};
 
 pub use parse::{EventError, parse_event};
@@ -404,9 +406,8 @@ pub(crate) mod rfc3339 {
 
 /// The published JSON Schema of [`ShopEvent`].
 pub fn json_schema() -> serde_json::Value {
-    let schema = schemars::generate::SchemaSettings::draft2020_12()
-        .into_generator()
-        .into_root_schema_for::<ShopEvent>();
+    let schema =
+        schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<ShopEvent>();
     let mut value = schema.to_value();
     if let Some(obj) = value.as_object_mut() {
         obj.insert("$id".into(), "https://kairos.dev/schema/shop-event.v1.json".into());

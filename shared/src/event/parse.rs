@@ -185,10 +185,7 @@ fn check_time(at: DateTime<FixedOffset>, now: DateTime<Utc>, field: &str, errors
         errors.push(FieldError::new(field, "is before 2000-01-01"));
     }
     if at > now + MAX_FUTURE_SKEW {
-        errors.push(FieldError::new(
-            field,
-            "is more than 24 hours in the future (a wrong offset or producer clock?)",
-        ));
+        errors.push(FieldError::new(field, "is more than 24 hours in the future (a wrong offset or producer clock?)"));
     }
 }
 
@@ -200,7 +197,9 @@ fn check_priced(
     errors: &mut Vec<FieldError>,
 ) {
     match (price, currency) {
-        (Some(_), None) => errors.push(FieldError::new(join_path(base, "currency"), format!("is required with {price_field}"))),
+        (Some(_), None) => {
+            errors.push(FieldError::new(join_path(base, "currency"), format!("is required with {price_field}")))
+        }
         (None, Some(_)) => errors.push(FieldError::new(join_path(base, price_field), "is required with currency")),
         (Some(p), Some(c)) => check_fits(p, c, &join_path(base, price_field), errors),
         (None, None) => {}
@@ -226,7 +225,10 @@ fn check_payload(payload: &Payload, base: &str, errors: &mut Vec<FieldError>) {
         Payload::CheckoutStarted(p) => check_priced(p.value, p.currency, base, "value", errors),
         Payload::OrderPlaced(o) => {
             if o.lines.is_empty() || o.lines.len() > 500 {
-                errors.push(FieldError::new(join_path(base, "lines"), format!("has {} lines (expected 1 to 500)", o.lines.len())));
+                errors.push(FieldError::new(
+                    join_path(base, "lines"),
+                    format!("has {} lines (expected 1 to 500)", o.lines.len()),
+                ));
             }
             for (i, line) in o.lines.iter().enumerate() {
                 check_fits(line.unit_price, o.currency, &join_path(base, &format!("lines[{i}].unit_price")), errors);
@@ -238,9 +240,10 @@ fn check_payload(payload: &Payload, base: &str, errors: &mut Vec<FieldError>) {
         Payload::OrderRefunded(r) => {
             use super::RefundScope;
             match (r.scope, r.lines.is_empty()) {
-                (RefundScope::Lines, true) => {
-                    errors.push(FieldError::new(join_path(base, "lines"), "is required and non-empty when scope is \"lines\""))
-                }
+                (RefundScope::Lines, true) => errors.push(FieldError::new(
+                    join_path(base, "lines"),
+                    "is required and non-empty when scope is \"lines\"",
+                )),
                 (RefundScope::Whole, false) => {
                     errors.push(FieldError::new(join_path(base, "lines"), "must be absent when scope is \"whole\""))
                 }
@@ -277,10 +280,9 @@ fn check_payload(payload: &Payload, base: &str, errors: &mut Vec<FieldError>) {
                     errors.push(FieldError::new(field.clone(), format!("name {problem}")));
                 }
                 match value {
-                    serde_json::Value::String(s) if s.chars().count() > MAX_ATTRIBUTE_TEXT => errors.push(FieldError::new(
-                        field,
-                        format!("is longer than {MAX_ATTRIBUTE_TEXT} characters"),
-                    )),
+                    serde_json::Value::String(s) if s.chars().count() > MAX_ATTRIBUTE_TEXT => {
+                        errors.push(FieldError::new(field, format!("is longer than {MAX_ATTRIBUTE_TEXT} characters")))
+                    }
                     serde_json::Value::Array(_) | serde_json::Value::Object(_) => errors.push(FieldError::new(
                         field,
                         "must be a string, number, boolean or null (not a list or object)",
@@ -289,7 +291,10 @@ fn check_payload(payload: &Payload, base: &str, errors: &mut Vec<FieldError>) {
                 }
             }
         }
-        Payload::CartItemRemoved(_) | Payload::SessionStarted(_) | Payload::MessageEngaged(_) | Payload::ConsentChanged(_) => {}
+        Payload::CartItemRemoved(_)
+        | Payload::SessionStarted(_)
+        | Payload::MessageEngaged(_)
+        | Payload::ConsentChanged(_) => {}
     }
 }
 
@@ -331,11 +336,14 @@ mod tests {
 
     #[test]
     fn a_valid_order_parses_with_exact_prices() {
-        let e = parse(&event("order_placed", json!({
-            "order_id": "o-1", "currency": "EUR",
-            "lines": [{"product_id": "p-1", "category": "Shoes", "unit_price": "59.90", "quantity": 2},
-                      {"product_id": "p-2", "unit_price": 5, "quantity": 1}]
-        })))
+        let e = parse(&event(
+            "order_placed",
+            json!({
+                "order_id": "o-1", "currency": "EUR",
+                "lines": [{"product_id": "p-1", "category": "Shoes", "unit_price": "59.90", "quantity": 2},
+                          {"product_id": "p-2", "unit_price": 5, "quantity": 1}]
+            }),
+        ))
         .unwrap();
         let Payload::OrderPlaced(o) = &e.payload else { panic!("wrong payload") };
         assert_eq!(o.value().micros(), 124_800_000);
@@ -345,7 +353,8 @@ mod tests {
     #[test]
     fn eventbridge_envelopes_are_unwrapped() {
         let inner = event("session_started", json!({"session_id": "s-1"}));
-        let bus = json!({"version": "0", "id": "x", "detail-type": "session_started", "source": "shop", "detail": inner});
+        let bus =
+            json!({"version": "0", "id": "x", "detail-type": "session_started", "source": "shop", "detail": inner});
         assert!(parse(&bus).is_ok());
         let mut bad = inner.clone();
         bad["customer_id"] = json!("");
@@ -356,20 +365,52 @@ mod tests {
     #[test]
     fn errors_name_the_field_and_the_rule() {
         let cases = [
-            (event("order_placed", json!({"order_id": "o", "currency": "EUR", "lines": [{"product_id": "p", "unit_price": "1", "quantity": 0}]})),
-             "data.lines[0].quantity", "between 1 and 10000"),
-            (event("order_placed", json!({"order_id": "o", "currency": "EUR", "lines": []})), "data.lines", "expected 1 to 500"),
-            (event("order_placed", json!({"order_id": "o", "currency": "JPY", "lines": [{"product_id": "p", "unit_price": "1.5", "quantity": 1}]})),
-             "data.lines[0].unit_price", "JPY allows 0"),
+            (
+                event(
+                    "order_placed",
+                    json!({"order_id": "o", "currency": "EUR", "lines": [{"product_id": "p", "unit_price": "1", "quantity": 0}]}),
+                ),
+                "data.lines[0].quantity",
+                "between 1 and 10000",
+            ),
+            (
+                event("order_placed", json!({"order_id": "o", "currency": "EUR", "lines": []})),
+                "data.lines",
+                "expected 1 to 500",
+            ),
+            (
+                event(
+                    "order_placed",
+                    json!({"order_id": "o", "currency": "JPY", "lines": [{"product_id": "p", "unit_price": "1.5", "quantity": 1}]}),
+                ),
+                "data.lines[0].unit_price",
+                "JPY allows 0",
+            ),
             (event("order_placed", json!({"order_id": "o", "lines": []})), "data.currency", "is required"),
-            (event("cart_item_added", json!({"product_id": "p", "unit_price": "3"})), "data.currency", "required with unit_price"),
-            (event("consent_changed", json!({"channel": "fax", "status": "granted", "source": "form"})), "data.channel", "expected one of"),
-            (event("product_viewed", json!({"product_id": "p", "colour": "red"})), "data.colour", "not a field of this schema"),
+            (
+                event("cart_item_added", json!({"product_id": "p", "unit_price": "3"})),
+                "data.currency",
+                "required with unit_price",
+            ),
+            (
+                event("consent_changed", json!({"channel": "fax", "status": "granted", "source": "form"})),
+                "data.channel",
+                "expected one of",
+            ),
+            (
+                event("product_viewed", json!({"product_id": "p", "colour": "red"})),
+                "data.colour",
+                "not a field of this schema",
+            ),
             (event("customer_updated", json!({})), "data", "changes nothing"),
             (event("customer_updated", json!({"email": "not-an-email"})), "data.email", "email address"),
             (event("customer_updated", json!({"time_zone": "Europe/Atlantis"})), "data.time_zone", "IANA"),
             (event("customer_updated", json!({"attributes": {"vip": [1]}})), "data.attributes.vip", "not a list"),
-            (event("order_refunded", json!({"order_id": "o", "refund_id": "r", "scope": "lines"})), "data.lines", "non-empty"),
+            (
+                event("order_refunded", json!({"order_id": "o", "refund_id": "r", "scope": "lines"})),
+                "data.lines",
+                "non-empty",
+            ),
         ];
         for (doc, field, problem) in cases {
             let errs = fields(parse(&doc).unwrap_err());
@@ -432,8 +473,11 @@ mod tests {
 
     #[test]
     fn events_round_trip_through_their_serialization() {
-        let doc = event("order_refunded", json!({"order_id": "o", "refund_id": "r", "scope": "lines",
-            "lines": [{"product_id": "p", "quantity": 1}], "amount": "4.50", "currency": "EUR"}));
+        let doc = event(
+            "order_refunded",
+            json!({"order_id": "o", "refund_id": "r", "scope": "lines",
+            "lines": [{"product_id": "p", "quantity": 1}], "amount": "4.50", "currency": "EUR"}),
+        );
         let e = parse(&doc).unwrap();
         let again = parse_event(&serde_json::to_string(&e).unwrap(), now()).unwrap();
         assert_eq!(e, again);

@@ -27,7 +27,10 @@ pub fn records(name: &str, text: &str) -> Vec<SourceRecord> {
                 .into_iter()
                 .enumerate()
                 .map(|(i, m)| {
-                    let id = m.get("messageId").and_then(Value::as_str).map_or_else(|| format!("{name}[{i}]"), |id| format!("{name}:{id}"));
+                    let id = m
+                        .get("messageId")
+                        .and_then(Value::as_str)
+                        .map_or_else(|| format!("{name}[{i}]"), |id| format!("{name}:{id}"));
                     let body = match m.get("body") {
                         Some(Value::String(s)) => s.clone(),
                         Some(other) => other.to_string(),

@@ -1,5 +1,5 @@
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::TimeZone;
 use serde_json::json;
@@ -20,12 +20,22 @@ fn body(id: &str, customer: &str, at: &str, kind: &str, data: serde_json::Value)
 }
 
 fn order(id: &str, customer: &str, at: &str, price: &str) -> String {
-    body(id, customer, at, "order_placed", json!({"order_id": format!("o-{id}"), "currency": "EUR",
-        "lines": [{"product_id": "p", "unit_price": price, "quantity": 1}]}))
+    body(
+        id,
+        customer,
+        at,
+        "order_placed",
+        json!({"order_id": format!("o-{id}"), "currency": "EUR",
+        "lines": [{"product_id": "p", "unit_price": price, "quantity": 1}]}),
+    )
 }
 
 fn records(bodies: &[String]) -> Vec<Record<'_>> {
-    bodies.iter().enumerate().map(|(i, b)| Record { id: Box::leak(format!("msg-{i}").into_boxed_str()), body: b }).collect()
+    bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Record { id: Box::leak(format!("msg-{i}").into_boxed_str()), body: b })
+        .collect()
 }
 
 async fn profile(store: &impl Store, customer: &str) -> Profile {
@@ -70,7 +80,13 @@ async fn a_malformed_event_fails_alone_with_a_field_error() {
     let store = EmbeddedStore::new();
     let bodies = vec![
         order("e1", "c1", "2026-11-01T10:00:00Z", "10"),
-        body("e2", "c1", "2026-11-01T11:00:00Z", "order_placed", json!({"order_id": "o", "currency": "EUR", "lines": [{"product_id": "p", "unit_price": "1", "quantity": -1}]})),
+        body(
+            "e2",
+            "c1",
+            "2026-11-01T11:00:00Z",
+            "order_placed",
+            json!({"order_id": "o", "currency": "EUR", "lines": [{"product_id": "p", "unit_price": "1", "quantity": -1}]}),
+        ),
         "this is not json".to_string(),
         order("e4", "c2", "2026-11-01T10:00:00Z", "3"),
     ];
@@ -172,7 +188,13 @@ async fn racing_batches_for_one_customer_lose_nothing() {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 let bodies = vec![order(&format!("e{i}"), "c1", "2026-11-01T10:00:00Z", "1")];
-                ingest_batch(&*store, &clock(), &IngestConfig { max_attempts: 50, ..IngestConfig::default() }, &records(&bodies)).await
+                ingest_batch(
+                    &*store,
+                    &clock(),
+                    &IngestConfig { max_attempts: 50, ..IngestConfig::default() },
+                    &records(&bodies),
+                )
+                .await
             })
         })
         .collect();
@@ -185,8 +207,17 @@ async fn racing_batches_for_one_customer_lose_nothing() {
 #[tokio::test]
 async fn a_customer_with_more_events_than_one_transaction_holds() {
     let store = EmbeddedStore::new();
-    let bodies: Vec<String> =
-        (0..250).map(|i| body(&format!("v{i}"), "c1", "2026-11-01T10:00:00Z", "product_viewed", json!({"product_id": format!("p{i}")}))).collect();
+    let bodies: Vec<String> = (0..250)
+        .map(|i| {
+            body(
+                &format!("v{i}"),
+                "c1",
+                "2026-11-01T10:00:00Z",
+                "product_viewed",
+                json!({"product_id": format!("p{i}")}),
+            )
+        })
+        .collect();
     let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&bodies)).await;
     assert_eq!((report.applied, report.failures.len()), (250, 0));
     assert_eq!(profile(&store, "c1").await.events_applied, 250);
@@ -211,16 +242,32 @@ impl std::io::Write for Captured {
 fn logs_never_carry_an_address_even_from_misplaced_input() {
     let captured = Captured::default();
     let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt().json().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
     let emails = ["ana.lopez@mail.example", "bo+promo@shop.example"];
     let phones = ["+14155550142", "4155550142"];
     let bodies = vec![
         // Addresses where they belong: stored, never logged.
         body("e1", "c1", "2026-11-01T10:00:00Z", "customer_updated", json!({"email": emails[0], "phone": phones[0]})),
         // Addresses where they do not belong: rejected, and the rejection must not echo them.
-        body("e2", "c1", "2026-11-01T10:00:00Z", "consent_changed", json!({"channel": emails[1], "status": "granted", "source": "x"})),
+        body(
+            "e2",
+            "c1",
+            "2026-11-01T10:00:00Z",
+            "consent_changed",
+            json!({"channel": emails[1], "status": "granted", "source": "x"}),
+        ),
         body("e3", "c1", "2026-11-01T10:00:00Z", "session_started", json!({"session_id": 4155550142_u64})),
-        body("e4", "c1", "2026-11-01T10:00:00Z", "customer_updated", json!({"email": "ana.lopez@", "phone": "call 4155550142"})),
+        body(
+            "e4",
+            "c1",
+            "2026-11-01T10:00:00Z",
+            "customer_updated",
+            json!({"email": "ana.lopez@", "phone": "call 4155550142"}),
+        ),
         body("e5", "c1", "2026-11-01T10:00:00Z", "customer_updated", json!({"first_name": emails[0]})),
         format!("{{\"note\": \"{}\" broken json", emails[0]),
     ];

@@ -142,7 +142,12 @@ impl Profile {
             Payload::ConsentChanged(c) => {
                 // The collection method is the consent's provenance, more useful than the system.
                 let consent_provenance = Provenance { source: c.source.clone(), ..provenance };
-                set_entry_if_newer(&mut self.consents, consent_key(c.channel, &c.topic), Some(c.status), &consent_provenance);
+                set_entry_if_newer(
+                    &mut self.consents,
+                    consent_key(c.channel, &c.topic),
+                    Some(c.status),
+                    &consent_provenance,
+                );
             }
             Payload::CustomerUpdated(u) => self.update_contact(u, &provenance),
         }
@@ -251,12 +256,7 @@ impl Profile {
             .collect();
         bought.sort_by(|a, b| b.cmp(a));
         let mut seen = std::collections::BTreeSet::new();
-        bought
-            .into_iter()
-            .filter(|(_, p)| seen.insert(p.clone()))
-            .take(limit)
-            .map(|(at, p)| (p, at))
-            .collect()
+        bought.into_iter().filter(|(_, p)| seen.insert(p.clone())).take(limit).map(|(at, p)| (p, at)).collect()
     }
 }
 

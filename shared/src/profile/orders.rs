@@ -71,11 +71,9 @@ impl OrderRecord {
                     .lines
                     .iter()
                     .map(|(product, qty)| {
-                        placed
-                            .lines
-                            .iter()
-                            .find(|l| &l.product_id == product)
-                            .map_or(0, |l| l.unit_price.micros().saturating_mul(i64::from(qty.get().min(l.quantity.get()))))
+                        placed.lines.iter().find(|l| &l.product_id == product).map_or(0, |l| {
+                            l.unit_price.micros().saturating_mul(i64::from(qty.get().min(l.quantity.get())))
+                        })
                     })
                     .fold(0_i64, i64::saturating_add),
             };
@@ -93,7 +91,12 @@ impl OrderRecord {
     }
 }
 
-pub fn record_order(orders: &mut BTreeMap<OrderId, OrderRecord>, order: &OrderPlaced, at: DateTime<Utc>, day: NaiveDate) {
+pub fn record_order(
+    orders: &mut BTreeMap<OrderId, OrderRecord>,
+    order: &OrderPlaced,
+    at: DateTime<Utc>,
+    day: NaiveDate,
+) {
     let record = orders.entry(order.order_id.clone()).or_default();
     // A redelivered or re-sent order keeps its first placement (by time): orders are immutable.
     if record.placed.as_ref().is_some_and(|p| p.at <= at) {
@@ -193,7 +196,9 @@ pub fn summarize(orders: &BTreeMap<OrderId, OrderRecord>) -> PurchaseSummary {
     summary.purchase_days = days.len() as u32;
     summary.repeat_purchases = summary.purchase_days.saturating_sub(1);
     // Most orders wins; ties go to the alphabetically first code so the choice is stable.
-    if let Some((currency, (count, net))) = per_currency.into_iter().max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.0.cmp(&a.0))) {
+    if let Some((currency, (count, net))) =
+        per_currency.into_iter().max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.0.cmp(&a.0)))
+    {
         summary.currency = Some(currency);
         summary.total_spend = Some(Money { amount: Amount::from_micros(net), currency });
         summary.mean_order_value = Some(Money { amount: Amount::from_micros(net / i64::from(count.max(1))), currency });
@@ -231,7 +236,10 @@ mod tests {
             scope: if lines.is_empty() && amount.is_none() { RefundScope::Whole } else { RefundScope::Lines },
             lines: lines
                 .iter()
-                .map(|(p, q)| RefundLine { product_id: ProductId::new(*p).unwrap(), quantity: Quantity::new(*q).unwrap() })
+                .map(|(p, q)| RefundLine {
+                    product_id: ProductId::new(*p).unwrap(),
+                    quantity: Quantity::new(*q).unwrap(),
+                })
                 .collect(),
             amount: amount.map(|a| Amount::parse(a).unwrap()),
             currency: amount.map(|_| Currency::new("EUR").unwrap()),

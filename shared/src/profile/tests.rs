@@ -124,10 +124,17 @@ fn engagement_lands_in_the_local_hour_once_the_zone_is_known() {
 
 #[test]
 fn profiles_round_trip_through_json() {
-    let p = fold(&[ev("e1", 10, order("o1", "10", "Shoes")), ev("e2", 20, Payload::SessionStarted(SessionStarted {
-        session_id: SessionId::new("s").unwrap(),
-        platform: Default::default(),
-    }))]);
+    let p = fold(&[
+        ev("e1", 10, order("o1", "10", "Shoes")),
+        ev(
+            "e2",
+            20,
+            Payload::SessionStarted(SessionStarted {
+                session_id: SessionId::new("s").unwrap(),
+                platform: Default::default(),
+            }),
+        ),
+    ]);
     let json = serde_json::to_value(&p).unwrap();
     let back: Profile = serde_json::from_value(json).unwrap();
     assert_eq!(back, p);
@@ -139,16 +146,29 @@ fn commutative_event(i: usize) -> impl Strategy<Value = ShopEvent> {
     let secs = 0_i64..(60 * 86_400);
     let payload = prop_oneof![
         // An order id always carries the same order; only its timing varies.
-        (0..6_u8).prop_map(|o| order(&format!("o{o}"), &(u32::from(o) * 37 + 1).to_string(), ["A", "B", "C"][usize::from(o % 3)])),
+        (0..6_u8).prop_map(|o| order(
+            &format!("o{o}"),
+            &(u32::from(o) * 37 + 1).to_string(),
+            ["A", "B", "C"][usize::from(o % 3)]
+        )),
         // A refund id always carries the same refund (ids name refunds); only its timing varies.
-        (0..6_u8, 0..3_u8).prop_map(|(o, r)| (o, r, r % 2 == 0)).prop_map(|(o, r, whole)| Payload::OrderRefunded(OrderRefunded {
-            order_id: OrderId::new(format!("o{o}")).unwrap(),
-            refund_id: RefundId::new(format!("r{o}-{r}")).unwrap(),
-            scope: if whole { RefundScope::Whole } else { RefundScope::Lines },
-            lines: if whole { vec![] } else { vec![crate::event::RefundLine { product_id: ProductId::new(format!("p-o{o}")).unwrap(), quantity: Quantity::ONE }] },
-            amount: None,
-            currency: None,
-        })),
+        (0..6_u8, 0..3_u8).prop_map(|(o, r)| (o, r, r % 2 == 0)).prop_map(|(o, r, whole)| Payload::OrderRefunded(
+            OrderRefunded {
+                order_id: OrderId::new(format!("o{o}")).unwrap(),
+                refund_id: RefundId::new(format!("r{o}-{r}")).unwrap(),
+                scope: if whole { RefundScope::Whole } else { RefundScope::Lines },
+                lines: if whole {
+                    vec![]
+                } else {
+                    vec![crate::event::RefundLine {
+                        product_id: ProductId::new(format!("p-o{o}")).unwrap(),
+                        quantity: Quantity::ONE,
+                    }]
+                },
+                amount: None,
+                currency: None,
+            }
+        )),
         (0..3_u8, prop::bool::ANY).prop_map(|(ch, granted)| Payload::ConsentChanged(ConsentChanged {
             channel: Channel::ALL[ch as usize],
             topic: Topic::new("marketing").unwrap(),

@@ -93,7 +93,8 @@ mod tests {
 
     #[test]
     fn any_arrival_order_ends_in_the_same_value() {
-        let writes = [(Some(1), prov(10, "a")), (None, prov(20, "b")), (Some(3), prov(20, "c")), (Some(4), prov(5, "d"))];
+        let writes =
+            [(Some(1), prov(10, "a")), (None, prov(20, "b")), (Some(3), prov(20, "c")), (Some(4), prov(5, "d"))];
         let orders: [[usize; 4]; 4] = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]];
         for order in orders {
             let mut slot = None;

@@ -65,7 +65,8 @@ pub async fn exists_and_delete<S: Store>(store: S) {
     store.write(vec![put("C#1", "X", 1, Condition::Always)]).await.unwrap();
     store.write(vec![put("C#1", "X", 5, Condition::Always)]).await.unwrap();
     assert_eq!(version_of(&store, "C#1", "X").await, Some(5), "Always overwrites");
-    let stale = store.write(vec![Write::Delete { key: Key::new("C#1", "X"), condition: Condition::VersionIs(4) }]).await;
+    let stale =
+        store.write(vec![Write::Delete { key: Key::new("C#1", "X"), condition: Condition::VersionIs(4) }]).await;
     assert_eq!(stale.unwrap_err(), StoreError::ConditionFailed { failed: vec![0] });
     store.write(vec![Write::Delete { key: Key::new("C#1", "X"), condition: Condition::VersionIs(5) }]).await.unwrap();
     assert_eq!(version_of(&store, "C#1", "X").await, None);
@@ -128,7 +129,8 @@ pub async fn impossible_writes_are_refused<S: Store>(store: S) {
     assert!(matches!(store.write(twice).await, Err(StoreError::Invalid(_))));
     let many: Vec<Write> = (0..101).map(|i| put("C#1", &format!("E{i}"), 1, Condition::Always)).collect();
     assert!(matches!(store.write(many).await, Err(StoreError::Invalid(_))));
-    let reserved = Write::Put { item: Item::new(Key::new("C#1", "A"), 1, doc(json!({"pk": "x"}))), condition: Condition::Always };
+    let reserved =
+        Write::Put { item: Item::new(Key::new("C#1", "A"), 1, doc(json!({"pk": "x"}))), condition: Condition::Always };
     assert!(matches!(store.write(vec![reserved]).await, Err(StoreError::Invalid(_))));
     let huge = Write::Put {
         item: Item::new(Key::new("C#1", "A"), 1, doc(json!({"blob": "x".repeat(410 * 1024)}))),
@@ -240,7 +242,10 @@ pub async fn optimistic_increments_never_lose_updates<S: Store + 'static>(store:
     let store = Arc::new(store);
     let key = Key::new("C#1", "COUNTER");
     store
-        .write(vec![Write::Put { item: Item::new(key.clone(), 1, doc(json!({"count": 0}))), condition: Condition::NotExists }])
+        .write(vec![Write::Put {
+            item: Item::new(key.clone(), 1, doc(json!({"count": 0}))),
+            condition: Condition::NotExists,
+        }])
         .await
         .unwrap();
     let tasks: Vec<_> = (0..16)
@@ -252,9 +257,14 @@ pub async fn optimistic_increments_never_lose_updates<S: Store + 'static>(store:
                     let item = store.get(&key).await.unwrap().unwrap();
                     let count = item.body["count"].as_i64().unwrap();
                     let next = Item::new(key.clone(), item.version + 1, doc(json!({"count": count + 1})));
-                    match store.write(vec![Write::Put { item: next, condition: Condition::VersionIs(item.version) }]).await {
+                    match store
+                        .write(vec![Write::Put { item: next, condition: Condition::VersionIs(item.version) }])
+                        .await
+                    {
                         Ok(()) => break,
-                        Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => tokio::task::yield_now().await,
+                        Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => {
+                            tokio::task::yield_now().await
+                        }
                         Err(e) => panic!("unexpected store error: {e}"),
                     }
                 }

@@ -10,7 +10,6 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -18,6 +17,7 @@ use aws_sdk_dynamodb::types::{
     KeysAndAttributes, Put, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
     TransactWriteItem,
 };
+use aws_smithy_types::error::display::DisplayErrorContext;
 
 use super::{Condition, Document, Item, Key, Page, Query, Segment, Store, StoreError, StoreStats, Write, check_writes};
 
@@ -57,7 +57,11 @@ impl DynamoStore {
                 .map_err(|e| StoreError::Invalid(e.to_string()))
         };
         let key = |name: &str, kind| {
-            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(|e| StoreError::Invalid(e.to_string()))
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| StoreError::Invalid(e.to_string()))
         };
         let created = self
             .client
@@ -99,7 +103,10 @@ impl DynamoStore {
     }
 
     fn key_attributes(key: &Key) -> Attributes {
-        HashMap::from([("pk".to_string(), AttributeValue::S(key.pk.clone())), ("sk".to_string(), AttributeValue::S(key.sk.clone()))])
+        HashMap::from([
+            ("pk".to_string(), AttributeValue::S(key.pk.clone())),
+            ("sk".to_string(), AttributeValue::S(key.sk.clone())),
+        ])
     }
 
     fn to_attributes(item: Item) -> Result<Attributes, StoreError> {
@@ -127,16 +134,19 @@ impl DynamoStore {
         let number = |attrs: &mut Attributes, name: &str| -> Result<Option<i64>, StoreError> {
             match attrs.remove(name) {
                 None => Ok(None),
-                Some(AttributeValue::N(n)) => {
-                    n.parse::<i64>().map(Some).map_err(|_| corrupt(&key.to_string(), format!("attribute {name} is not an integer")))
+                Some(AttributeValue::N(n)) => n
+                    .parse::<i64>()
+                    .map(Some)
+                    .map_err(|_| corrupt(&key.to_string(), format!("attribute {name} is not an integer"))),
+                Some(other) => {
+                    Err(corrupt(&key.to_string(), format!("attribute {name} is {other:?}, expected a number")))
                 }
-                Some(other) => Err(corrupt(&key.to_string(), format!("attribute {name} is {other:?}, expected a number"))),
             }
         };
         let version = number(&mut attrs, "v")?.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
         let expires_at = number(&mut attrs, "ttl")?;
-        let body: Document = serde_dynamo::aws_sdk_dynamodb_1::from_item(attrs)
-            .map_err(|e| corrupt(&key.to_string(), e.to_string()))?;
+        let body: Document =
+            serde_dynamo::aws_sdk_dynamodb_1::from_item(attrs).map_err(|e| corrupt(&key.to_string(), e.to_string()))?;
         Ok(Item { key, version, expires_at, body: std::sync::Arc::new(body) })
     }
 
@@ -246,10 +256,15 @@ fn from_cancellation<'a>(codes: impl Iterator<Item = Option<&'a str>>) -> StoreE
     if codes.contains(&Some("TransactionConflict")) {
         return StoreError::Conflict;
     }
-    if codes.iter().any(|c| matches!(c, Some("ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded"))) {
+    if codes
+        .iter()
+        .any(|c| matches!(c, Some("ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded")))
+    {
         return StoreError::Throttled;
     }
-    if let Some(Some(code)) = codes.iter().find(|c| matches!(c, Some("ValidationError" | "ItemCollectionSizeLimitExceeded"))) {
+    if let Some(Some(code)) =
+        codes.iter().find(|c| matches!(c, Some("ValidationError" | "ItemCollectionSizeLimitExceeded")))
+    {
         return StoreError::Invalid(format!("transaction cancelled: {code}"));
     }
     StoreError::Unavailable(format!("transaction cancelled: {codes:?}"))
@@ -259,7 +274,9 @@ fn classify_code(code: Option<&str>, detail: &str) -> StoreError {
     match code {
         Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { failed: vec![] },
         Some("TransactionConflictException") => StoreError::Conflict,
-        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => StoreError::Throttled,
+        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => {
+            StoreError::Throttled
+        }
         Some("ValidationException" | "ResourceNotFoundException" | "ItemCollectionSizeLimitExceededException") => {
             StoreError::Invalid(detail.to_string())
         }
@@ -267,7 +284,9 @@ fn classify_code(code: Option<&str>, detail: &str) -> StoreError {
     }
 }
 
-fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: Debug>(err: SdkError<E, R>) -> StoreError {
+fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: Debug>(
+    err: SdkError<E, R>,
+) -> StoreError {
     match &err {
         SdkError::ServiceError(service) => {
             let e = service.err();
@@ -310,13 +329,8 @@ impl Store for DynamoStore {
             let mut attempt = 0_u32;
             while let Some(request) = pending.take() {
                 self.stats.read();
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(classify)?;
+                let out =
+                    self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(classify)?;
                 for attrs in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
                     let item = Self::from_attributes(attrs)?;
                     found.insert(item.key.clone(), item);
@@ -395,7 +409,8 @@ impl Store for DynamoStore {
 }
 
 fn page(items: Option<Vec<Attributes>>, last: Option<Attributes>) -> Result<Page, StoreError> {
-    let items = items.unwrap_or_default().into_iter().map(DynamoStore::from_attributes).collect::<Result<Vec<_>, _>>()?;
+    let items =
+        items.unwrap_or_default().into_iter().map(DynamoStore::from_attributes).collect::<Result<Vec<_>, _>>()?;
     let next = match last {
         Some(mut k) => match (k.remove("pk"), k.remove("sk")) {
             (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(Key::new(pk, sk)),
@@ -412,7 +427,9 @@ mod tests {
 
     #[test]
     fn cancellation_codes_map_to_port_errors() {
-        let e = from_cancellation([Some("None"), Some("ConditionalCheckFailed"), None, Some("ConditionalCheckFailed")].into_iter());
+        let e = from_cancellation(
+            [Some("None"), Some("ConditionalCheckFailed"), None, Some("ConditionalCheckFailed")].into_iter(),
+        );
         assert_eq!(e, StoreError::ConditionFailed { failed: vec![1, 3] });
         assert_eq!(from_cancellation([Some("None"), Some("TransactionConflict")].into_iter()), StoreError::Conflict);
         assert_eq!(from_cancellation([Some("ThrottlingError")].into_iter()), StoreError::Throttled);
@@ -421,7 +438,8 @@ mod tests {
 
     #[test]
     fn documents_become_native_attributes_and_back() {
-        let body: Document = serde_json::from_str(r#"{"name":"x","n":3,"f":0.5,"list":[1,{"a":null}],"flag":true}"#).unwrap();
+        let body: Document =
+            serde_json::from_str(r#"{"name":"x","n":3,"f":0.5,"list":[1,{"a":null}],"flag":true}"#).unwrap();
         let item = Item::new(Key::new("C#1", "PROFILE"), 4, body).expiring(1_900_000_000);
         let attrs = DynamoStore::to_attributes(item.clone()).unwrap();
         assert_eq!(attrs["pk"], AttributeValue::S("C#1".into()));

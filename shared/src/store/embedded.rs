@@ -73,7 +73,13 @@ impl EmbeddedStore {
             let mut out = BufWriter::new(std::fs::File::create(&tmp).map_err(fail)?);
             let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
             for (k, s) in items.iter() {
-                let line = Line { pk: k.pk.clone(), sk: k.sk.clone(), v: s.version, ttl: s.expires_at, body: (*s.body).clone() };
+                let line = Line {
+                    pk: k.pk.clone(),
+                    sk: k.sk.clone(),
+                    v: s.version,
+                    ttl: s.expires_at,
+                    body: (*s.body).clone(),
+                };
                 serde_json::to_writer(&mut out, &line).map_err(|e| fail(e.into()))?;
                 out.write_all(b"\n").map_err(fail)?;
             }
@@ -163,7 +169,8 @@ impl Store for EmbeddedStore {
                 Some(after) => Bound::Excluded(after.clone()),
                 None => Bound::Included(Key::new(pk, prefix)),
             };
-            let matching = items.range((lower, Bound::Unbounded)).take_while(|(k, _)| k.pk == pk && k.sk.starts_with(prefix));
+            let matching =
+                items.range((lower, Bound::Unbounded)).take_while(|(k, _)| k.pk == pk && k.sk.starts_with(prefix));
             page_of(matching, query.limit)
         };
         Ok(page)
@@ -174,7 +181,8 @@ impl Store for EmbeddedStore {
         self.stats.read();
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
         let lower = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.clone()));
-        let in_segment = items.range((lower, Bound::Unbounded)).filter(|(k, _)| segment_of(&k.pk, segment.total) == segment.index);
+        let in_segment =
+            items.range((lower, Bound::Unbounded)).filter(|(k, _)| segment_of(&k.pk, segment.total) == segment.index);
         Ok(page_of(in_segment, limit))
     }
 
@@ -194,7 +202,10 @@ impl Store for EmbeddedStore {
         for w in writes {
             match w {
                 Write::Put { item, .. } => {
-                    items.insert(item.key, Stored { version: item.version, expires_at: item.expires_at, body: item.body });
+                    items.insert(
+                        item.key,
+                        Stored { version: item.version, expires_at: item.expires_at, body: item.body },
+                    );
                 }
                 Write::Delete { key, .. } => {
                     items.remove(&key);
@@ -228,7 +239,10 @@ mod tests {
         let mut body = Document::new();
         body.insert("n".into(), 7.into());
         store
-            .write(vec![Write::Put { item: Item::new(Key::new("a", "b"), 3, body).expiring(99), condition: Condition::Always }])
+            .write(vec![Write::Put {
+                item: Item::new(Key::new("a", "b"), 3, body).expiring(99),
+                condition: Condition::Always,
+            }])
             .await
             .unwrap();
         store.save(&path).unwrap();

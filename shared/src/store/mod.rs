@@ -11,9 +11,9 @@
 //! Concurrency is optimistic: every item carries a version; a writer reads, computes, and
 //! writes with [`Condition::VersionIs`], retrying on [`StoreError::ConditionFailed`].
 
+pub mod any;
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
-pub mod any;
 pub mod dynamo;
 pub mod embedded;
 
@@ -89,10 +89,19 @@ pub enum Condition {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Write {
-    Put { item: Item, condition: Condition },
-    Delete { key: Key, condition: Condition },
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Delete {
+        key: Key,
+        condition: Condition,
+    },
     /// Writes nothing; the whole write fails unless the condition holds.
-    Check { key: Key, condition: Condition },
+    Check {
+        key: Key,
+        condition: Condition,
+    },
 }
 
 impl Write {
@@ -105,7 +114,9 @@ impl Write {
 
     pub fn condition(&self) -> Condition {
         match self {
-            Write::Put { condition, .. } | Write::Delete { condition, .. } | Write::Check { condition, .. } => *condition,
+            Write::Put { condition, .. } | Write::Delete { condition, .. } | Write::Check { condition, .. } => {
+                *condition
+            }
         }
     }
 }
@@ -146,7 +157,9 @@ impl Segment {
 
     pub fn new(index: u32, total: u32) -> Result<Self, StoreError> {
         if total == 0 || total > 1_000_000 || index >= total {
-            return Err(StoreError::Invalid(format!("segment {index} of {total} is not a valid parallel-scan segment")));
+            return Err(StoreError::Invalid(format!(
+                "segment {index} of {total} is not a valid parallel-scan segment"
+            )));
         }
         Ok(Segment { index, total })
     }
