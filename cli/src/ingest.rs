@@ -36,23 +36,21 @@ pub struct IngestArgs {
 fn event_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for path in paths {
-        collect(path, &mut files).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        collect(path, true, &mut files).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     }
     files.sort();
     Ok(files)
 }
 
-fn collect(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Named files are taken as they are (a missing one is reported when read); inside folders,
+/// only `*.json` and `*.jsonl`.
+fn collect(path: &Path, named: bool, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if path.is_dir() {
         for entry in std::fs::read_dir(path)? {
-            collect(&entry?.path(), files)?;
+            collect(&entry?.path(), false, files)?;
         }
-    } else if path.is_file() || !path.exists() {
-        // A named file that does not exist is reported by the read that follows.
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
-        if matches!(ext, "json" | "jsonl") || path.is_file() {
-            files.push(path.to_path_buf());
-        }
+    } else if named || matches!(path.extension().and_then(|e| e.to_str()), Some("json" | "jsonl")) {
+        files.push(path.to_path_buf());
     }
     Ok(())
 }
