@@ -15,6 +15,7 @@ pub mod keys;
 pub mod money;
 pub mod profile;
 pub mod redact;
+pub mod sto;
 pub mod store;
 pub mod synth;
 pub mod telemetry;

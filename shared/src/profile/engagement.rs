@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::week::{HourOfWeek, WeekCounts};
 use crate::contact::Channel;
 use crate::ids::MessageId;
+use crate::sto::attention::{Attention, MACHINE_OPEN_SECS, Signal};
 
 /// How many engagement records a profile keeps as instants.
 pub const RECENT_ENGAGEMENTS: usize = 64;
@@ -68,6 +69,10 @@ pub struct Engagement {
     pub older: [WeekCounts; 4],
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_engaged_at: Option<DateTime<Utc>>,
+    /// When the customer pays attention, from engagement signals (purchases are added from the
+    /// orders when read: [`super::Profile::attention`]).
+    #[serde(default)]
+    pub attention: Attention,
 }
 
 fn is_empty_weeks(w: &[WeekCounts; 4]) -> bool {
@@ -78,6 +83,16 @@ impl Engagement {
     /// Records one engagement; `tz` is the zone to bucket anything that leaves the window in.
     pub fn record(&mut self, record: EngagementRecord, tz: Tz) {
         self.totals[record.kind.index()] += 1;
+        let signal = match record.kind {
+            EngagementKind::Delivered => None,
+            EngagementKind::Opened if self.is_machine_open(&record) => Some(Signal::MachineOpen),
+            EngagementKind::Opened => Some(Signal::Open),
+            EngagementKind::Clicked => Some(Signal::Click),
+            EngagementKind::Session => Some(Signal::Session),
+        };
+        if let Some(signal) = signal {
+            self.attention.add(record.at, tz, signal);
+        }
         if record.kind != EngagementKind::Delivered {
             let at = record.instant();
             self.last_engaged_at = Some(self.last_engaged_at.map_or(at, |l| l.max(at)));
@@ -88,6 +103,17 @@ impl Engagement {
             let evicted = self.recent.remove(0);
             self.older[evicted.kind.index()].add(HourOfWeek::at(evicted.instant(), tz), 1);
         }
+    }
+
+    /// An open within seconds of its own delivery: a mail client or privacy proxy, not a person.
+    fn is_machine_open(&self, open: &EngagementRecord) -> bool {
+        open.message.as_ref().is_some_and(|m| {
+            self.recent.iter().any(|d| {
+                d.kind == EngagementKind::Delivered
+                    && d.message.as_ref() == Some(m)
+                    && (0..=MACHINE_OPEN_SECS).contains(&(open.at - d.at))
+            })
+        })
     }
 
     pub fn total(&self, kind: EngagementKind) -> u64 {
@@ -120,6 +146,24 @@ mod tests {
         assert_eq!(e.by_hour(EngagementKind::Opened, chrono_tz::UTC).get(HourOfWeek::new(14).unwrap()), 1);
         let ny = e.by_hour(EngagementKind::Opened, chrono_tz::America::New_York);
         assert_eq!(ny.get(HourOfWeek::new(9).unwrap()), 1);
+    }
+
+    #[test]
+    fn opens_right_after_delivery_barely_count() {
+        let now = chrono::TimeZone::timestamp_opt(&Utc, 1_767_621_700, 0).unwrap();
+        let msg = |kind, at, m: &str| EngagementRecord {
+            at,
+            kind,
+            channel: Some(Channel::Email),
+            message: Some(MessageId::new(m).unwrap()),
+        };
+        let mut e = Engagement::default();
+        e.record(msg(EngagementKind::Delivered, 1_767_621_600, "a"), chrono_tz::UTC);
+        e.record(msg(EngagementKind::Opened, 1_767_621_605, "a"), chrono_tz::UTC); // proxy prefetch
+        assert!((e.attention.total_at(now) - Signal::MachineOpen.weight()).abs() < 0.01);
+        e.record(msg(EngagementKind::Opened, 1_767_621_690, "a"), chrono_tz::UTC); // a person
+        assert!((e.attention.total_at(now) - 1.1).abs() < 0.01);
+        assert_eq!(e.total(EngagementKind::Opened), 2);
     }
 
     #[test]

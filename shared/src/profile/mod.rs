@@ -25,6 +25,7 @@ use crate::ids::{Category, CustomerId, OrderId, ProductId, Topic};
 use cart::{Cart, View, record_view};
 use engagement::{Engagement, EngagementKind, EngagementRecord};
 use orders::{OrderRecord, PurchaseSummary, record_order, record_refund, summarize};
+use crate::sto::attention::{Attention, Signal};
 use tracked::{Provenance, Tracked, current, set_entry_if_newer, set_if_newer};
 
 /// Weights of the signals behind category affinity: a purchase says more than a view.
@@ -243,6 +244,17 @@ impl Profile {
             }
         }
         affinity
+    }
+
+    /// When the customer pays attention: their engagement signals plus their purchases (added
+    /// from the orders, so a re-sent order counts once, at its earliest report).
+    pub fn attention(&self) -> Attention {
+        let mut attention = self.engagement.attention.clone();
+        let tz = self.time_zone();
+        for placed in self.orders.values().filter_map(|o| o.placed.as_ref()) {
+            attention.add(placed.at.timestamp(), tz, Signal::Purchase);
+        }
+        attention
     }
 
     /// Products bought, newest first, each once.
