@@ -18,7 +18,11 @@ impl HourOfWeek {
 
     /// The hour of the week at `at` in `tz`: DST-correct, since it converts the instant.
     pub fn at(at: DateTime<Utc>, tz: Tz) -> Self {
-        let local = at.with_timezone(&tz);
+        Self::of_local(at.with_timezone(&tz).naive_local())
+    }
+
+    /// The hour of the week of a local wall-clock time.
+    pub fn of_local(local: chrono::NaiveDateTime) -> Self {
         let day = local.weekday().num_days_from_monday() as u8;
         HourOfWeek(day * 24 + local.hour() as u8)
     }
