@@ -6,6 +6,7 @@
 //!   customer's own data is smoothed toward, so a customer with no history gets the
 //!   population's best hour and their own data takes over as it accumulates.
 pub mod attention;
+pub mod decide;
 pub mod posterior;
 pub mod prior;
 pub mod smooth;
