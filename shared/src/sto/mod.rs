@@ -9,5 +9,6 @@ pub mod attention;
 pub mod decide;
 pub mod posterior;
 pub mod prior;
+pub mod sim;
 pub mod smooth;
 pub mod window;

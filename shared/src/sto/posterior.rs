@@ -16,7 +16,7 @@ use super::smooth::smooth;
 
 /// How a message sent at an hour gets read over the following hours: mostly in the first one
 /// or two, a little later. Used to score a send hour by the attention that follows it.
-pub const RESPONSE_LAG: [f64; 4] = [0.5, 0.3, 0.15, 0.05];
+pub const RESPONSE_LAG: [f64; 4] = [0.4, 0.3, 0.2, 0.1];
 /// Messages' worth of pseudo-evidence the population response rate carries for a customer.
 const RESPONSE_PRIOR_MESSAGES: f64 = 5.0;
 /// Smallest α for any hour, so Thompson sampling is always defined.
