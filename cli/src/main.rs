@@ -6,6 +6,7 @@
 
 mod ingest;
 mod output;
+mod sto;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,11 @@ enum Command {
     },
     /// Print the JSON Schema of shop events.
     Schema,
+    /// Send-time optimization: recommendations from an export, and the evaluation.
+    Sto {
+        #[command(subcommand)]
+        command: sto::StoCommand,
+    },
     /// Manage the DynamoDB table (for local endpoints; production tables come from the SAM template).
     Table {
         #[command(subcommand)]
@@ -100,6 +106,7 @@ async fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(args).await,
         Command::Validate { paths } => ingest::validate(&paths),
         Command::Profile { customer, store, json } => ingest::show_profile(&customer, &store, json).await,
+        Command::Sto { command } => sto::run(command),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

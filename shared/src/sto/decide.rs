@@ -142,14 +142,18 @@ fn explain(p: &Posterior, tz: Tz, c: &Candidate, arm: Arm, relative: f64, at_def
         Arm::Explore => format!("{when}: exploring a time the model is unsure of ({relative:.1}× average attention by its current estimate)"),
         Arm::Exploit if p.signals == 0 => format!("{when}: no history yet, so the best time in the window for {whose} ({relative:.1}× average attention)"),
         Arm::Exploit if p.own_weight() < 0.3 => format!(
-            "{when}: little history yet ({} signals), so mostly the best time for {whose} ({relative:.1}× average attention)",
-            p.signals
+            "{when}: little history yet ({}), so mostly the best time for {whose} ({relative:.1}× average attention)",
+            signals(p.signals)
         ),
         Arm::Exploit => format!(
-            "{when}: this customer's best time in the window, {relative:.1}× their average attention (from {} signals)",
-            p.signals
+            "{when}: this customer's best time in the window, {relative:.1}× their average attention (from {})",
+            signals(p.signals)
         ),
     }
+}
+
+fn signals(n: u32) -> String {
+    if n == 1 { "1 signal".into() } else { format!("{n} signals") }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //!   population's best hour and their own data takes over as it accumulates.
 pub mod attention;
 pub mod decide;
+pub mod history;
 pub mod posterior;
 pub mod prior;
 pub mod sim;
