@@ -11,6 +11,7 @@ pub mod contact;
 pub mod event;
 pub mod ids;
 pub mod ingest;
+pub mod jobs;
 pub mod keys;
 pub mod money;
 pub mod profile;

@@ -8,6 +8,7 @@
 pub mod attention;
 pub mod decide;
 pub mod history;
+pub mod job;
 pub mod posterior;
 pub mod prior;
 pub mod sim;

@@ -1,0 +1,87 @@
+//! Jobs over every customer, split into parallel-scan segments and fanned out through a queue.
+//!
+//! A nightly job over millions of customers does not fit one Lambda invocation. A run is split
+//! into `total` parallel-scan segments of the table, one queue message per segment, one worker
+//! invocation per message, in two phases:
+//!
+//! 1. **gather**: each segment's profiles are summed into statistics (for send-time, the prior's
+//!    moments), stored per segment;
+//! 2. when every segment has gathered, one worker (the one that wins a conditional write) fits
+//!    the model from the merged statistics, publishes it, and fans out the **apply** phase:
+//!    each segment's customers get their own output item (for send-time, their model).
+//!
+//! Everything is idempotent and restartable: a redelivered message finds its segment's result
+//! already stored, or each customer's output already written for this run, and does nothing
+//! twice; a worker close to its deadline hands the rest of its segment to a continuation
+//! message. Starting the same run again (the scheduler retrying) resumes it.
+
+pub mod local;
+pub mod runner;
+pub mod sqs;
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::Profile;
+use crate::store::{Document, Key};
+
+/// One unit of work: a phase of a run on one segment, possibly resuming inside it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub job: String,
+    pub run: String,
+    pub phase: Phase,
+    pub segment: u32,
+    pub total: u32,
+    /// Where to resume the segment's scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<(String, String)>,
+    /// Statistics gathered so far in this segment, when a gather resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carry: Option<serde_json::Value>,
+}
+
+impl Task {
+    pub fn after_key(&self) -> Option<Key> {
+        self.after.as_ref().map(|(pk, sk)| Key::new(pk, sk))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Gather,
+    Apply,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    #[error("could not enqueue {failed} of {total} tasks: {reason}")]
+    Send { failed: usize, total: usize, reason: String },
+}
+
+/// Where tasks go: SQS in production, an in-process queue locally.
+pub trait TaskQueue: Send + Sync {
+    fn enqueue(&self, tasks: Vec<Task>) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// A job the runner can split over segments.
+pub trait SegmentedJob: Send + Sync {
+    /// Name in keys and messages, e.g. "sto".
+    const NAME: &'static str;
+    /// Sort key of each customer's output item, e.g. "STO".
+    const OUTPUT_SK: &'static str;
+    type Stats: Default + Serialize + serde::de::DeserializeOwned + Send + Sync;
+    type Model: Serialize + serde::de::DeserializeOwned + Send + Sync;
+
+    /// Adds one customer to a segment's statistics.
+    fn gather(&self, profile: &Profile, now: chrono::DateTime<chrono::Utc>, stats: &mut Self::Stats);
+    fn merge(&self, into: &mut Self::Stats, other: &Self::Stats);
+    /// The model from everyone's statistics.
+    fn fit(&self, stats: &Self::Stats) -> Self::Model;
+    /// Where the fitted model is published for other functions.
+    fn model_key(&self) -> Key;
+    /// One customer's output item body.
+    fn apply(&self, profile: &Profile, model: &Self::Model, now: chrono::DateTime<chrono::Utc>) -> Document;
+}

@@ -1,0 +1,162 @@
+//! The scheduled send-time refit as a segmented job: gather the prior's moments from every
+//! profile, fit the population and segment priors, then write each customer's model.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::jobs::SegmentedJob;
+use crate::profile::Profile;
+use crate::profile::engagement::EngagementKind;
+use crate::profile::week::{HOURS_PER_WEEK, HourOfWeek};
+use crate::store::{Document, Key};
+
+use super::posterior::{History, Posterior};
+use super::prior::{PriorStats, Priors};
+
+/// Where the current priors are published for the functions that decide send times.
+pub const PRIORS_PK: &str = "STO#PRIORS";
+pub const PRIORS_SK: &str = "CURRENT";
+/// The sort key of each customer's model.
+pub const MODEL_SK: &str = "STO";
+
+pub struct SendTimeJob;
+
+/// The customer's segment for priors: the shop's `segment` attribute, else their country.
+pub fn segment(p: &Profile) -> Option<String> {
+    let attribute = p.attributes.get("segment").and_then(|t| t.value.as_ref()).and_then(|v| v.as_str()).map(str::to_string);
+    attribute.or_else(|| crate::profile::tracked::current(&p.contact.country).map(|c| c.as_str().to_string()))
+}
+
+/// Messages delivered and engaged with, as far as the profile knows.
+pub fn history(p: &Profile) -> History {
+    let e = &p.engagement;
+    let engaged = e.total(EngagementKind::Opened).max(e.total(EngagementKind::Clicked));
+    History { delivered: e.total(EngagementKind::Delivered), engaged }
+}
+
+/// A customer's stored send-time model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomerModel {
+    pub refreshed_at: DateTime<Utc>,
+    pub posterior: Posterior,
+    /// The five best hours of the local week by the posterior mean, best first, with their share.
+    pub best_hours: Vec<(HourOfWeek, f64)>,
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+impl SegmentedJob for SendTimeJob {
+    const NAME: &'static str = "sto";
+    const OUTPUT_SK: &'static str = MODEL_SK;
+    type Stats = PriorStats;
+    type Model = Priors;
+
+    fn gather(&self, profile: &Profile, now: DateTime<Utc>, stats: &mut PriorStats) {
+        let h = history(profile);
+        stats.add(&profile.attention().masses_at(now), segment(profile).as_deref(), h.delivered, h.engaged);
+    }
+
+    fn merge(&self, into: &mut PriorStats, other: &PriorStats) {
+        into.merge(other);
+    }
+
+    fn fit(&self, stats: &PriorStats) -> Priors {
+        stats.fit()
+    }
+
+    fn model_key(&self) -> Key {
+        Key::new(PRIORS_PK, PRIORS_SK)
+    }
+
+    fn apply(&self, profile: &Profile, priors: &Priors, now: DateTime<Utc>) -> Document {
+        let mut posterior = Posterior::new(&profile.attention(), history(profile), segment(profile).as_deref(), priors, now);
+        // Four decimals is plenty for a distribution over 168 hours, and halves the item.
+        posterior.alpha.iter_mut().for_each(|a| *a = round4(*a).max(1e-4));
+        let mean = posterior.mean();
+        let mut hours: Vec<(HourOfWeek, f64)> =
+            (0..HOURS_PER_WEEK).filter_map(|h| HourOfWeek::new(h).map(|hw| (hw, round4(mean[h])))).collect();
+        hours.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hours.truncate(5);
+        let model = CustomerModel { refreshed_at: now, posterior, best_hours: hours };
+        match serde_json::to_value(model) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => json!({ "refreshed_at": now }).as_object().cloned().unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::CustomerId;
+    use crate::jobs::TaskQueue;
+    use crate::jobs::local::LocalQueue;
+    use crate::jobs::runner::{RunPhase, Runner, drain};
+    use crate::keys;
+    use crate::store::embedded::EmbeddedStore;
+    use crate::store::{Condition, Item, Store, Write, decode, encode, scan_all};
+    use chrono::TimeZone;
+
+    async fn seed_profiles(store: &EmbeddedStore, n: usize, now: DateTime<Utc>) {
+        for i in 0..n {
+            let id = CustomerId::new(format!("c{i:04}")).unwrap();
+            let mut p = Profile::new(id.clone(), now);
+            for d in 0..(i % 12) {
+                let at = now.timestamp() - (d as i64 + 1) * 86_400 + ((i % 24) as i64) * 3600;
+                p.engagement.attention.add(at, chrono_tz::UTC, crate::sto::attention::Signal::Click);
+            }
+            let key = keys::profile(&id);
+            let item = Item::new(key.clone(), 1, encode(&key, &p).unwrap());
+            store.write(vec![Write::Put { item, condition: Condition::NotExists }]).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_local_run_refreshes_every_customer_once_and_resumes_harmlessly() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap();
+        let store = EmbeddedStore::new();
+        seed_profiles(&store, 120, now).await;
+        let queue = LocalQueue::new();
+        let runner = Runner { store: &store, queue: &queue, job: &SendTimeJob };
+        runner.start("2026-11-24T03:00:00Z", 5, now).await.unwrap();
+        // A redelivered task in each phase must change nothing.
+        let first = queue.pop().unwrap();
+        queue.enqueue(vec![first.clone(), first]).await.unwrap();
+        let handled = drain(&runner, now).await.unwrap();
+        assert!(handled >= 11, "5 gather + 5 apply + duplicates, got {handled}");
+
+        let models: Vec<_> = scan_all(&store, Some(MODEL_SK)).await.unwrap().into_iter().filter(|i| i.key.sk == MODEL_SK).collect();
+        assert_eq!(models.len(), 120);
+        assert!(models.iter().all(|m| m.version == 1), "each written once");
+        let model: CustomerModel = decode(models[0].clone()).unwrap();
+        assert_eq!(model.best_hours.len(), 5);
+
+        // Starting the same run again finds it done and sends nothing.
+        let state = runner.start("2026-11-24T03:00:00Z", 5, now).await.unwrap();
+        assert_eq!(state.phase, RunPhase::Done);
+        assert!(queue.is_empty());
+        let published = store.get(&Key::new(PRIORS_PK, PRIORS_SK)).await.unwrap().unwrap();
+        assert_eq!(published.body["run"], "2026-11-24T03:00:00Z");
+
+        // The next night's run rewrites every model once more.
+        runner.start("2026-11-25T03:00:00Z", 3, now).await.unwrap();
+        drain(&runner, now).await.unwrap();
+        let models: Vec<_> = scan_all(&store, Some(MODEL_SK)).await.unwrap();
+        assert!(models.iter().filter(|i| i.key.sk == MODEL_SK).all(|m| m.version == 2));
+    }
+
+    #[tokio::test]
+    async fn bad_tasks_are_refused() {
+        let store = EmbeddedStore::new();
+        let queue = LocalQueue::new();
+        let runner = Runner { store: &store, queue: &queue, job: &SendTimeJob };
+        let now = Utc::now();
+        assert!(runner.start("bad#run", 3, now).await.is_err());
+        assert!(runner.start("ok", 0, now).await.is_err());
+        let task = crate::jobs::Task { job: "churn".into(), run: "r".into(), phase: crate::jobs::Phase::Gather, segment: 0, total: 1, after: None, carry: None };
+        assert!(runner.handle(task, now, crate::jobs::runner::Deadline::NONE).await.is_err());
+    }
+}
