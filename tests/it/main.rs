@@ -2,4 +2,5 @@
 
 mod ingest;
 mod schema;
+mod send_time;
 mod store_contract;

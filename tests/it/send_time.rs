@@ -1,0 +1,107 @@
+//! The scheduled send-time refit against DynamoDB and SQS on the emulator: the schedule's
+//! invocation fans out one task per segment, each worker invocation takes one message, and every
+//! customer's model is written exactly once even when a message comes back.
+
+use aws_lambda_events::event::sqs::SqsBatchResponse;
+use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::Utc;
+use kairos::ingest::{IngestConfig, Record, ingest_batch};
+use kairos::jobs::runner::{RunPhase, RunState};
+use kairos::jobs::sqs::SqsQueue;
+use kairos::store::{Key, Store, decode, scan_all};
+use kairos::sto::job::{CustomerModel, MODEL_SK, PRIORS_PK, PRIORS_SK};
+use kairos_send_time::{Deps, handle};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+
+fn context() -> Context {
+    let mut ctx = Context::default();
+    ctx.deadline = u64::try_from(Utc::now().timestamp_millis()).unwrap() + 900_000;
+    ctx
+}
+
+#[tokio::test]
+async fn the_fan_out_refreshes_every_customer_exactly_once() {
+    let store = kairos_tests::fresh_store().await;
+    let now = Utc::now();
+    let (events, expected) = kairos::synth::shop_events(5, 60, 900, now);
+    let bodies: Vec<String> = events.iter().map(|e| serde_json::to_string(e).unwrap()).collect();
+    for chunk in bodies.chunks(50) {
+        let records: Vec<Record> = chunk.iter().map(|b| Record { id: "r", body: b }).collect();
+        let report = ingest_batch(&store, &kairos::clock::SystemClock, &IngestConfig::default(), &records).await;
+        assert!(report.failures.is_empty());
+    }
+    let customers = expected.customers.len();
+
+    let sqs = kairos_tests::sqs();
+    let url = sqs
+        .create_queue()
+        .queue_name(kairos_tests::unique_name("sto-tasks"))
+        .attributes(QueueAttributeName::VisibilityTimeout, "60")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let deps = Deps { store, queue: SqsQueue::new(sqs.clone(), &url), segments: 4 };
+    let run = "2026-11-24T03:00:00Z";
+
+    // The schedule's invocation.
+    let started = handle(&deps, LambdaEvent::new(json!({"run": run, "segments": 4}), context())).await.unwrap();
+    assert_eq!(started["state"]["phase"], "gathering");
+
+    // Workers: one message per invocation, as the event source mapping's batch size of 1 does.
+    let (mut invocations, mut redelivered) = (0, false);
+    loop {
+        let received = sqs.receive_message().queue_url(&url).max_number_of_messages(1).send().await.unwrap();
+        let Some(message) = received.messages.unwrap_or_default().into_iter().next() else { break };
+        invocations += 1;
+        assert!(invocations < 40, "the task queue never drained");
+        let event = json!({"Records": [{"messageId": message.message_id, "body": message.body, "eventSource": "aws:sqs"}]});
+        let response: SqsBatchResponse = serde_json::from_value(handle(&deps, LambdaEvent::new(event, context())).await.unwrap()).unwrap();
+        assert!(response.batch_item_failures.is_empty(), "task failed: {:?}", message.body);
+        let task: Value = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
+        let receipt = message.receipt_handle.unwrap();
+        if task["phase"] == "apply" && !redelivered {
+            // Lost acknowledgement: the message comes back and is worked again.
+            redelivered = true;
+            sqs.change_message_visibility().queue_url(&url).receipt_handle(receipt).visibility_timeout(0).send().await.unwrap();
+        } else {
+            sqs.delete_message().queue_url(&url).receipt_handle(receipt).send().await.unwrap();
+        }
+    }
+    assert!(redelivered);
+    assert_eq!(invocations, 4 + 4 + 1, "a gather and an apply task per segment, and the redelivery");
+
+    let models: Vec<_> = scan_all(&deps.store, Some(MODEL_SK)).await.unwrap().into_iter().filter(|i| i.key.sk == MODEL_SK).collect();
+    assert_eq!(models.len(), customers, "every customer has a model");
+    assert!(models.iter().all(|m| m.version == 1), "and it was written once");
+    assert!(models.iter().all(|m| m.body["run"] == run));
+    let model: CustomerModel = decode(models[0].clone()).unwrap();
+    assert!(!model.best_hours.is_empty());
+
+    let state: RunState = decode(deps.store.get(&Key::new(format!("JOB#sto#{run}"), "STATE")).await.unwrap().unwrap()).unwrap();
+    assert_eq!(state.phase, RunPhase::Done);
+    let priors = deps.store.get(&Key::new(PRIORS_PK, PRIORS_SK)).await.unwrap().unwrap();
+    assert_eq!(priors.body["run"], run);
+
+    // The scheduler retrying the same tick resumes a finished run: nothing more to do.
+    let again = handle(&deps, LambdaEvent::new(json!({"run": run}), context())).await.unwrap();
+    assert_eq!(again["state"]["phase"], "done");
+    let left = sqs.receive_message().queue_url(&url).send().await.unwrap().messages.unwrap_or_default();
+    assert!(left.is_empty());
+}
+
+#[tokio::test]
+async fn malformed_invocations_are_refused_with_a_reason() {
+    let store = kairos_tests::fresh_store().await;
+    let sqs = kairos_tests::sqs();
+    let url = sqs.create_queue().queue_name(kairos_tests::unique_name("sto-bad")).send().await.unwrap().queue_url.unwrap();
+    let deps = Deps { store, queue: SqsQueue::new(sqs, &url), segments: 2 };
+    let err = handle(&deps, LambdaEvent::new(json!({"runn": "x"}), context())).await.unwrap_err();
+    assert!(err.to_string().contains("expected"), "{err}");
+    let event = json!({"Records": [{"messageId": "m1", "body": "not a task"}, {"messageId": "m2", "body": "{\"job\":\"sto\",\"run\":\"r\",\"phase\":\"gather\",\"segment\":5,\"total\":2}"}]});
+    let response: SqsBatchResponse = serde_json::from_value(handle(&deps, LambdaEvent::new(event, context())).await.unwrap()).unwrap();
+    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["m1", "m2"]);
+}
