@@ -106,7 +106,7 @@ async fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(args).await,
         Command::Validate { paths } => ingest::validate(&paths),
         Command::Profile { customer, store, json } => ingest::show_profile(&customer, &store, json).await,
-        Command::Sto { command } => sto::run(command),
+        Command::Sto { command } => sto::run(command).await,
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

@@ -17,6 +17,20 @@ pub enum StoCommand {
     Recommend(RecommendArgs),
     /// Compare fixed-time, local-time, Kairos and oracle send times on simulated customers.
     Evaluate(EvaluateArgs),
+    /// Refit the priors and every customer's send-time model, as the scheduled job does.
+    Refit(RefitArgs),
+}
+
+#[derive(Args)]
+pub struct RefitArgs {
+    #[command(flatten)]
+    store: crate::StoreArgs,
+    /// Parallel-scan segments (the fan-out the Lambda workers share).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    segments: u32,
+    /// Run id (default: now).
+    #[arg(long)]
+    run: Option<String>,
 }
 
 #[derive(Args)]
@@ -56,12 +70,20 @@ pub struct EvaluateArgs {
     explore: f64,
 }
 
-pub fn run(command: StoCommand) -> Result<ExitCode, String> {
+pub async fn run(command: StoCommand) -> Result<ExitCode, String> {
     match command {
+        StoCommand::Refit(args) => refit(args).await,
         StoCommand::Recommend(args) => recommend_cmd(args),
         StoCommand::Evaluate(args) => {
             let policy = Policy::new(args.explore, 0.0)?;
-            let config = SimConfig { customers: args.customers, weeks: args.weeks, warmup_weeks: args.history_weeks, seed: args.seed, policy, ..SimConfig::default() };
+            let config = SimConfig {
+                customers: args.customers,
+                weeks: args.weeks,
+                warmup_weeks: args.history_weeks,
+                seed: args.seed,
+                policy,
+                ..SimConfig::default()
+            };
             print!("{}", evaluate(&config));
             Ok(ExitCode::SUCCESS)
         }
@@ -70,7 +92,8 @@ pub fn run(command: StoCommand) -> Result<ExitCode, String> {
 
 fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, String> {
     let policy = Policy::new(args.explore, 0.0)?;
-    let file = std::fs::File::open(&args.history).map_err(|e| format!("cannot read {}: {e}", args.history.display()))?;
+    let file =
+        std::fs::File::open(&args.history).map_err(|e| format!("cannot read {}: {e}", args.history.display()))?;
     let (rows, errors) = read_history(std::io::BufReader::new(file))?;
     for e in &errors {
         eprintln!("{}: skipped {e}", args.history.display());
@@ -78,7 +101,9 @@ fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, String> {
     let start = args.window_start.with_timezone(&Utc);
     let window = Window::hours_from(start, args.window_hours).map_err(|e| e.to_string())?;
     let out: Box<dyn std::io::Write> = match &args.output {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?),
+        Some(path) => {
+            Box::new(std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut writer = csv::Writer::from_writer(out);
@@ -101,5 +126,23 @@ fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, String> {
     }
     writer.flush().map_err(|e| e.to_string())?;
     eprintln!("{} rows read, {} skipped; {} customers without a send time", rows.len(), errors.len(), unplaced);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn refit(args: RefitArgs) -> Result<ExitCode, String> {
+    use kairos::jobs::local::LocalQueue;
+    use kairos::jobs::runner::{Runner, drain};
+    use kairos::sto::job::SendTimeJob;
+
+    let store = args.store.open().await?;
+    let queue = LocalQueue::new();
+    let now = Utc::now();
+    let run = args.run.unwrap_or_else(|| now.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    let runner = Runner { store: &store, queue: &queue, job: &SendTimeJob };
+    runner.start(&run, args.segments, now).await.map_err(|e| e.to_string())?;
+    let tasks = drain(&runner, now).await.map_err(|e| e.to_string())?;
+    args.store.save(&store)?;
+    let state = runner.start(&run, args.segments, now).await.map_err(|e| e.to_string())?;
+    println!("run {run}: {tasks} tasks over {} segments, {:?}", args.segments, state.phase);
     Ok(ExitCode::SUCCESS)
 }

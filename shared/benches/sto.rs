@@ -76,7 +76,17 @@ fn bench_sto(c: &mut Criterion) {
                 i = (i + 1) % sample.len();
                 i
             },
-            |i| black_box(decide(&posteriors[i], sample[i].2, &window, &[], window.start, &policy, "customer|campaign|1")),
+            |i| {
+                black_box(decide(
+                    &posteriors[i],
+                    sample[i].2,
+                    &window,
+                    &[],
+                    window.start,
+                    &policy,
+                    "customer|campaign|1",
+                ))
+            },
             BatchSize::SmallInput,
         );
     });

@@ -8,8 +8,8 @@ use chrono::Utc;
 use kairos::ingest::{IngestConfig, Record, ingest_batch};
 use kairos::jobs::runner::{RunPhase, RunState};
 use kairos::jobs::sqs::SqsQueue;
-use kairos::store::{Key, Store, decode, scan_all};
 use kairos::sto::job::{CustomerModel, MODEL_SK, PRIORS_PK, PRIORS_SK};
+use kairos::store::{Key, Store, decode, scan_all};
 use kairos_send_time::{Deps, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -57,15 +57,23 @@ async fn the_fan_out_refreshes_every_customer_exactly_once() {
         let Some(message) = received.messages.unwrap_or_default().into_iter().next() else { break };
         invocations += 1;
         assert!(invocations < 40, "the task queue never drained");
-        let event = json!({"Records": [{"messageId": message.message_id, "body": message.body, "eventSource": "aws:sqs"}]});
-        let response: SqsBatchResponse = serde_json::from_value(handle(&deps, LambdaEvent::new(event, context())).await.unwrap()).unwrap();
+        let event =
+            json!({"Records": [{"messageId": message.message_id, "body": message.body, "eventSource": "aws:sqs"}]});
+        let response: SqsBatchResponse =
+            serde_json::from_value(handle(&deps, LambdaEvent::new(event, context())).await.unwrap()).unwrap();
         assert!(response.batch_item_failures.is_empty(), "task failed: {:?}", message.body);
         let task: Value = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
         let receipt = message.receipt_handle.unwrap();
         if task["phase"] == "apply" && !redelivered {
             // Lost acknowledgement: the message comes back and is worked again.
             redelivered = true;
-            sqs.change_message_visibility().queue_url(&url).receipt_handle(receipt).visibility_timeout(0).send().await.unwrap();
+            sqs.change_message_visibility()
+                .queue_url(&url)
+                .receipt_handle(receipt)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .unwrap();
         } else {
             sqs.delete_message().queue_url(&url).receipt_handle(receipt).send().await.unwrap();
         }
@@ -73,14 +81,16 @@ async fn the_fan_out_refreshes_every_customer_exactly_once() {
     assert!(redelivered);
     assert_eq!(invocations, 4 + 4 + 1, "a gather and an apply task per segment, and the redelivery");
 
-    let models: Vec<_> = scan_all(&deps.store, Some(MODEL_SK)).await.unwrap().into_iter().filter(|i| i.key.sk == MODEL_SK).collect();
+    let models: Vec<_> =
+        scan_all(&deps.store, Some(MODEL_SK)).await.unwrap().into_iter().filter(|i| i.key.sk == MODEL_SK).collect();
     assert_eq!(models.len(), customers, "every customer has a model");
     assert!(models.iter().all(|m| m.version == 1), "and it was written once");
     assert!(models.iter().all(|m| m.body["run"] == run));
     let model: CustomerModel = decode(models[0].clone()).unwrap();
     assert!(!model.best_hours.is_empty());
 
-    let state: RunState = decode(deps.store.get(&Key::new(format!("JOB#sto#{run}"), "STATE")).await.unwrap().unwrap()).unwrap();
+    let state: RunState =
+        decode(deps.store.get(&Key::new(format!("JOB#sto#{run}"), "STATE")).await.unwrap().unwrap()).unwrap();
     assert_eq!(state.phase, RunPhase::Done);
     let priors = deps.store.get(&Key::new(PRIORS_PK, PRIORS_SK)).await.unwrap().unwrap();
     assert_eq!(priors.body["run"], run);
@@ -96,12 +106,14 @@ async fn the_fan_out_refreshes_every_customer_exactly_once() {
 async fn malformed_invocations_are_refused_with_a_reason() {
     let store = kairos_tests::fresh_store().await;
     let sqs = kairos_tests::sqs();
-    let url = sqs.create_queue().queue_name(kairos_tests::unique_name("sto-bad")).send().await.unwrap().queue_url.unwrap();
+    let url =
+        sqs.create_queue().queue_name(kairos_tests::unique_name("sto-bad")).send().await.unwrap().queue_url.unwrap();
     let deps = Deps { store, queue: SqsQueue::new(sqs, &url), segments: 2 };
     let err = handle(&deps, LambdaEvent::new(json!({"runn": "x"}), context())).await.unwrap_err();
     assert!(err.to_string().contains("expected"), "{err}");
     let event = json!({"Records": [{"messageId": "m1", "body": "not a task"}, {"messageId": "m2", "body": "{\"job\":\"sto\",\"run\":\"r\",\"phase\":\"gather\",\"segment\":5,\"total\":2}"}]});
-    let response: SqsBatchResponse = serde_json::from_value(handle(&deps, LambdaEvent::new(event, context())).await.unwrap()).unwrap();
+    let response: SqsBatchResponse =
+        serde_json::from_value(handle(&deps, LambdaEvent::new(event, context())).await.unwrap()).unwrap();
     let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     assert_eq!(failed, ["m1", "m2"]);
 }

@@ -13,8 +13,8 @@ use kairos::jobs::runner::{Deadline, Runner};
 use kairos::jobs::sqs::SqsQueue;
 use kairos::jobs::{Task, TaskQueue};
 use kairos::redact::scrub;
-use kairos::store::Store;
 use kairos::sto::job::SendTimeJob;
+use kairos::store::Store;
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -29,7 +29,8 @@ pub struct Deps<S, Q> {
 /// Builds the production dependencies from the environment.
 pub async fn from_env() -> Result<Deps<kairos::store::dynamo::DynamoStore, SqsQueue>, lambda_runtime::Error> {
     let store = kairos::config::dynamo_store().await?;
-    let url = std::env::var("KAIROS_TASK_QUEUE_URL").map_err(|_| "KAIROS_TASK_QUEUE_URL is required: the send-time task queue")?;
+    let url = std::env::var("KAIROS_TASK_QUEUE_URL")
+        .map_err(|_| "KAIROS_TASK_QUEUE_URL is required: the send-time task queue")?;
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&kairos::config::aws().await), url);
     let segments = match std::env::var("KAIROS_STO_SEGMENTS") {
         Ok(v) => v.parse().map_err(|_| format!("KAIROS_STO_SEGMENTS={v:?} is not a whole number"))?,
@@ -48,7 +49,10 @@ pub struct StartRequest {
     pub segments: Option<u32>,
 }
 
-pub async fn handle<S: Store, Q: TaskQueue>(deps: &Deps<S, Q>, event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Error> {
+pub async fn handle<S: Store, Q: TaskQueue>(
+    deps: &Deps<S, Q>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, lambda_runtime::Error> {
     let runner = Runner { store: &deps.store, queue: &deps.queue, job: &SendTimeJob };
     let now = chrono::Utc::now();
     if event.payload.get("Records").is_some() {

@@ -117,7 +117,15 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
 
     fn tasks(&self, run: &str, phase: Phase, total: u32, segments: impl Iterator<Item = u32>) -> Vec<Task> {
         segments
-            .map(|segment| Task { job: J::NAME.to_string(), run: run.to_string(), phase, segment, total, after: None, carry: None })
+            .map(|segment| Task {
+                job: J::NAME.to_string(),
+                run: run.to_string(),
+                phase,
+                segment,
+                total,
+                after: None,
+                carry: None,
+            })
             .collect()
     }
 
@@ -131,7 +139,14 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         }
     }
 
-    async fn put_state(&self, run: &str, state: &RunState, condition: Condition, version: u64, now: DateTime<Utc>) -> Result<bool, JobError> {
+    async fn put_state(
+        &self,
+        run: &str,
+        state: &RunState,
+        condition: Condition,
+        version: u64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, JobError> {
         let key = self.key(run, "STATE");
         let item = Item::new(key.clone(), version, encode(&key, state)?).expiring(Self::expiry(now));
         match self.store.write(vec![Write::Put { item, condition }]).await {
@@ -162,7 +177,8 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         if !(1..=MAX_SEGMENTS).contains(&total) {
             return Err(JobError::Invalid(format!("{total} segments (expected 1 to {MAX_SEGMENTS})")));
         }
-        let fresh = RunState { phase: RunPhase::Gathering, total, started_at: now, apply_enqueued: false, finished_at: None };
+        let fresh =
+            RunState { phase: RunPhase::Gathering, total, started_at: now, apply_enqueued: false, finished_at: None };
         if self.put_state(run, &fresh, Condition::NotExists, 1, now).await? {
             self.queue.enqueue(self.tasks(run, Phase::Gather, total, 0..total)).await?;
             tracing::info!(job = J::NAME, run, total, "run started");
@@ -215,7 +231,8 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             return self.advance(&task.run, task.total, now).await;
         }
         let mut stats: J::Stats = match &task.carry {
-            Some(carry) => serde_json::from_value(carry.clone()).map_err(|e| JobError::Invalid(format!("carried statistics: {e}")))?,
+            Some(carry) => serde_json::from_value(carry.clone())
+                .map_err(|e| JobError::Invalid(format!("carried statistics: {e}")))?,
             None => J::Stats::default(),
         };
         let segment = Segment::new(task.segment, task.total)?;
@@ -236,7 +253,8 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                 Some(next) => after = Some(next),
             }
         }
-        let item = Item::new(done_key.clone(), 1, encode(&done_key, &json!({ "stats": stats }))?).expiring(Self::expiry(now));
+        let item =
+            Item::new(done_key.clone(), 1, encode(&done_key, &json!({ "stats": stats }))?).expiring(Self::expiry(now));
         match self.store.write(vec![Write::Put { item, condition: Condition::NotExists }]).await {
             Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -271,14 +289,18 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             let state_key = self.key(run, "STATE");
             let writes = vec![
                 Write::Put {
-                    item: Item::new(state_key.clone(), version + 1, encode(&state_key, &applying)?).expiring(Self::expiry(now)),
+                    item: Item::new(state_key.clone(), version + 1, encode(&state_key, &applying)?)
+                        .expiring(Self::expiry(now)),
                     condition: Condition::VersionIs(version),
                 },
                 Write::Put {
                     item: Item::new(run_model.clone(), 1, encode(&run_model, &model_doc)?).expiring(Self::expiry(now)),
                     condition: Condition::Always,
                 },
-                Write::Put { item: Item::new(public.clone(), 1, encode(&public, &model_doc)?), condition: Condition::Always },
+                Write::Put {
+                    item: Item::new(public.clone(), 1, encode(&public, &model_doc)?),
+                    condition: Condition::Always,
+                },
             ];
             match self.store.write(writes).await {
                 Ok(()) => tracing::info!(job = J::NAME, run, "model fitted and published"),
@@ -336,12 +358,25 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
             Err(e) => return Err(e.into()),
         }
-        tracing::info!(job = J::NAME, run = task.run, segment = task.segment, written = counts.written, skipped = counts.skipped, "segment applied");
+        tracing::info!(
+            job = J::NAME,
+            run = task.run,
+            segment = task.segment,
+            written = counts.written,
+            skipped = counts.skipped,
+            "segment applied"
+        );
         self.finish(&task.run, task.total, now).await
     }
 
     /// Writes each customer's output unless this run already did.
-    async fn apply_page(&self, run: &str, page: &[Profile], model: &J::Model, now: DateTime<Utc>) -> Result<Applied, JobError> {
+    async fn apply_page(
+        &self,
+        run: &str,
+        page: &[Profile],
+        model: &J::Model,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, JobError> {
         let mut counts = Applied::default();
         let keys: Vec<Key> = page.iter().map(|p| Key::new(keys::customer_pk(&p.customer_id), J::OUTPUT_SK)).collect();
         let mut existing = Vec::with_capacity(keys.len());
@@ -361,7 +396,11 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                     Some(i) => (i.version + 1, Condition::VersionIs(i.version)),
                     None => (1, Condition::NotExists),
                 };
-                match self.store.write(vec![Write::Put { item: Item::new(key.clone(), version, body), condition }]).await {
+                match self
+                    .store
+                    .write(vec![Write::Put { item: Item::new(key.clone(), version, body), condition }])
+                    .await
+                {
                     Ok(()) => {
                         counts.written += 1;
                         break;
@@ -395,7 +434,9 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
 fn profiles(items: Vec<Item>) -> impl Iterator<Item = Profile> {
     items.into_iter().filter(|i| i.key.sk == keys::PROFILE).filter_map(|item| {
         let key = item.key.to_string();
-        decode::<Profile>(item).map_err(|e| tracing::error!(key, error = %e, "profile not readable; left out of this run")).ok()
+        decode::<Profile>(item)
+            .map_err(|e| tracing::error!(key, error = %e, "profile not readable; left out of this run"))
+            .ok()
     })
 }
 

@@ -44,7 +44,9 @@ impl TaskQueue for SqsQueue {
                     .set_entries(Some(pending.clone()))
                     .send()
                     .await
-                    .map_err(|e| fail(pending.len(), aws_smithy_types::error::display::DisplayErrorContext(&e).to_string()))?;
+                    .map_err(|e| {
+                        fail(pending.len(), aws_smithy_types::error::display::DisplayErrorContext(&e).to_string())
+                    })?;
                 let failed: Vec<String> = out.failed.iter().map(|f| f.id.clone()).collect();
                 if failed.is_empty() {
                     break;

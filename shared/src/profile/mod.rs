@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 use crate::contact::{Birthday, Channel, Country, Email, FirstName, Locale, Phone, PushToken, TimeZone};
 use crate::event::{ConsentStatus, CustomerUpdated, Engagement as EngagementAction, Payload, ShopEvent};
 use crate::ids::{Category, CustomerId, OrderId, ProductId, Topic};
+use crate::sto::attention::{Attention, Signal};
 use cart::{Cart, View, record_view};
 use engagement::{Engagement, EngagementKind, EngagementRecord};
 use orders::{OrderRecord, PurchaseSummary, record_order, record_refund, summarize};
-use crate::sto::attention::{Attention, Signal};
 use tracked::{Provenance, Tracked, current, set_entry_if_newer, set_if_newer};
 
 /// Weights of the signals behind category affinity: a purchase says more than a view.

@@ -155,7 +155,8 @@ mod tests {
 
     #[test]
     fn order_does_not_matter_even_across_reference_blocks() {
-        let signals = [(0.0, Signal::Open), (400.0, Signal::Click), (-300.0, Signal::Session), (181.0, Signal::Purchase)];
+        let signals =
+            [(0.0, Signal::Open), (400.0, Signal::Click), (-300.0, Signal::Session), (181.0, Signal::Purchase)];
         let mut forward = Attention::default();
         let mut backward = Attention::default();
         for (d, s) in signals {

@@ -137,10 +137,16 @@ fn explain(p: &Posterior, tz: Tz, c: &Candidate, arm: Arm, relative: f64, at_def
         PriorSource::Segment(s) => format!("similar customers (segment {s})"),
     };
     match arm {
-        Arm::Holdout if at_default => format!("{when}: holdout, sent at the campaign's default time so lift can be measured"),
+        Arm::Holdout if at_default => {
+            format!("{when}: holdout, sent at the campaign's default time so lift can be measured")
+        }
         Arm::Holdout => format!("{when}: holdout, the campaign's default time moved out of quiet hours"),
-        Arm::Explore => format!("{when}: exploring a time the model is unsure of ({relative:.1}× average attention by its current estimate)"),
-        Arm::Exploit if p.signals == 0 => format!("{when}: no history yet, so the best time in the window for {whose} ({relative:.1}× average attention)"),
+        Arm::Explore => format!(
+            "{when}: exploring a time the model is unsure of ({relative:.1}× average attention by its current estimate)"
+        ),
+        Arm::Exploit if p.signals == 0 => format!(
+            "{when}: no history yet, so the best time in the window for {whose} ({relative:.1}× average attention)"
+        ),
         Arm::Exploit if p.own_weight() < 0.3 => format!(
             "{when}: little history yet ({}), so mostly the best time for {whose} ({relative:.1}× average attention)",
             signals(p.signals)
@@ -239,8 +245,13 @@ mod tests {
     #[test]
     fn a_window_that_is_all_quiet_has_no_send_time() {
         let p = Posterior::new(&Attention::default(), History::default(), None, &Priors::default(), window().start);
-        let night = Window::new(Utc.with_ymd_and_hms(2026, 3, 3, 21, 0, 0).unwrap(), Utc.with_ymd_and_hms(2026, 3, 4, 5, 0, 0).unwrap()).unwrap();
-        let result = decide(&p, chrono_tz::UTC, &night, &["21:00-08:00".parse().unwrap()], night.start, &Policy::default(), "k");
+        let night = Window::new(
+            Utc.with_ymd_and_hms(2026, 3, 3, 21, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 3, 4, 5, 0, 0).unwrap(),
+        )
+        .unwrap();
+        let result =
+            decide(&p, chrono_tz::UTC, &night, &["21:00-08:00".parse().unwrap()], night.start, &Policy::default(), "k");
         assert!(matches!(result, Err(NoSendTime::AllQuiet { .. })));
     }
 

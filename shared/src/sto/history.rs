@@ -58,7 +58,9 @@ pub fn read_history<R: Read>(input: R) -> Result<(Vec<HistoryRow>, Vec<RowError>
     let headers = reader.headers().map_err(|e| format!("cannot read the header: {e}"))?.clone();
     for required in ["customer_id", "timestamp", "kind", "timezone"] {
         if !headers.iter().any(|h| h == required) {
-            return Err(format!("the header has no {required:?} column (expected customer_id,timestamp,kind,timezone)"));
+            return Err(format!(
+                "the header has no {required:?} column (expected customer_id,timestamp,kind,timezone)"
+            ));
         }
     }
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
@@ -112,7 +114,12 @@ pub struct Recommendation {
 }
 
 /// Recommends a send time for every customer in `rows`.
-pub fn recommend(rows: &[HistoryRow], window: &Window, quiet: &[QuietHours], policy: &Policy) -> Vec<(String, Result<Decision, String>)> {
+pub fn recommend(
+    rows: &[HistoryRow],
+    window: &Window,
+    quiet: &[QuietHours],
+    policy: &Policy,
+) -> Vec<(String, Result<Decision, String>)> {
     struct Customer {
         tz: Tz,
         attention: Attention,
@@ -120,7 +127,11 @@ pub fn recommend(rows: &[HistoryRow], window: &Window, quiet: &[QuietHours], pol
     }
     let mut customers: BTreeMap<&str, Customer> = BTreeMap::new();
     for row in rows {
-        let c = customers.entry(&row.customer_id).or_insert_with(|| Customer { tz: row.tz, attention: Attention::default(), last_seen: row.at });
+        let c = customers.entry(&row.customer_id).or_insert_with(|| Customer {
+            tz: row.tz,
+            attention: Attention::default(),
+            last_seen: row.at,
+        });
         // The customer's zone is their latest row's (people move).
         if row.at >= c.last_seen {
             c.tz = row.tz;
@@ -139,7 +150,8 @@ pub fn recommend(rows: &[HistoryRow], window: &Window, quiet: &[QuietHours], pol
         .map(|(id, c)| {
             let posterior = Posterior::new(&c.attention, History::default(), Some(c.tz.name()), &priors, now);
             let key = format!("{id}|recommend|{}", window.start.timestamp());
-            let decision = decide(&posterior, c.tz, window, quiet, window.start, policy, &key).map_err(|e| e.to_string());
+            let decision =
+                decide(&posterior, c.tz, window, quiet, window.start, policy, &key).map_err(|e| e.to_string());
             (id.to_string(), decision)
         })
         .collect()

@@ -24,7 +24,8 @@ pub struct SendTimeJob;
 
 /// The customer's segment for priors: the shop's `segment` attribute, else their country.
 pub fn segment(p: &Profile) -> Option<String> {
-    let attribute = p.attributes.get("segment").and_then(|t| t.value.as_ref()).and_then(|v| v.as_str()).map(str::to_string);
+    let attribute =
+        p.attributes.get("segment").and_then(|t| t.value.as_ref()).and_then(|v| v.as_str()).map(str::to_string);
     attribute.or_else(|| crate::profile::tracked::current(&p.contact.country).map(|c| c.as_str().to_string()))
 }
 
@@ -72,7 +73,8 @@ impl SegmentedJob for SendTimeJob {
     }
 
     fn apply(&self, profile: &Profile, priors: &Priors, now: DateTime<Utc>) -> Document {
-        let mut posterior = Posterior::new(&profile.attention(), history(profile), segment(profile).as_deref(), priors, now);
+        let mut posterior =
+            Posterior::new(&profile.attention(), history(profile), segment(profile).as_deref(), priors, now);
         // Four decimals is plenty for a distribution over 168 hours, and halves the item.
         posterior.alpha.iter_mut().for_each(|a| *a = round4(*a).max(1e-4));
         let mean = posterior.mean();
@@ -128,7 +130,8 @@ mod tests {
         let handled = drain(&runner, now).await.unwrap();
         assert!(handled >= 11, "5 gather + 5 apply + duplicates, got {handled}");
 
-        let models: Vec<_> = scan_all(&store, Some(MODEL_SK)).await.unwrap().into_iter().filter(|i| i.key.sk == MODEL_SK).collect();
+        let models: Vec<_> =
+            scan_all(&store, Some(MODEL_SK)).await.unwrap().into_iter().filter(|i| i.key.sk == MODEL_SK).collect();
         assert_eq!(models.len(), 120);
         assert!(models.iter().all(|m| m.version == 1), "each written once");
         let model: CustomerModel = decode(models[0].clone()).unwrap();
@@ -156,7 +159,15 @@ mod tests {
         let now = Utc::now();
         assert!(runner.start("bad#run", 3, now).await.is_err());
         assert!(runner.start("ok", 0, now).await.is_err());
-        let task = crate::jobs::Task { job: "churn".into(), run: "r".into(), phase: crate::jobs::Phase::Gather, segment: 0, total: 1, after: None, carry: None };
+        let task = crate::jobs::Task {
+            job: "churn".into(),
+            run: "r".into(),
+            phase: crate::jobs::Phase::Gather,
+            segment: 0,
+            total: 1,
+            after: None,
+            carry: None,
+        };
         assert!(runner.handle(task, now, crate::jobs::runner::Deadline::NONE).await.is_err());
     }
 }

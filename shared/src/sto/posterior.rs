@@ -51,7 +51,13 @@ pub struct Posterior {
 
 impl Posterior {
     /// The posterior at `now` for a customer with `attention`, in `segment`.
-    pub fn new(attention: &Attention, history: History, segment: Option<&str>, priors: &Priors, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        attention: &Attention,
+        history: History,
+        segment: Option<&str>,
+        priors: &Priors,
+        now: DateTime<Utc>,
+    ) -> Self {
         let (prior, segment_used) = priors.for_segment(segment);
         let masses = smooth(&attention.masses_at(now));
         Self::from_parts(&masses, attention.signals, history, prior, segment_used, priors.response_rate)
@@ -65,7 +71,8 @@ impl Posterior {
         segment: Option<&str>,
         population_rate: f64,
     ) -> Self {
-        let alpha: Vec<f64> = (0..HOURS_PER_WEEK).map(|h| (prior.strength * prior.mean[h] + smoothed[h]).max(MIN_ALPHA)).collect();
+        let alpha: Vec<f64> =
+            (0..HOURS_PER_WEEK).map(|h| (prior.strength * prior.mean[h] + smoothed[h]).max(MIN_ALPHA)).collect();
         let engaged = history.engaged.min(history.delivered) as f64;
         let response_rate = (engaged + RESPONSE_PRIOR_MESSAGES * population_rate)
             / (history.delivered as f64 + RESPONSE_PRIOR_MESSAGES);
@@ -100,7 +107,8 @@ impl Posterior {
     /// How much of the customer's attention follows a send at `hour`, relative to a send at a
     /// random hour (1.0).
     pub fn relative_attention(shares: &[f64; HOURS_PER_WEEK], hour: HourOfWeek) -> f64 {
-        let lagged: f64 = RESPONSE_LAG.iter().enumerate().map(|(k, w)| w * shares[(hour.index() + k) % HOURS_PER_WEEK]).sum();
+        let lagged: f64 =
+            RESPONSE_LAG.iter().enumerate().map(|(k, w)| w * shares[(hour.index() + k) % HOURS_PER_WEEK]).sum();
         lagged * HOURS_PER_WEEK as f64
     }
 
@@ -150,7 +158,8 @@ mod tests {
         let mut weights = Vec::new();
         for week in 0..8 {
             for day in 0..5 {
-                let at = now - chrono::Duration::days(7 * week + 7) + chrono::Duration::days(day) - chrono::Duration::hours(5);
+                let at = now - chrono::Duration::days(7 * week + 7) + chrono::Duration::days(day)
+                    - chrono::Duration::hours(5);
                 attention.add(at.timestamp(), chrono_tz::UTC, Signal::Click);
             }
             let p = Posterior::new(&attention, History::default(), None, &priors, now);

@@ -237,7 +237,8 @@ mod tests {
         mean.iter_mut().for_each(|x| *x /= sum);
         let mut stats = PriorStats::default();
         for _ in 0..customers {
-            let draws: Vec<f64> = mean.iter().map(|m| Gamma::new(strength * m, 1.0).unwrap().sample(&mut rng)).collect();
+            let draws: Vec<f64> =
+                mean.iter().map(|m| Gamma::new(strength * m, 1.0).unwrap().sample(&mut rng)).collect();
             let total: f64 = draws.iter().sum();
             let mut masses = [0.0; HOURS_PER_WEEK];
             for _ in 0..n {

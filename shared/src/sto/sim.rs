@@ -114,12 +114,16 @@ impl SimCustomer {
         let u: f64 = rng.random();
         let (tz, country) = {
             let mut acc = 0.0;
-            ZONES.iter().find(|(_, _, w)| {
-                acc += w;
-                u < acc
-            }).map_or((chrono_tz::UTC, "US"), |(tz, c, _)| (*tz, *c))
+            ZONES
+                .iter()
+                .find(|(_, _, w)| {
+                    acc += w;
+                    u < acc
+                })
+                .map_or((chrono_tz::UTC, "US"), |(tz, c, _)| (*tz, *c))
         };
-        let routine = [Routine::Morning, Routine::Lunch, Routine::Evening, Routine::NightOwl, Routine::Weekend][rng.random_range(0..5)];
+        let routine = [Routine::Morning, Routine::Lunch, Routine::Evening, Routine::NightOwl, Routine::Weekend]
+            [rng.random_range(0..5)];
         let shift: f64 = rng.random_range(-1.0..1.0);
         let (engagement, appeal) = match rng.random_range(0..10) {
             0..=1 => (3.0, rng.random_range(0.35..0.6)), // heavy
@@ -315,7 +319,13 @@ pub fn evaluate(config: &SimConfig) -> Report {
             let window = weekly_window(start, c.tz);
             let options = candidates(&window, c.tz, &quiet);
             let local_default = local_fixed_time(start, c.tz);
-            let posterior = Posterior::new(&observed[i].engagement.attention, observed[i].history(), Some(c.country), &priors, start);
+            let posterior = Posterior::new(
+                &observed[i].engagement.attention,
+                observed[i].history(),
+                Some(c.country),
+                &priors,
+                start,
+            );
             let key = format!("{}|weekly|{w}", c.id);
             let kairos = decide(&posterior, c.tz, &window, &quiet, local_default, &config.policy, &key).ok();
             if let Some(d) = &kairos {
@@ -440,7 +450,11 @@ impl fmt::Display for Report {
             c.quiet
         )?;
         writeln!(f, "Expected engagement rate per message (mean of true probabilities):")?;
-        writeln!(f, "{:>4}  {:>10}  {:>10}  {:>10}  {:>10}  {:>12}  {:>10}", "week", "fixed UTC", "local", "Kairos", "oracle", "Kairos lift", "of oracle")?;
+        writeln!(
+            f,
+            "{:>4}  {:>10}  {:>10}  {:>10}  {:>10}  {:>12}  {:>10}",
+            "week", "fixed UTC", "local", "Kairos", "oracle", "Kairos lift", "of oracle"
+        )?;
         for w in &self.weeks {
             let fixed = w.rate(Strategy::Fixed);
             writeln!(
@@ -478,7 +492,8 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let c = SimCustomer::generate(0, &mut rng, false);
         let best = (0..HOURS_PER_WEEK).max_by(|a, b| {
-            c.engagement_probability(HourOfWeek::new(*a).unwrap()).total_cmp(&c.engagement_probability(HourOfWeek::new(*b).unwrap()))
+            c.engagement_probability(HourOfWeek::new(*a).unwrap())
+                .total_cmp(&c.engagement_probability(HourOfWeek::new(*b).unwrap()))
         });
         let p_best = c.engagement_probability(HourOfWeek::new(best.unwrap()).unwrap());
         let p_night = c.engagement_probability(HourOfWeek::new(4).unwrap());
@@ -493,7 +508,11 @@ mod tests {
     fn kairos_reaches_the_targets() {
         let report = evaluate(&SimConfig::default());
         let week4 = &report.weeks[3];
-        assert!(week4.share_of_oracle_lift() >= 0.8, "week 4: {:.0}% of the oracle's lift\n{report}", week4.share_of_oracle_lift() * 100.0);
+        assert!(
+            week4.share_of_oracle_lift() >= 0.8,
+            "week 4: {:.0}% of the oracle's lift\n{report}",
+            week4.share_of_oracle_lift() * 100.0
+        );
         let week1 = &report.weeks[0];
         assert!(week1.new_rate(Strategy::Kairos) > week1.new_rate(Strategy::LocalFixed), "{report}");
         let shares: Vec<f64> = report.weeks.iter().map(WeekResult::share_of_oracle_lift).collect();

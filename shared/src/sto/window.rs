@@ -8,7 +8,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike, Utc, Weekday,
+};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -110,7 +112,8 @@ pub fn local_to_utc(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
             LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => return t.with_timezone(&Utc),
             // In a spring-forward gap: try the next half hour until the clock exists again.
             LocalResult::None => {
-                probe = probe + Duration::minutes(i64::from(30 - probe.minute() % 30)) - Duration::seconds(i64::from(probe.second()))
+                probe = probe + Duration::minutes(i64::from(30 - probe.minute() % 30))
+                    - Duration::seconds(i64::from(probe.second()))
             }
         }
     }
@@ -169,7 +172,8 @@ pub struct Candidate {
 pub fn candidates(window: &Window, tz: Tz, quiet: &[QuietHours]) -> Vec<Candidate> {
     // Offsets only change at DST transitions; a window without one needs no zone lookups.
     let offset_at = |t: DateTime<Utc>| tz.offset_from_utc_datetime(&t.naive_utc()).fix();
-    let fixed = (offset_at(window.start) == offset_at(window.end - Duration::seconds(1))).then(|| offset_at(window.start));
+    let fixed =
+        (offset_at(window.start) == offset_at(window.end - Duration::seconds(1))).then(|| offset_at(window.start));
     let local_of = |t: DateTime<Utc>| match fixed {
         Some(offset) => t.naive_utc() + offset,
         None => t.with_timezone(&tz).naive_local(),
@@ -182,7 +186,8 @@ pub fn candidates(window: &Window, tz: Tz, quiet: &[QuietHours]) -> Vec<Candidat
     let first = make(window.start);
     out.push(first);
     let into_hour = i64::from(first.local.minute()) * 60 + i64::from(first.local.second());
-    let mut at = window.start + Duration::seconds(3600 - into_hour) - Duration::nanoseconds(i64::from(window.start.timestamp_subsec_nanos()));
+    let mut at = window.start + Duration::seconds(3600 - into_hour)
+        - Duration::nanoseconds(i64::from(window.start.timestamp_subsec_nanos()));
     if into_hour == 0 && window.start.timestamp_subsec_nanos() == 0 {
         at = window.start + Duration::hours(1);
     }
@@ -225,7 +230,10 @@ mod tests {
         assert_eq!(c[0].at, w.start);
         assert_eq!(c[1].local.time(), t(11, 0));
         assert!(c.iter().all(|x| x.local.time() >= t(8, 0) && x.local.time() < t(21, 0)));
-        assert_eq!(c.last().unwrap().local, NaiveDate::from_ymd_opt(2026, 3, 3).unwrap().and_hms_opt(10, 0, 0).unwrap());
+        assert_eq!(
+            c.last().unwrap().local,
+            NaiveDate::from_ymd_opt(2026, 3, 3).unwrap().and_hms_opt(10, 0, 0).unwrap()
+        );
         assert_eq!(c.len(), 1 + 10 + 3, "10:20, 11..20 on Monday, 08..10 on Tuesday");
     }
 
@@ -243,9 +251,16 @@ mod tests {
         let w = Window::new(utc(2026, 3, 8, 5, 0), utc(2026, 3, 8, 10, 0)).unwrap(); // 00:00 EST to 06:00 EDT
         let hours: Vec<u32> = candidates(&w, ny, &[]).iter().map(|c| c.local.hour()).collect();
         assert_eq!(hours, [0, 1, 3, 4, 5], "02:00 does not exist that night");
-        let weekly = WindowSpec::Weekly { from: WeekTime { day: Weekday::Sun, time: t(2, 30) }, to: WeekTime { day: Weekday::Sun, time: t(6, 0) } };
+        let weekly = WindowSpec::Weekly {
+            from: WeekTime { day: Weekday::Sun, time: t(2, 30) },
+            to: WeekTime { day: Weekday::Sun, time: t(6, 0) },
+        };
         let resolved = weekly.resolve(utc(2026, 3, 7, 12, 0), ny).unwrap();
-        assert_eq!(resolved.start.with_timezone(&ny).naive_local().time(), t(3, 0), "the gap moves to the first real time");
+        assert_eq!(
+            resolved.start.with_timezone(&ny).naive_local().time(),
+            t(3, 0),
+            "the gap moves to the first real time"
+        );
         assert_eq!(resolved.end.with_timezone(&ny).naive_local().time(), t(6, 0));
     }
 
@@ -258,7 +273,10 @@ mod tests {
         let hours: Vec<u32> = c.iter().map(|c| c.local.hour()).collect();
         assert_eq!(hours, [0, 1, 2, 2, 3, 4], "02:00 comes twice, an hour apart");
         assert_eq!(c[3].at - c[2].at, Duration::hours(1));
-        let weekly = WindowSpec::Weekly { from: WeekTime { day: Weekday::Sun, time: t(2, 30) }, to: WeekTime { day: Weekday::Sun, time: t(4, 0) } };
+        let weekly = WindowSpec::Weekly {
+            from: WeekTime { day: Weekday::Sun, time: t(2, 30) },
+            to: WeekTime { day: Weekday::Sun, time: t(4, 0) },
+        };
         let resolved = weekly.resolve(utc(2026, 10, 24, 12, 0), berlin).unwrap();
         assert_eq!(resolved.start, utc(2026, 10, 25, 0, 30), "the first 02:30 (CEST)");
         assert_eq!(resolved.end, utc(2026, 10, 25, 3, 0), "04:00 CET");
@@ -267,7 +285,10 @@ mod tests {
     #[test]
     fn weekly_windows_cross_midnight_and_the_week_end() {
         let berlin = chrono_tz::Europe::Berlin;
-        let sun_to_mon = WindowSpec::Weekly { from: WeekTime { day: Weekday::Sun, time: t(20, 0) }, to: WeekTime { day: Weekday::Mon, time: t(8, 0) } };
+        let sun_to_mon = WindowSpec::Weekly {
+            from: WeekTime { day: Weekday::Sun, time: t(20, 0) },
+            to: WeekTime { day: Weekday::Mon, time: t(8, 0) },
+        };
         // Triggered on a Wednesday: the coming Sunday night.
         let w = sun_to_mon.resolve(utc(2026, 6, 3, 10, 0), berlin).unwrap();
         assert_eq!(w.start, utc(2026, 6, 7, 18, 0));
@@ -275,7 +296,10 @@ mod tests {
         // Triggered during it, on Monday 01:00: the rest of it.
         let w = sun_to_mon.resolve(utc(2026, 6, 7, 23, 0), berlin).unwrap();
         assert_eq!((w.start, w.end), (utc(2026, 6, 7, 23, 0), utc(2026, 6, 8, 6, 0)));
-        let tuesday = WindowSpec::Weekly { from: WeekTime { day: Weekday::Tue, time: t(9, 0) }, to: WeekTime { day: Weekday::Tue, time: t(18, 0) } };
+        let tuesday = WindowSpec::Weekly {
+            from: WeekTime { day: Weekday::Tue, time: t(9, 0) },
+            to: WeekTime { day: Weekday::Tue, time: t(18, 0) },
+        };
         // Triggered Tuesday 19:00 local: next Tuesday.
         let w = tuesday.resolve(utc(2026, 6, 2, 17, 0), berlin).unwrap();
         assert_eq!(w.start, utc(2026, 6, 9, 7, 0));
