@@ -5,6 +5,7 @@
 //! [`store::dynamo`] for production, [`store::embedded`] for the local default. The binaries in
 //! `functions/` and `cli/` only wire adapters to the domain.
 
+pub mod churn;
 pub mod clock;
 pub mod config;
 pub mod contact;

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, so the AWS SDK links once.
 
+mod churn_cdnow;
 mod ingest;
 mod schema;
 mod send_time;
