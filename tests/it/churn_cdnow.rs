@@ -13,7 +13,10 @@ use kairos::churn::pareto::{self, ParetoNbdData};
 
 fn dataset(name: &str) -> PathBuf {
     let lib = kairos_tests::repo_root().join(".venv/lib");
-    let python = std::fs::read_dir(&lib).expect(".venv/lib (scripts/test.sh installs lifetimes there)").filter_map(Result::ok).find(|e| e.file_name().to_string_lossy().starts_with("python"));
+    let python = std::fs::read_dir(&lib)
+        .expect(".venv/lib (scripts/test.sh installs lifetimes there)")
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().starts_with("python"));
     let path = python.expect("a python folder in .venv/lib").path().join("site-packages/lifetimes/datasets").join(name);
     assert!(path.exists(), "{} is missing: scripts/test.sh installs the lifetimes package", path.display());
     path

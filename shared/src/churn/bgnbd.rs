@@ -105,7 +105,8 @@ impl BgNbdData<'_> {
         }
         let ln_alpha = alpha.ln();
         let base_ab = ln_beta(a, b);
-        let (psi_r, psi_ab, psi_b) = if with_gradient { (digamma(r), digamma(a + b), digamma(b)) } else { (0.0, 0.0, 0.0) };
+        let (psi_r, psi_ab, psi_b) =
+            if with_gradient { (digamma(r), digamma(a + b), digamma(b)) } else { (0.0, 0.0, 0.0) };
         let per_x: Vec<PerX> = data
             .frequencies
             .iter()
@@ -119,14 +120,18 @@ impl BgNbdData<'_> {
                 } else {
                     (0.0, 0.0, 0.0)
                 };
-                let (ln_a_over, inv_bx1) = if x > 0 { ((a / (b + xf - 1.0)).ln(), 1.0 / (b + xf - 1.0)) } else { (0.0, 0.0) };
+                let (ln_a_over, inv_bx1) =
+                    if x > 0 { ((a / (b + xf - 1.0)).ln(), 1.0 / (b + xf - 1.0)) } else { (0.0, 0.0) };
                 PerX { ll: a1 + a2, dr, da, db, ln_a_over, inv_bx1 }
             })
             .collect();
         let ln_age: Vec<f64> = data.ages.iter().map(|t| (alpha + t).ln()).collect();
         let ln_rec: Vec<f64> = data.recencies.iter().map(|t| (alpha + t).ln()).collect();
         let (inv_age, inv_rec): (Vec<f64>, Vec<f64>) = if with_gradient {
-            (data.ages.iter().map(|t| 1.0 / (alpha + t)).collect(), data.recencies.iter().map(|t| 1.0 / (alpha + t)).collect())
+            (
+                data.ages.iter().map(|t| 1.0 / (alpha + t)).collect(),
+                data.recencies.iter().map(|t| 1.0 / (alpha + t)).collect(),
+            )
         } else {
             (Vec::new(), Vec::new())
         };
@@ -174,7 +179,14 @@ mod tests {
 
     fn pooled() -> Pooled {
         let s = |x, r, t| Summary { customer_id: "c".into(), frequency: x, recency: r, age: t, monetary_value: None };
-        Pooled::new(&[s(0, 0.0, 30.0), s(1, 5.0, 30.0), s(4, 20.0, 28.0), s(2, 25.0, 38.0), s(0, 0.0, 12.0), s(7, 30.0, 31.0)])
+        Pooled::new(&[
+            s(0, 0.0, 30.0),
+            s(1, 5.0, 30.0),
+            s(4, 20.0, 28.0),
+            s(2, 25.0, 38.0),
+            s(0, 0.0, 12.0),
+            s(7, 30.0, 31.0),
+        ])
     }
 
     #[test]

@@ -34,7 +34,11 @@ impl Summary {
     /// Checks the relations a summary must satisfy, naming the field that breaks one.
     pub fn check(&self) -> Result<(), FieldError> {
         let finite = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 { Ok(()) } else { Err(FieldError::new(name, "must be a finite number of at least 0")) }
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(FieldError::new(name, "must be a finite number of at least 0"))
+            }
         };
         finite("recency", self.recency)?;
         finite("T", self.age)?;
@@ -85,7 +89,9 @@ pub fn read_summaries<R: Read>(input: R) -> Result<(Vec<Summary>, Vec<RowError>)
     let headers = reader.headers().map_err(|e| format!("cannot read the header: {e}"))?.clone();
     for required in ["customer_id", "frequency", "recency", "T"] {
         if !headers.iter().any(|h| h == required) {
-            return Err(format!("the header has no {required:?} column (expected customer_id,frequency,recency,T[,monetary_value])"));
+            return Err(format!(
+                "the header has no {required:?} column (expected customer_id,frequency,recency,T[,monetary_value])"
+            ));
         }
     }
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
@@ -93,26 +99,36 @@ pub fn read_summaries<R: Read>(input: R) -> Result<(Vec<Summary>, Vec<RowError>)
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                errors.push(RowError { line: e.position().map_or(0, |p| p.line()), error: FieldError::new(".", e.to_string()) });
+                errors.push(RowError {
+                    line: e.position().map_or(0, |p| p.line()),
+                    error: FieldError::new(".", e.to_string()),
+                });
                 continue;
             }
         };
         let line = record.position().map_or(0, |p| p.line());
-        let parsed = record.deserialize::<RawSummary>(Some(&headers)).map_err(|e| FieldError::new(".", e.to_string())).and_then(|raw| {
-            let frequency = raw.frequency.trim().parse::<u32>().map_err(|_| FieldError::new("frequency", "must be a whole number of at least 0"))?;
-            let monetary_value = match raw.monetary_value.as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some(m) => Some(number("monetary_value", m)?),
-            };
-            let s = Summary {
-                customer_id: raw.customer_id,
-                frequency,
-                recency: number("recency", &raw.recency)?,
-                age: number("T", &raw.age)?,
-                monetary_value,
-            };
-            s.check().map(|()| s)
-        });
+        let parsed = record
+            .deserialize::<RawSummary>(Some(&headers))
+            .map_err(|e| FieldError::new(".", e.to_string()))
+            .and_then(|raw| {
+                let frequency = raw
+                    .frequency
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| FieldError::new("frequency", "must be a whole number of at least 0"))?;
+                let monetary_value = match raw.monetary_value.as_deref().map(str::trim) {
+                    None | Some("") => None,
+                    Some(m) => Some(number("monetary_value", m)?),
+                };
+                let s = Summary {
+                    customer_id: raw.customer_id,
+                    frequency,
+                    recency: number("recency", &raw.recency)?,
+                    age: number("T", &raw.age)?,
+                    monetary_value,
+                };
+                s.check().map(|()| s)
+            });
         match parsed {
             Ok(s) => rows.push(s),
             Err(error) => errors.push(RowError { line, error }),
@@ -174,19 +190,26 @@ pub fn read_transactions<R: Read>(input: R) -> Result<(Vec<Transaction>, Vec<Row
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                errors.push(RowError { line: e.position().map_or(0, |p| p.line()), error: FieldError::new(".", e.to_string()) });
+                errors.push(RowError {
+                    line: e.position().map_or(0, |p| p.line()),
+                    error: FieldError::new(".", e.to_string()),
+                });
                 continue;
             }
         };
         let line = record.position().map_or(0, |p| p.line());
-        let parsed = record.deserialize::<RawTransaction>(Some(&headers)).map_err(|e| FieldError::new(".", e.to_string())).and_then(|raw| {
-            if raw.customer_id.is_empty() {
-                return Err(FieldError::new("customer_id", "must not be empty"));
-            }
-            let day = parse_day(&raw.date).ok_or_else(|| FieldError::new("date", "must be a date YYYY-MM-DD or an RFC 3339 timestamp"))?;
-            let amount = number("amount", &raw.amount)?;
-            Ok(Transaction { customer_id: raw.customer_id, day, amount })
-        });
+        let parsed = record
+            .deserialize::<RawTransaction>(Some(&headers))
+            .map_err(|e| FieldError::new(".", e.to_string()))
+            .and_then(|raw| {
+                if raw.customer_id.is_empty() {
+                    return Err(FieldError::new("customer_id", "must not be empty"));
+                }
+                let day = parse_day(&raw.date)
+                    .ok_or_else(|| FieldError::new("date", "must be a date YYYY-MM-DD or an RFC 3339 timestamp"))?;
+                let amount = number("amount", &raw.amount)?;
+                Ok(Transaction { customer_id: raw.customer_id, day, amount })
+            });
         match parsed {
             Ok(t) => rows.push(t),
             Err(error) => errors.push(RowError { line, error }),

@@ -125,12 +125,22 @@ pub fn maximize<L: Likelihood>(name: &'static str, model: &L, customers: u64) ->
     let start: Vec<f64> = model.start().iter().map(|p| p.ln()).collect();
     let n = start.len();
     let problem = Problem { model, cache: RefCell::new(None) };
-    let identity: Vec<Vec<f64>> = (0..n).map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
+    // The first step is −H₀·∇: with H₀ = I it would be as large as the gradient of a total
+    // log-likelihood (thousands), flinging the parameters to e^1000. Scale it to a step of
+    // about 0.5 in log-parameters; BFGS learns the curvature from there.
+    let g0 = problem.evaluate(&start).1;
+    let norm = g0.iter().map(|g| g * g).sum::<f64>().sqrt();
+    let scale = if norm.is_finite() && norm > 0.0 { 0.5 / norm } else { 1.0 };
+    let identity: Vec<Vec<f64>> = (0..n).map(|i| (0..n).map(|j| if i == j { scale } else { 0.0 }).collect()).collect();
+    // The gradient of a total log-likelihood grows with the data: stop when it is small per
+    // customer (far below what would move any estimate within its standard error).
     let solver = BFGS::new(MoreThuenteLineSearch::new())
-        .with_tolerance_grad(1e-7)
+        .with_tolerance_grad(1e-7 * (customers.max(1) as f64))
         .and_then(|s| s.with_tolerance_cost(1e-13))
         .map_err(|e| not_converged(e.to_string()))?;
-    let bfgs = Executor::new(problem, solver).configure(|state| state.param(start.clone()).inv_hessian(identity).max_iters(500)).run();
+    let bfgs = Executor::new(problem, solver)
+        .configure(|state| state.param(start.clone()).inv_hessian(identity).max_iters(500))
+        .run();
     let (theta, iterations) = match bfgs {
         Ok(result) => {
             let state = result.state();
@@ -148,7 +158,10 @@ pub fn maximize<L: Likelihood>(name: &'static str, model: &L, customers: u64) ->
                 }))
                 .collect();
             let solver = NelderMead::new(simplex).with_sd_tolerance(1e-12).map_err(|e| not_converged(e.to_string()))?;
-            let result = Executor::new(problem, solver).configure(|s| s.max_iters(20_000)).run().map_err(|e| not_converged(e.to_string()))?;
+            let result = Executor::new(problem, solver)
+                .configure(|s| s.max_iters(20_000))
+                .run()
+                .map_err(|e| not_converged(e.to_string()))?;
             let state = result.state();
             (state.get_best_param().cloned().unwrap_or(start.clone()), state.get_iter())
         }
@@ -158,9 +171,9 @@ pub fn maximize<L: Likelihood>(name: &'static str, model: &L, customers: u64) ->
     if !log_likelihood.is_finite() || params.iter().any(|p| !p.is_finite()) {
         return Err(not_converged(format!("the log-likelihood is not finite at {params:?}")));
     }
-    let standard_errors = observed_information(model, &params).and_then(|info| invert_spd(&info)).map(|cov| {
-        (0..params.len()).map(|i| cov[i][i].sqrt()).collect()
-    });
+    let standard_errors = observed_information(model, &params)
+        .and_then(|info| invert_spd(&info))
+        .map(|cov| (0..params.len()).map(|i| cov[i][i].sqrt()).collect());
     Ok(Fit {
         model: name,
         params: model.names().iter().copied().zip(params).collect(),
@@ -286,7 +299,9 @@ mod tests {
     fn inverses_of_small_matrices() {
         let a = vec![vec![4.0, 2.0], vec![2.0, 3.0]];
         let inv = invert_spd(&a).unwrap();
-        assert!((inv[0][0] - 0.375).abs() < 1e-12 && (inv[0][1] + 0.25).abs() < 1e-12 && (inv[1][1] - 0.5).abs() < 1e-12);
+        assert!(
+            (inv[0][0] - 0.375).abs() < 1e-12 && (inv[0][1] + 0.25).abs() < 1e-12 && (inv[1][1] - 0.5).abs() < 1e-12
+        );
         assert!(invert_spd(&[vec![1.0, 2.0], vec![2.0, 1.0]]).is_none());
     }
 }

@@ -49,7 +49,10 @@ impl ParetoNbd {
     pub fn log_likelihood(&self, x: u32, t_x: f64, t: f64) -> f64 {
         let xf = f64::from(x);
         let (alive, died) = self.log_terms(x, t_x, t);
-        ln_gamma(self.r + xf) - ln_gamma(self.r) + self.r * self.alpha.ln() + self.s * self.beta.ln() + log_add_exp(alive, died)
+        ln_gamma(self.r + xf) - ln_gamma(self.r)
+            + self.r * self.alpha.ln()
+            + self.s * self.beta.ln()
+            + log_add_exp(alive, died)
     }
 
     pub fn p_alive(&self, x: u32, t_x: f64, t: f64) -> f64 {
@@ -93,7 +96,14 @@ impl Likelihood for ParetoNbdData<'_> {
         let data = self.0;
         data.rows
             .iter()
-            .map(|row| row.weight * m.log_likelihood(row.x, data.recencies[row.recency_index as usize], data.ages[row.age_index as usize]))
+            .map(|row| {
+                row.weight
+                    * m.log_likelihood(
+                        row.x,
+                        data.recencies[row.recency_index as usize],
+                        data.ages[row.age_index as usize],
+                    )
+            })
             .sum()
     }
 }
