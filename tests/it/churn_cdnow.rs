@@ -30,7 +30,7 @@ fn cdnow() -> Vec<Summary> {
     rows
 }
 
-fn cdnow_monetary() -> Vec<(u32, f64)> {
+fn cdnow_monetary() -> Vec<(u32, f64, f64)> {
     let text = std::fs::read_to_string(dataset("cdnow_customers_summary_with_transactions.csv")).unwrap();
     text.lines()
         .skip(1)
@@ -38,7 +38,7 @@ fn cdnow_monetary() -> Vec<(u32, f64)> {
             let f: Vec<&str> = l.split(',').collect();
             let x: u32 = f[1].trim().parse().ok()?;
             let m: f64 = f[4].trim().parse().ok()?;
-            (x > 0).then_some((x, m))
+            (x > 0).then_some((x, m, 1.0))
         })
         .collect()
 }

@@ -277,11 +277,21 @@ pub struct PooledRow {
 
 impl Pooled {
     pub fn new(summaries: &[Summary]) -> Self {
+        Self::weighted(summaries.iter().map(|s| (s, 1.0)))
+    }
+
+    /// Pools summaries that stand for `weight` customers each (a stratified sample).
+    pub fn weighted<'a>(summaries: impl IntoIterator<Item = (&'a Summary, f64)>) -> Self {
         let key = |v: f64| (v * 1e6).round() as i64;
         let mut pooled: BTreeMap<(u32, i64, i64), (f64, f64, f64)> = BTreeMap::new();
-        for s in summaries {
+        let (mut customers, mut repeat) = (0.0, 0.0);
+        for (s, w) in summaries {
             let e = pooled.entry((s.frequency, key(s.recency), key(s.age))).or_insert((s.recency, s.age, 0.0));
-            e.2 += 1.0;
+            e.2 += w;
+            customers += w;
+            if s.frequency > 0 {
+                repeat += w;
+            }
         }
         let mut recencies: Vec<f64> = pooled.values().map(|v| v.0).collect();
         let mut ages: Vec<f64> = pooled.values().map(|v| v.1).collect();
@@ -311,8 +321,7 @@ impl Pooled {
                 weight,
             });
         }
-        let repeat_buyers = summaries.iter().filter(|s| s.frequency > 0).count() as u64;
-        Pooled { rows, recencies, ages, frequencies, customers: summaries.len() as u64, repeat_buyers }
+        Pooled { rows, recencies, ages, frequencies, customers: customers.round() as u64, repeat_buyers: repeat.round() as u64 }
     }
 }
 

@@ -33,9 +33,9 @@ impl GammaGamma {
     }
 }
 
-/// Repeat buyers' (x, mean spend) with weights.
+/// Repeat buyers: (x, mean spend, how many customers the row stands for).
 pub struct GammaGammaData {
-    pub rows: Vec<(u32, f64)>,
+    pub rows: Vec<(u32, f64, f64)>,
 }
 
 impl Likelihood for GammaGammaData {
@@ -44,7 +44,8 @@ impl Likelihood for GammaGammaData {
     }
 
     fn start(&self) -> Vec<f64> {
-        let mean = self.rows.iter().map(|r| r.1).sum::<f64>() / self.rows.len().max(1) as f64;
+        let weight: f64 = self.rows.iter().map(|r| r.2).sum();
+        let mean = self.rows.iter().map(|r| r.1 * r.2).sum::<f64>() / weight.max(1.0);
         vec![1.0, 2.0, mean.max(1e-3)]
     }
 
@@ -60,15 +61,15 @@ impl Likelihood for GammaGammaData {
         let (lg_q, psi_q, ln_g) = (ln_gamma(q), digamma(q), g.ln());
         let mut ll = 0.0;
         let mut grad = [0.0; 3];
-        for &(x, m) in &self.rows {
+        for &(x, m, w) in &self.rows {
             let xf = f64::from(x);
             let px = p * xf;
             let (ln_m, ln_x, ln_gxm) = (m.ln(), xf.ln(), (g + xf * m).ln());
-            ll += ln_gamma(px + q) - ln_gamma(px) - lg_q + q * ln_g + (px - 1.0) * ln_m + px * ln_x - (px + q) * ln_gxm;
+            ll += w * (ln_gamma(px + q) - ln_gamma(px) - lg_q + q * ln_g + (px - 1.0) * ln_m + px * ln_x - (px + q) * ln_gxm);
             let psi_pxq = digamma(px + q);
-            grad[0] += xf * (psi_pxq - digamma(px) + ln_m + ln_x - ln_gxm);
-            grad[1] += psi_pxq - psi_q + ln_g - ln_gxm;
-            grad[2] += q / g - (px + q) / (g + xf * m);
+            grad[0] += w * xf * (psi_pxq - digamma(px) + ln_m + ln_x - ln_gxm);
+            grad[1] += w * (psi_pxq - psi_q + ln_g - ln_gxm);
+            grad[2] += w * (q / g - (px + q) / (g + xf * m));
         }
         Some((ll, grad.to_vec()))
     }
@@ -80,7 +81,7 @@ mod tests {
 
     #[test]
     fn the_gradient_matches_finite_differences() {
-        let data = GammaGammaData { rows: vec![(1, 20.0), (3, 35.5), (8, 12.0), (2, 80.0)] };
+        let data = GammaGammaData { rows: vec![(1, 20.0, 1.0), (3, 35.5, 2.0), (8, 12.0, 1.0), (2, 80.0, 0.5)] };
         let p = [4.0, 3.0, 12.0];
         let (_, g) = data.ll_gradient(&p).unwrap();
         for i in 0..3 {

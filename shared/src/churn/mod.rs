@@ -9,5 +9,75 @@ pub mod data;
 pub mod fit;
 pub mod gamma_gamma;
 pub mod pareto;
+pub mod score;
 pub mod sim;
 pub mod special;
+
+use serde::{Deserialize, Serialize};
+
+use data::{Pooled, Summary};
+use fit::{Fit, FitError, maximize};
+
+/// Fewer customers than this cannot support a fit.
+pub const MIN_CUSTOMERS: u64 = 20;
+/// Gamma-Gamma needs this many repeat buyers with a spend.
+pub const MIN_REPEAT_BUYERS: u64 = 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    Bgnbd,
+    ParetoNbd,
+    GammaGamma,
+}
+
+impl ModelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Bgnbd => bgnbd::NAME,
+            ModelKind::ParetoNbd => pareto::NAME,
+            ModelKind::GammaGamma => gamma_gamma::NAME,
+        }
+    }
+}
+
+/// Fits `kind` to summaries standing for `weight` customers each, with clear errors when the
+/// data cannot support it.
+pub fn fit_weighted<'a>(kind: ModelKind, summaries: impl IntoIterator<Item = (&'a Summary, f64)> + Clone) -> Result<Fit, FitError> {
+    let name = kind.name();
+    match kind {
+        ModelKind::Bgnbd | ModelKind::ParetoNbd => {
+            let pooled = Pooled::weighted(summaries);
+            if pooled.customers < MIN_CUSTOMERS {
+                return Err(FitError::TooFewCustomers { model: name, customers: pooled.customers, min: MIN_CUSTOMERS });
+            }
+            if pooled.repeat_buyers == 0 {
+                return Err(FitError::NoRepeatBuyers { model: name });
+            }
+            match kind {
+                ModelKind::Bgnbd => maximize(name, &bgnbd::BgNbdData(&pooled), pooled.customers),
+                _ => maximize(name, &pareto::ParetoNbdData(&pooled), pooled.customers),
+            }
+        }
+        ModelKind::GammaGamma => {
+            let rows: Vec<(u32, f64, f64)> = summaries
+                .into_iter()
+                .filter(|(s, _)| s.frequency > 0)
+                .filter_map(|(s, w)| s.monetary_value.filter(|m| *m > 0.0).map(|m| (s.frequency, m, w)))
+                .collect();
+            if rows.is_empty() {
+                return Err(FitError::MissingData { model: name, what: "repeat buyers with a positive monetary_value" });
+            }
+            let n = rows.iter().map(|r| r.2).sum::<f64>().round() as u64;
+            if n < MIN_REPEAT_BUYERS {
+                return Err(FitError::TooFewCustomers { model: name, customers: n, min: MIN_REPEAT_BUYERS });
+            }
+            maximize(name, &gamma_gamma::GammaGammaData { rows }, n)
+        }
+    }
+}
+
+/// Fits `kind` to every summary once.
+pub fn fit(kind: ModelKind, summaries: &[Summary]) -> Result<Fit, FitError> {
+    fit_weighted(kind, summaries.iter().map(|s| (s, 1.0)))
+}

@@ -67,8 +67,8 @@ pub fn simulate_pareto(m: &ParetoNbd, customers: usize, ages: (f64, f64), seed: 
         .collect()
 }
 
-/// Mean spend of `x` transactions for each frequency in `frequencies`.
-pub fn simulate_spend(m: &GammaGamma, frequencies: &[u32], seed: u64) -> Vec<(u32, f64)> {
+/// Mean spend of `x` transactions for each frequency in `frequencies` (weight 1 each).
+pub fn simulate_spend(m: &GammaGamma, frequencies: &[u32], seed: u64) -> Vec<(u32, f64, f64)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     frequencies
         .iter()
@@ -76,7 +76,7 @@ pub fn simulate_spend(m: &GammaGamma, frequencies: &[u32], seed: u64) -> Vec<(u3
         .map(|&x| {
             let nu = gamma(m.q, m.gamma, &mut rng);
             let total: f64 = (0..x).map(|_| gamma(m.p, nu, &mut rng)).sum();
-            (x, total / f64::from(x))
+            (x, total / f64::from(x), 1.0)
         })
         .collect()
 }
