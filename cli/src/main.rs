@@ -5,6 +5,7 @@
 //! credentials, and `AWS_ENDPOINT_URL` for a local emulator).
 
 mod ingest;
+mod models;
 mod output;
 mod sto;
 
@@ -46,6 +47,11 @@ enum Command {
     },
     /// Print the JSON Schema of shop events.
     Schema,
+    /// Buy-till-you-die models (BG/NBD, Pareto/NBD, Gamma-Gamma): fit, score, summarize.
+    Models {
+        #[command(subcommand)]
+        command: models::ModelsCommand,
+    },
     /// Send-time optimization: recommendations from an export, and the evaluation.
     Sto {
         #[command(subcommand)]
@@ -107,6 +113,7 @@ async fn main() -> ExitCode {
         Command::Validate { paths } => ingest::validate(&paths),
         Command::Profile { customer, store, json } => ingest::show_profile(&customer, &store, json).await,
         Command::Sto { command } => sto::run(command).await,
+        Command::Models { command } => models::run(command),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

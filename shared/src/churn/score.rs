@@ -110,7 +110,7 @@ impl Scoring {
             expected_spend: numbers.expected_spend,
             clv: numbers.clv,
             band: RiskBand::of(numbers.p_alive),
-            explanation: self.explain(s, numbers.p_alive),
+            explanation: self.explain(s, &numbers),
         }
     }
 
@@ -133,12 +133,22 @@ impl Scoring {
         Numbers { p_alive, expected_purchases: previous, expected_spend: spend, clv: spend.map(|m| m * discounted) }
     }
 
-    fn explain(&self, s: &Summary, p_alive: f64) -> String {
+    fn explain(&self, s: &Summary, n: &Numbers) -> String {
         let days = |v: f64| (v * self.unit.days()).round() as i64;
         let since = days(s.age - s.recency);
-        let chance = format!("{:.0}% likely still a customer ({})", p_alive * 100.0, RiskBand::of(p_alive).label());
+        let chance = format!("{:.0}% likely still a customer ({})", n.p_alive * 100.0, RiskBand::of(n.p_alive).label());
         if s.frequency == 0 {
-            format!("one order, {since} days ago, and none since; {chance}")
+            // BG/NBD lets customers lapse only after a repeat purchase, so its P(alive) of a
+            // one-time buyer is 1 and says nothing: say what it expects instead.
+            let outlook = match self.timing {
+                Timing::Bgnbd(_) => format!(
+                    "expected {:.2} orders in the next {} days",
+                    n.expected_purchases,
+                    days(self.horizon)
+                ),
+                Timing::ParetoNbd(_) => chance,
+            };
+            format!("one order, {since} days ago, and none since; {outlook}")
         } else {
             let every = days(s.recency / f64::from(s.frequency)).max(1);
             format!("last order {since} days ago; usually orders every {every} days ({} orders); {chance}", s.frequency + 1)
@@ -199,5 +209,6 @@ mod tests {
         assert!(sc.score(&s).clv.unwrap() < undiscounted.clv.unwrap());
         let one = scoring().score(&summary(0, 0.0, 30.0, 0.0));
         assert!(one.explanation.starts_with("one order, 210 days ago"), "{}", one.explanation);
+        assert!(one.explanation.contains("expected 0."), "{}", one.explanation);
     }
 }
