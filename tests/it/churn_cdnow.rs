@@ -91,3 +91,38 @@ fn gamma_gamma_reproduces_fader_hardie_2013() {
     eprintln!("Gamma-Gamma: {fit:?}");
     check(&fit, &[("p", 6.25), ("q", 3.74), ("gamma", 15.44)], -4055.9);
 }
+
+/// `summarize` turns the raw CDNOW transactions into exactly the published summaries: repeat
+/// purchases on distinct days, recency and age in weeks to the end of week 39 (1997-09-30), and
+/// the mean value of repeat purchases.
+#[test]
+fn summarize_reproduces_the_published_cdnow_summaries() {
+    use kairos::churn::data::{Transaction, Unit, summarize};
+    let raw = std::fs::read_to_string(dataset("CDNOW_sample.txt")).unwrap();
+    let transactions: Vec<Transaction> = raw
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Transaction {
+                customer_id: f[1].trim_start_matches('0').to_string(),
+                day: chrono::NaiveDate::parse_from_str(f[2], "%Y%m%d").unwrap(),
+                amount: f[4].parse().unwrap(),
+            }
+        })
+        .collect();
+    let end = chrono::NaiveDate::from_ymd_opt(1997, 9, 30).unwrap();
+    let ours: std::collections::BTreeMap<String, Summary> =
+        summarize(&transactions, end, Unit::Week).into_iter().map(|s| (s.customer_id.clone(), s)).collect();
+    let published = cdnow();
+    let monetary = std::fs::read_to_string(dataset("cdnow_customers_summary_with_transactions.csv")).unwrap();
+    let zbar: std::collections::BTreeMap<String, f64> =
+        monetary.lines().skip(1).map(|l| l.split(',').collect::<Vec<_>>()).map(|f| (f[0].to_string(), f[4].parse().unwrap())).collect();
+    assert_eq!(ours.len(), published.len());
+    for p in &published {
+        let s = &ours[&p.customer_id];
+        assert_eq!(s.frequency, p.frequency, "customer {}", p.customer_id);
+        assert!((s.recency - p.recency).abs() < 0.006, "customer {}: recency {} vs {}", p.customer_id, s.recency, p.recency);
+        assert!((s.age - p.age).abs() < 0.006, "customer {}: T {} vs {}", p.customer_id, s.age, p.age);
+        assert!((s.monetary_value.unwrap() - zbar[&p.customer_id]).abs() < 0.006, "customer {}: spend", p.customer_id);
+    }
+}
