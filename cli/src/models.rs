@@ -149,7 +149,11 @@ fn score(args: ScoreArgs) -> Result<ExitCode, String> {
     let timing = match args.model {
         Model::Bgnbd => Timing::Bgnbd(BgNbd::from_values(&timing_fit.values())),
         Model::ParetoNbd => Timing::ParetoNbd(ParetoNbd::from_values(&timing_fit.values())),
-        Model::GammaGamma => return Err("--model must be a purchase-timing model (bgnbd or pareto-nbd); spend is fitted alongside".into()),
+        Model::GammaGamma => {
+            return Err(
+                "--model must be a purchase-timing model (bgnbd or pareto-nbd); spend is fitted alongside".into()
+            );
+        }
     };
     let spend = match fit(ModelKind::GammaGamma, &rows) {
         Ok(f) => Some(GammaGamma::from_values(&f.values())),
@@ -159,7 +163,14 @@ fn score(args: ScoreArgs) -> Result<ExitCode, String> {
         }
     };
     eprintln!("{}", fit_json(&timing_fit));
-    let scoring = Scoring { timing, spend, horizon: args.horizon, discount_rate: args.discount_rate, clv_steps: 12, unit: args.unit.unit() };
+    let scoring = Scoring {
+        timing,
+        spend,
+        horizon: args.horizon,
+        discount_rate: args.discount_rate,
+        clv_steps: 12,
+        unit: args.unit.unit(),
+    };
     let mut out = csv::Writer::from_writer(std::io::stdout().lock());
     #[derive(Serialize)]
     struct Row<'a> {

@@ -9,6 +9,7 @@ pub mod churn;
 pub mod clock;
 pub mod config;
 pub mod contact;
+pub mod due;
 pub mod event;
 pub mod ids;
 pub mod ingest;

@@ -115,13 +115,23 @@ fn summarize_reproduces_the_published_cdnow_summaries() {
         summarize(&transactions, end, Unit::Week).into_iter().map(|s| (s.customer_id.clone(), s)).collect();
     let published = cdnow();
     let monetary = std::fs::read_to_string(dataset("cdnow_customers_summary_with_transactions.csv")).unwrap();
-    let zbar: std::collections::BTreeMap<String, f64> =
-        monetary.lines().skip(1).map(|l| l.split(',').collect::<Vec<_>>()).map(|f| (f[0].to_string(), f[4].parse().unwrap())).collect();
+    let zbar: std::collections::BTreeMap<String, f64> = monetary
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .map(|f| (f[0].to_string(), f[4].parse().unwrap()))
+        .collect();
     assert_eq!(ours.len(), published.len());
     for p in &published {
         let s = &ours[&p.customer_id];
         assert_eq!(s.frequency, p.frequency, "customer {}", p.customer_id);
-        assert!((s.recency - p.recency).abs() < 0.006, "customer {}: recency {} vs {}", p.customer_id, s.recency, p.recency);
+        assert!(
+            (s.recency - p.recency).abs() < 0.006,
+            "customer {}: recency {} vs {}",
+            p.customer_id,
+            s.recency,
+            p.recency
+        );
         assert!((s.age - p.age).abs() < 0.006, "customer {}: T {} vs {}", p.customer_id, s.age, p.age);
         assert!((s.monetary_value.unwrap() - zbar[&p.customer_id]).abs() < 0.006, "customer {}: spend", p.customer_id);
     }

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, so the AWS SDK links once.
 
 mod churn_cdnow;
+mod churn_job;
 mod ingest;
 mod schema;
 mod send_time;

@@ -8,9 +8,10 @@ use chrono::Utc;
 use kairos::ingest::{IngestConfig, Record, ingest_batch};
 use kairos::jobs::runner::{RunPhase, RunState};
 use kairos::jobs::sqs::SqsQueue;
+use kairos::sto::job::SendTimeJob;
 use kairos::sto::job::{CustomerModel, MODEL_SK, PRIORS_PK, PRIORS_SK};
 use kairos::store::{Key, Store, decode, scan_all};
-use kairos_send_time::{Deps, handle};
+use kairos_jobs::{Deps, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -43,7 +44,7 @@ async fn the_fan_out_refreshes_every_customer_exactly_once() {
         .unwrap()
         .queue_url
         .unwrap();
-    let deps = Deps { store, queue: SqsQueue::new(sqs.clone(), &url), segments: 4 };
+    let deps = Deps { store, queue: SqsQueue::new(sqs.clone(), &url), job: SendTimeJob, segments: 4 };
     let run = "2026-11-24T03:00:00Z";
 
     // The schedule's invocation.
@@ -108,7 +109,7 @@ async fn malformed_invocations_are_refused_with_a_reason() {
     let sqs = kairos_tests::sqs();
     let url =
         sqs.create_queue().queue_name(kairos_tests::unique_name("sto-bad")).send().await.unwrap().queue_url.unwrap();
-    let deps = Deps { store, queue: SqsQueue::new(sqs, &url), segments: 2 };
+    let deps = Deps { store, queue: SqsQueue::new(sqs, &url), job: SendTimeJob, segments: 2 };
     let err = handle(&deps, LambdaEvent::new(json!({"runn": "x"}), context())).await.unwrap_err();
     assert!(err.to_string().contains("expected"), "{err}");
     let event = json!({"Records": [{"messageId": "m1", "body": "not a task"}, {"messageId": "m2", "body": "{\"job\":\"sto\",\"run\":\"r\",\"phase\":\"gather\",\"segment\":5,\"total\":2}"}]});

@@ -321,7 +321,14 @@ impl Pooled {
                 weight,
             });
         }
-        Pooled { rows, recencies, ages, frequencies, customers: customers.round() as u64, repeat_buyers: repeat.round() as u64 }
+        Pooled {
+            rows,
+            recencies,
+            ages,
+            frequencies,
+            customers: customers.round() as u64,
+            repeat_buyers: repeat.round() as u64,
+        }
     }
 }
 

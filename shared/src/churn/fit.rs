@@ -33,6 +33,10 @@ pub enum FitError {
     MissingData { model: &'static str, what: &'static str },
     #[error("{model} did not converge: {reason}")]
     NotConverged { model: &'static str, reason: String },
+    #[error(
+        "the data do not identify {model}: {param} ran off to {value:e} (too few customers, or too little variation)"
+    )]
+    NotIdentified { model: &'static str, param: &'static str, value: f64 },
 }
 
 /// A fitted model.
@@ -59,10 +63,13 @@ impl Fit {
     }
 }
 
+/// The last point evaluated: θ, cost, gradient.
+type Evaluated = (Vec<f64>, f64, Vec<f64>);
+
 /// −LL over θ = ln(params), caching the last point so cost and gradient share one evaluation.
 struct Problem<'a, L: Likelihood> {
     model: &'a L,
-    cache: RefCell<Option<(Vec<f64>, f64, Vec<f64>)>>,
+    cache: RefCell<Option<Evaluated>>,
 }
 
 impl<L: Likelihood> Problem<'_, L> {
@@ -171,6 +178,11 @@ pub fn maximize<L: Likelihood>(name: &'static str, model: &L, customers: u64) ->
     if !log_likelihood.is_finite() || params.iter().any(|p| !p.is_finite()) {
         return Err(not_converged(format!("the log-likelihood is not finite at {params:?}")));
     }
+    // A parameter running off to zero or infinity means the likelihood is flat in that direction:
+    // whatever the optimiser stopped at, the data say nothing about it.
+    if let Some((param, value)) = model.names().iter().zip(&params).find(|(_, v)| !(1e-6..=1e6).contains(*v)) {
+        return Err(FitError::NotIdentified { model: name, param, value: *value });
+    }
     let standard_errors = observed_information(model, &params)
         .and_then(|info| invert_spd(&info))
         .map(|cov| (0..params.len()).map(|i| cov[i][i].sqrt()).collect());
@@ -185,6 +197,7 @@ pub fn maximize<L: Likelihood>(name: &'static str, model: &L, customers: u64) ->
 }
 
 /// −∇²LL at `p`, by central differences of the gradient (or of the log-likelihood).
+#[allow(clippy::needless_range_loop)] // matrix code reads best with indices
 fn observed_information<L: Likelihood>(model: &L, p: &[f64]) -> Option<Vec<Vec<f64>>> {
     let n = p.len();
     let step = |i: usize| 1e-4 * p[i].abs().max(1e-8);
@@ -234,6 +247,7 @@ fn observed_information<L: Likelihood>(model: &L, p: &[f64]) -> Option<Vec<Vec<f
 }
 
 /// The inverse of a symmetric positive-definite matrix, by Cholesky; `None` if it is not one.
+#[allow(clippy::needless_range_loop)] // matrix code reads best with indices
 pub fn invert_spd(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
     let n = a.len();
     let mut l = vec![vec![0.0; n]; n];

@@ -65,7 +65,9 @@ impl Likelihood for GammaGammaData {
             let xf = f64::from(x);
             let px = p * xf;
             let (ln_m, ln_x, ln_gxm) = (m.ln(), xf.ln(), (g + xf * m).ln());
-            ll += w * (ln_gamma(px + q) - ln_gamma(px) - lg_q + q * ln_g + (px - 1.0) * ln_m + px * ln_x - (px + q) * ln_gxm);
+            ll += w
+                * (ln_gamma(px + q) - ln_gamma(px) - lg_q + q * ln_g + (px - 1.0) * ln_m + px * ln_x
+                    - (px + q) * ln_gxm);
             let psi_pxq = digamma(px + q);
             grad[0] += w * xf * (psi_pxq - digamma(px) + ln_m + ln_x - ln_gxm);
             grad[1] += w * (psi_pxq - psi_q + ln_g - ln_gxm);

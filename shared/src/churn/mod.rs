@@ -8,6 +8,7 @@ pub mod bgnbd;
 pub mod data;
 pub mod fit;
 pub mod gamma_gamma;
+pub mod job;
 pub mod pareto;
 pub mod score;
 pub mod sim;
@@ -43,7 +44,10 @@ impl ModelKind {
 
 /// Fits `kind` to summaries standing for `weight` customers each, with clear errors when the
 /// data cannot support it.
-pub fn fit_weighted<'a>(kind: ModelKind, summaries: impl IntoIterator<Item = (&'a Summary, f64)> + Clone) -> Result<Fit, FitError> {
+pub fn fit_weighted<'a>(
+    kind: ModelKind,
+    summaries: impl IntoIterator<Item = (&'a Summary, f64)> + Clone,
+) -> Result<Fit, FitError> {
     let name = kind.name();
     match kind {
         ModelKind::Bgnbd | ModelKind::ParetoNbd => {
@@ -66,7 +70,10 @@ pub fn fit_weighted<'a>(kind: ModelKind, summaries: impl IntoIterator<Item = (&'
                 .filter_map(|(s, w)| s.monetary_value.filter(|m| *m > 0.0).map(|m| (s.frequency, m, w)))
                 .collect();
             if rows.is_empty() {
-                return Err(FitError::MissingData { model: name, what: "repeat buyers with a positive monetary_value" });
+                return Err(FitError::MissingData {
+                    model: name,
+                    what: "repeat buyers with a positive monetary_value",
+                });
             }
             let n = rows.iter().map(|r| r.2).sum::<f64>().round() as u64;
             if n < MIN_REPEAT_BUYERS {

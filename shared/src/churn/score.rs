@@ -92,6 +92,10 @@ pub struct Score {
     pub expected_spend: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clv: Option<f64>,
+    /// CLV if the customer is still active: what keeping them is worth. Unlike the CLV, it does
+    /// not collapse as they slip away, which is what win-back needs to rank them by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_if_active: Option<f64>,
     pub band: RiskBand,
     pub explanation: String,
 }
@@ -109,6 +113,7 @@ impl Scoring {
             expected_purchases: numbers.expected_purchases,
             expected_spend: numbers.expected_spend,
             clv: numbers.clv,
+            value_if_active: numbers.clv.filter(|_| numbers.p_alive > 1e-9).map(|clv| clv / numbers.p_alive),
             band: RiskBand::of(numbers.p_alive),
             explanation: self.explain(s, &numbers),
         }
@@ -141,17 +146,18 @@ impl Scoring {
             // BG/NBD lets customers lapse only after a repeat purchase, so its P(alive) of a
             // one-time buyer is 1 and says nothing: say what it expects instead.
             let outlook = match self.timing {
-                Timing::Bgnbd(_) => format!(
-                    "expected {:.2} orders in the next {} days",
-                    n.expected_purchases,
-                    days(self.horizon)
-                ),
+                Timing::Bgnbd(_) => {
+                    format!("expected {:.2} orders in the next {} days", n.expected_purchases, days(self.horizon))
+                }
                 Timing::ParetoNbd(_) => chance,
             };
             format!("one order, {since} days ago, and none since; {outlook}")
         } else {
             let every = days(s.recency / f64::from(s.frequency)).max(1);
-            format!("last order {since} days ago; usually orders every {every} days ({} orders); {chance}", s.frequency + 1)
+            format!(
+                "last order {since} days ago; usually orders every {every} days ({} orders); {chance}",
+                s.frequency + 1
+            )
         }
     }
 }

@@ -24,7 +24,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use crate::profile::Profile;
-use crate::store::{Document, Key};
+use crate::store::{Document, Item, Key, Write};
 
 /// One unit of work: a phase of a run on one segment, possibly resuming inside it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -82,6 +82,35 @@ pub trait SegmentedJob: Send + Sync {
     fn fit(&self, stats: &Self::Stats) -> Self::Model;
     /// Where the fitted model is published for other functions.
     fn model_key(&self) -> Key;
-    /// One customer's output item body.
-    fn apply(&self, profile: &Profile, model: &Self::Model, now: chrono::DateTime<chrono::Utc>) -> Document;
+    /// One customer's output given their previous output item (from an earlier run), or `None`
+    /// to leave them alone.
+    fn apply(
+        &self,
+        profile: &Profile,
+        model: &Self::Model,
+        previous: Option<&Item>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Output>;
+}
+
+/// What a job writes for one customer: their output item's body, and other items created with
+/// it in the same transaction (each only if it does not exist yet), such as a due send.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    pub body: Document,
+    pub extra: Vec<Item>,
+}
+
+impl Output {
+    pub fn new(body: Document) -> Self {
+        Output { body, extra: Vec::new() }
+    }
+
+    pub(crate) fn writes(self, output: Item, condition: crate::store::Condition) -> Vec<Write> {
+        std::iter::once(Write::Put { item: output, condition })
+            .chain(
+                self.extra.into_iter().map(|item| Write::Put { item, condition: crate::store::Condition::NotExists }),
+            )
+            .collect()
+    }
 }

@@ -390,20 +390,29 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                     counts.skipped += 1;
                     break;
                 }
-                let mut body = self.job.apply(profile, model, now);
-                body.insert("run".into(), json!(run));
+                let Some(mut output) = self.job.apply(profile, model, current.as_ref(), now) else {
+                    counts.skipped += 1;
+                    break;
+                };
+                output.body.insert("run".into(), json!(run));
                 let (version, condition) = match &current {
                     Some(i) => (i.version + 1, Condition::VersionIs(i.version)),
                     None => (1, Condition::NotExists),
                 };
-                match self
-                    .store
-                    .write(vec![Write::Put { item: Item::new(key.clone(), version, body), condition }])
-                    .await
-                {
+                let item = Item::new(key.clone(), version, std::mem::take(&mut output.body));
+                match self.store.write(output.writes(item, condition)).await {
                     Ok(()) => {
                         counts.written += 1;
                         break;
+                    }
+                    Err(StoreError::ConditionFailed { failed })
+                        if failed.iter().any(|i| *i > 0) && !failed.contains(&0) =>
+                    {
+                        // An item this output creates exists already: only an earlier, identical
+                        // write could have made it (its key is unique to the event), so the
+                        // output was written then too. Look again.
+                        tracing::warn!(key = %key, "an item created with this output already exists");
+                        current = self.store.get(&key).await?;
                     }
                     Err(StoreError::ConditionFailed { .. }) => current = self.store.get(&key).await?,
                     Err(e) => return Err(e.into()),

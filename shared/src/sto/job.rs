@@ -3,13 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use crate::jobs::SegmentedJob;
+use crate::jobs::{Output, SegmentedJob};
 use crate::profile::Profile;
 use crate::profile::engagement::EngagementKind;
 use crate::profile::week::{HOURS_PER_WEEK, HourOfWeek};
-use crate::store::{Document, Key};
+use crate::store::{Item, Key};
 
 use super::posterior::{History, Posterior};
 use super::prior::{PriorStats, Priors};
@@ -72,7 +71,13 @@ impl SegmentedJob for SendTimeJob {
         Key::new(PRIORS_PK, PRIORS_SK)
     }
 
-    fn apply(&self, profile: &Profile, priors: &Priors, now: DateTime<Utc>) -> Document {
+    fn apply(
+        &self,
+        profile: &Profile,
+        priors: &Priors,
+        _previous: Option<&Item>,
+        now: DateTime<Utc>,
+    ) -> Option<Output> {
         let mut posterior =
             Posterior::new(&profile.attention(), history(profile), segment(profile).as_deref(), priors, now);
         // Four decimals is plenty for a distribution over 168 hours, and halves the item.
@@ -84,8 +89,8 @@ impl SegmentedJob for SendTimeJob {
         hours.truncate(5);
         let model = CustomerModel { refreshed_at: now, posterior, best_hours: hours };
         match serde_json::to_value(model) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => json!({ "refreshed_at": now }).as_object().cloned().unwrap_or_default(),
+            Ok(serde_json::Value::Object(map)) => Some(Output::new(map)),
+            _ => None,
         }
     }
 }

@@ -138,6 +138,13 @@ pub async fn impossible_writes_are_refused<S: Store>(store: S) {
     };
     assert!(matches!(store.write(vec![huge]).await, Err(StoreError::Invalid(_))));
     assert!(matches!(store.write(vec![]).await, Err(StoreError::Invalid(_))));
+    for tiny_or_huge in [1e-200, -3e-131, 1e127] {
+        let bad = Write::Put {
+            item: Item::new(Key::new("C#1", "A"), 1, doc(json!({"x": [1, {"y": tiny_or_huge}]}))),
+            condition: Condition::Always,
+        };
+        assert!(matches!(store.write(vec![bad]).await, Err(StoreError::Invalid(_))), "{tiny_or_huge} is refused");
+    }
     assert_eq!(version_of(&store, "C#1", "A").await, None);
     // A large item under the limit is fine.
     let large = Write::Put {

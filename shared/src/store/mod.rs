@@ -258,6 +258,11 @@ pub fn check_writes(writes: &[Write]) -> Result<(), StoreError> {
             if let Some(name) = RESERVED_ATTRIBUTES.iter().find(|n| item.body.contains_key(**n)) {
                 return Err(StoreError::Invalid(format!("item {key} uses the reserved attribute name {name:?}")));
             }
+            if let Some((path, n)) = out_of_range_number(&item.body) {
+                return Err(StoreError::Invalid(format!(
+                    "item {key}: {path} is {n}, outside the numbers DynamoDB stores (magnitudes 1e-130 to 1e125, or 0)"
+                )));
+            }
             let size = item_size(item);
             if size > MAX_ITEM_BYTES {
                 return Err(StoreError::Invalid(format!("item {key} is {size} bytes (at most {MAX_ITEM_BYTES})")));
@@ -265,6 +270,25 @@ pub fn check_writes(writes: &[Write]) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// The first number DynamoDB could not store, with its path.
+fn out_of_range_number(body: &Document) -> Option<(String, f64)> {
+    fn walk(v: &serde_json::Value, path: String) -> Option<(String, f64)> {
+        match v {
+            serde_json::Value::Number(n) => {
+                let x = n.as_f64()?;
+                let ok = x == 0.0 || (1e-130..1e126).contains(&x.abs());
+                (!ok).then_some((path, x))
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().find_map(|(i, v)| walk(v, format!("{path}[{i}]")))
+            }
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| walk(v, format!("{path}.{k}"))),
+            _ => None,
+        }
+    }
+    body.iter().find_map(|(k, v)| walk(v, k.clone()))
 }
 
 /// An item's size as DynamoDB counts it: attribute names plus values (strings by their UTF-8

@@ -1,0 +1,11 @@
+//! The `send-time` Lambda: clients once, then one handler call per schedule tick or task batch.
+
+use kairos::sto::job::SendTimeJob;
+use lambda_runtime::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    kairos::telemetry::init_json();
+    let deps = kairos_jobs::from_env(SendTimeJob).await?;
+    run(service_fn(|event| kairos_jobs::handle(&deps, event))).await
+}

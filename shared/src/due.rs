@@ -1,0 +1,81 @@
+//! The due-send queue: messages some part of Kairos decided a customer should get, waiting in the
+//! table for dispatch.
+//!
+//! A due send lives under the minute it is due and one of a few shards (so a burst of sends due
+//! in one minute spreads over partitions): `DUE#<YYYY-MM-DDTHH:MM>#<shard>` /
+//! `<customer>#<campaign>#<occurrence>`. The occurrence makes the key unique to what caused the
+//! send (a churn episode, a cart, a broadcast), so creating it with `attribute_not_exists` is
+//! idempotent: a redelivered cause cannot queue a second send.
+
+use chrono::{DateTime, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CampaignId, CustomerId};
+use crate::store::{Item, Key, StoreError, encode};
+
+/// Partitions per due minute.
+pub const SHARDS: u32 = 8;
+/// Due sends nobody dispatched are dropped after this many days.
+const EXPIRY_DAYS: i64 = 30;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DueSend {
+    pub customer_id: CustomerId,
+    pub campaign_id: CampaignId,
+    /// What this send is for, unique per campaign and customer (e.g. "churn-episode-2").
+    pub occurrence: String,
+    /// Not before this instant (dispatch may choose a later one inside the campaign's window).
+    pub due_at: DateTime<Utc>,
+    /// Who queued it and why, for the decision trace.
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+fn shard(customer: &CustomerId) -> u32 {
+    let hash = customer.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    hash % SHARDS
+}
+
+/// The minute a due send is filed under: its due instant, truncated to the minute.
+pub fn minute(at: DateTime<Utc>) -> String {
+    at.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(at).format("%Y-%m-%dT%H:%M").to_string()
+}
+
+impl DueSend {
+    pub fn key(&self) -> Key {
+        Key::new(
+            format!("DUE#{}#{}", minute(self.due_at), shard(&self.customer_id)),
+            format!("{}#{}#{}", self.customer_id, self.campaign_id, self.occurrence),
+        )
+    }
+
+    /// The item to create (conditionally: `attribute_not_exists`) for this send.
+    pub fn item(&self) -> Result<Item, StoreError> {
+        let key = self.key();
+        let body = encode(&key, self)?;
+        Ok(Item::new(key, 1, body).expiring(self.due_at.timestamp() + EXPIRY_DAYS * 86_400))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn keys_file_sends_by_minute_and_name_their_cause() {
+        let d = DueSend {
+            customer_id: CustomerId::new("c-1").unwrap(),
+            campaign_id: CampaignId::new("winback").unwrap(),
+            occurrence: "churn-episode-1".into(),
+            due_at: Utc.with_ymd_and_hms(2026, 11, 24, 3, 17, 42).unwrap(),
+            reason: "churn".into(),
+            created_at: Utc::now(),
+        };
+        let key = d.key();
+        assert!(key.pk.starts_with("DUE#2026-11-24T03:17#"), "{}", key.pk);
+        assert!(key.pk.rsplit('#').next().unwrap().parse::<u32>().unwrap() < SHARDS);
+        assert_eq!(key.sk, "c-1#winback#churn-episode-1");
+        assert!(d.item().unwrap().expires_at.is_some());
+    }
+}
