@@ -63,6 +63,11 @@ impl ParetoNbd {
 
     /// E[purchases in the next `horizon` | x, t_x, T].
     pub fn expected_purchases(&self, x: u32, t_x: f64, t: f64, horizon: f64) -> f64 {
+        self.expected_purchases_if_alive(x, t, horizon) * self.p_alive(x, t_x, t)
+    }
+
+    /// E[purchases in the next `horizon` | x, T, alive now].
+    pub fn expected_purchases_if_alive(&self, x: u32, t: f64, horizon: f64) -> f64 {
         if horizon <= 0.0 {
             return 0.0;
         }
@@ -70,7 +75,7 @@ impl ParetoNbd {
         let xf = f64::from(x);
         let rate_part = (r + xf) * (beta + t) / ((alpha + t) * (s - 1.0));
         let life_part = 1.0 - ((beta + t) / (beta + t + horizon)).powf(s - 1.0);
-        let value = rate_part * life_part * self.p_alive(x, t_x, t);
+        let value = rate_part * life_part;
         if value.is_finite() { value.max(0.0) } else { 0.0 }
     }
 }

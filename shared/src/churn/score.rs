@@ -25,9 +25,13 @@ impl Timing {
     }
 
     pub fn expected_purchases(&self, x: u32, t_x: f64, t: f64, horizon: f64) -> f64 {
+        self.expected_purchases_if_alive(x, t, horizon) * self.p_alive(x, t_x, t)
+    }
+
+    pub fn expected_purchases_if_alive(&self, x: u32, t: f64, horizon: f64) -> f64 {
         match self {
-            Timing::Bgnbd(m) => m.expected_purchases(x, t_x, t, horizon),
-            Timing::ParetoNbd(m) => m.expected_purchases(x, t_x, t, horizon),
+            Timing::Bgnbd(m) => m.expected_purchases_if_alive(x, t, horizon),
+            Timing::ParetoNbd(m) => m.expected_purchases_if_alive(x, t, horizon),
         }
     }
 }
@@ -129,13 +133,20 @@ impl Scoring {
         // CLV: expected purchases in each step, valued at expected spend, discounted to today.
         let mut previous = 0.0;
         let mut discounted = 0.0;
+        let step_discount = (1.0 + self.discount_rate).powf(-step);
+        let mut discount = 1.0;
         for k in 1..=steps {
-            let at = step * f64::from(k);
-            let cumulative = self.timing.expected_purchases(x, t_x, t, at);
-            discounted += (cumulative - previous) / (1.0 + self.discount_rate).powf(at);
+            let cumulative = self.timing.expected_purchases_if_alive(x, t, step * f64::from(k));
+            discount *= step_discount;
+            discounted += (cumulative - previous) * discount;
             previous = cumulative;
         }
-        Numbers { p_alive, expected_purchases: previous, expected_spend: spend, clv: spend.map(|m| m * discounted) }
+        Numbers {
+            p_alive,
+            expected_purchases: previous * p_alive,
+            expected_spend: spend,
+            clv: spend.map(|m| m * discounted * p_alive),
+        }
     }
 
     fn explain(&self, s: &Summary, n: &Numbers) -> String {
