@@ -86,7 +86,7 @@ mod tests {
         }
         // Euler's transformation: ₂F₁(a, b; c; z) = (1 − z)^(c − a − b) ₂F₁(c − a, c − b; c; z).
         for (a, b, c, z) in [(1.2, 3.4, 2.1, 0.3), (0.5, 7.0, 6.8, 0.6), (10.2, 12.4, 22.0, 0.4)] {
-            let transformed = (1.0 - z).powf(c - a - b) * hyp2f1(c - a, c - b, c, z).unwrap();
+            let transformed = (1.0_f64 - z).powf(c - a - b) * hyp2f1(c - a, c - b, c, z).unwrap();
             assert!(close(hyp2f1(a, b, c, z).unwrap(), transformed, 1e-10));
         }
         // A value from tables: ₂F₁(1/2, 1/2; 3/2; z²) = arcsin(z)/z.
