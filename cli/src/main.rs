@@ -5,6 +5,7 @@
 //! credentials, and `AWS_ENDPOINT_URL` for a local emulator).
 
 mod ingest;
+mod jobs;
 mod models;
 mod output;
 mod sto;
@@ -113,7 +114,7 @@ async fn main() -> ExitCode {
         Command::Validate { paths } => ingest::validate(&paths),
         Command::Profile { customer, store, json } => ingest::show_profile(&customer, &store, json).await,
         Command::Sto { command } => sto::run(command).await,
-        Command::Models { command } => models::run(command),
+        Command::Models { command } => models::run(command).await,
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

@@ -28,6 +28,17 @@ pub enum ModelsCommand {
     },
     /// Score every customer of a summary CSV: customer_id,p_alive,expected_purchases,expected_spend,clv.
     Score(ScoreArgs),
+    /// Score every customer in a store as the nightly churn job does (fit on a stratified sample,
+    /// score, flag at-risk valuable customers, queue their win-back sends).
+    Rescore {
+        #[command(flatten)]
+        store: crate::StoreArgs,
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        segments: u32,
+        /// Run id (default: now).
+        #[arg(long)]
+        run: Option<String>,
+    },
     /// Turn transactions (customer_id,date,amount) into the summary CSV the models read.
     Summarize {
         #[arg(long)]
@@ -120,8 +131,12 @@ fn fit_json(f: &Fit) -> serde_json::Value {
     })
 }
 
-pub fn run(command: ModelsCommand) -> Result<ExitCode, String> {
+pub async fn run(command: ModelsCommand) -> Result<ExitCode, String> {
     match command {
+        ModelsCommand::Rescore { store, segments, run } => {
+            let config = kairos::churn::job::ChurnConfig::from_lookup(|name| std::env::var(name).ok())?;
+            crate::jobs::run_local(&store, kairos::churn::job::ChurnJob { config }, segments, run).await
+        }
         ModelsCommand::Fit { input, model } => {
             let rows = read(&input)?;
             let fitted = fit(model.kind(), &rows).map_err(|e| e.to_string())?;

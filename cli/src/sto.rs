@@ -130,19 +130,5 @@ fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, String> {
 }
 
 async fn refit(args: RefitArgs) -> Result<ExitCode, String> {
-    use kairos::jobs::local::LocalQueue;
-    use kairos::jobs::runner::{Runner, drain};
-    use kairos::sto::job::SendTimeJob;
-
-    let store = args.store.open().await?;
-    let queue = LocalQueue::new();
-    let now = Utc::now();
-    let run = args.run.unwrap_or_else(|| now.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-    let runner = Runner { store: &store, queue: &queue, job: &SendTimeJob };
-    runner.start(&run, args.segments, now).await.map_err(|e| e.to_string())?;
-    let tasks = drain(&runner, now).await.map_err(|e| e.to_string())?;
-    args.store.save(&store)?;
-    let state = runner.start(&run, args.segments, now).await.map_err(|e| e.to_string())?;
-    println!("run {run}: {tasks} tasks over {} segments, {:?}", args.segments, state.phase);
-    Ok(ExitCode::SUCCESS)
+    crate::jobs::run_local(&args.store, kairos::sto::job::SendTimeJob, args.segments, args.run).await
 }

@@ -20,7 +20,10 @@ fn bench_churn(c: &mut Criterion) {
         let text = std::fs::read_to_string(&path).expect("KAIROS_CDNOW names a readable file");
         let (rows, _) = read_summaries(text.replacen("ID,", "customer_id,", 1).as_bytes()).expect("a summary CSV");
         let fitted = fit(ModelKind::Bgnbd, &rows).expect("BG/NBD fits CDNOW");
-        println!("kairos BG/NBD on CDNOW: {:?}, LL {:.4}, {} iterations", fitted.params, fitted.log_likelihood, fitted.iterations);
+        println!(
+            "kairos BG/NBD on CDNOW: {:?}, LL {:.4}, {} iterations",
+            fitted.params, fitted.log_likelihood, fitted.iterations
+        );
         let mut group = c.benchmark_group("churn_fit");
         group.bench_function("BG/NBD on CDNOW (2,357 customers), with standard errors", |b| {
             b.iter(|| black_box(fit(ModelKind::Bgnbd, &rows)));
@@ -36,7 +39,13 @@ fn bench_churn(c: &mut Criterion) {
             let age = rng.random_range(1.0..78.0);
             let x: u32 = if rng.random_bool(0.6) { 0 } else { rng.random_range(1..15) };
             let recency = if x == 0 { 0.0 } else { rng.random_range(0.0..age) };
-            Summary { customer_id: format!("c{i}"), frequency: x, recency, age, monetary_value: (x > 0).then(|| rng.random_range(5.0..200.0)) }
+            Summary {
+                customer_id: format!("c{i}"),
+                frequency: x,
+                recency,
+                age,
+                monetary_value: (x > 0).then(|| rng.random_range(5.0..200.0)),
+            }
         })
         .collect();
     let scoring = Scoring {

@@ -221,7 +221,9 @@ mod tests {
             let xf = f64::from(x);
             let z = horizon / (m.alpha + t + horizon);
             let direct = (m.a + m.b + xf - 1.0) / (m.a - 1.0)
-                * (1.0 - ((m.alpha + t) / (m.alpha + t + horizon)).powf(m.r + xf) * hyp2f1(m.r + xf, m.b + xf, m.a + m.b + xf - 1.0, z).unwrap());
+                * (1.0
+                    - ((m.alpha + t) / (m.alpha + t + horizon)).powf(m.r + xf)
+                        * hyp2f1(m.r + xf, m.b + xf, m.a + m.b + xf - 1.0, z).unwrap());
             let fast = m.expected_purchases_if_alive(x, t, horizon);
             assert!((fast - direct).abs() < 1e-8 * direct.abs().max(1e-3), "{x},{t},{horizon}: {fast} vs {direct}");
         }
