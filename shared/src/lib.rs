@@ -21,5 +21,6 @@ pub mod redact;
 pub mod sto;
 pub mod store;
 pub mod synth;
+pub mod tabular;
 pub mod telemetry;
 pub mod validate;

@@ -12,16 +12,11 @@ use kairos::store::dynamo::DynamoStore;
 use kairos::store::embedded::EmbeddedStore;
 use kairos::store::{Condition, Item, Store, Write, decode, scan_all};
 use kairos_jobs::{Deps, handle_at};
-use lambda_runtime::{Context, LambdaEvent};
-use serde_json::{Value, json};
+use kairos_tests::lambda_context as context;
+use lambda_runtime::LambdaEvent;
+use serde_json::json;
 
 const BASE: usize = 600;
-
-fn context() -> Context {
-    let mut ctx = Context::default();
-    ctx.deadline = u64::try_from(Utc::now().timestamp_millis()).unwrap() + 900_000;
-    ctx
-}
 
 fn order(customer: &str, n: usize, at: DateTime<Utc>, value: u32) -> String {
     json!({"schema_version": 1, "id": format!("{customer}-o{n}"), "customer_id": customer, "occurred_at": at.to_rfc3339(),
@@ -69,32 +64,10 @@ async fn run_night(
 ) -> u32 {
     let started = handle_at(deps, LambdaEvent::new(json!({"run": run, "segments": 3}), context()), now).await.unwrap();
     assert_eq!(started["job"], "churn");
-    let (mut invocations, mut redelivered) = (0, false);
-    loop {
-        let received = sqs.receive_message().queue_url(url).max_number_of_messages(1).send().await.unwrap();
-        let Some(message) = received.messages.unwrap_or_default().into_iter().next() else { break };
-        invocations += 1;
-        assert!(invocations < 40, "the task queue never drained");
-        let event =
-            json!({"Records": [{"messageId": message.message_id, "body": message.body, "eventSource": "aws:sqs"}]});
-        let response = handle_at(deps, LambdaEvent::new(event, context()), now).await.unwrap();
-        assert_eq!(response["batchItemFailures"], json!([]), "task failed: {:?}", message.body);
-        let task: Value = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
-        let receipt = message.receipt_handle.unwrap();
-        if task["phase"] == "apply" && !redelivered {
-            redelivered = true; // the acknowledgement is lost: the same task comes back
-            sqs.change_message_visibility()
-                .queue_url(url)
-                .receipt_handle(receipt)
-                .visibility_timeout(0)
-                .send()
-                .await
-                .unwrap();
-        } else {
-            sqs.delete_message().queue_url(url).receipt_handle(receipt).send().await.unwrap();
-        }
-    }
-    invocations
+    kairos_tests::work_queue(sqs, url, |event| async move {
+        handle_at(deps, LambdaEvent::new(event, context()), now).await.unwrap()
+    })
+    .await
 }
 
 async fn scores(store: &DynamoStore) -> Vec<(String, CustomerScore)> {

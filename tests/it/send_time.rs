@@ -12,14 +12,9 @@ use kairos::sto::job::SendTimeJob;
 use kairos::sto::job::{CustomerModel, MODEL_SK, PRIORS_PK, PRIORS_SK};
 use kairos::store::{Key, Store, decode, scan_all};
 use kairos_jobs::{Deps, handle};
-use lambda_runtime::{Context, LambdaEvent};
-use serde_json::{Value, json};
-
-fn context() -> Context {
-    let mut ctx = Context::default();
-    ctx.deadline = u64::try_from(Utc::now().timestamp_millis()).unwrap() + 900_000;
-    ctx
-}
+use kairos_tests::lambda_context as context;
+use lambda_runtime::LambdaEvent;
+use serde_json::json;
 
 #[tokio::test]
 async fn the_fan_out_refreshes_every_customer_exactly_once() {
@@ -52,34 +47,10 @@ async fn the_fan_out_refreshes_every_customer_exactly_once() {
     assert_eq!(started["state"]["phase"], "gathering");
 
     // Workers: one message per invocation, as the event source mapping's batch size of 1 does.
-    let (mut invocations, mut redelivered) = (0, false);
-    loop {
-        let received = sqs.receive_message().queue_url(&url).max_number_of_messages(1).send().await.unwrap();
-        let Some(message) = received.messages.unwrap_or_default().into_iter().next() else { break };
-        invocations += 1;
-        assert!(invocations < 40, "the task queue never drained");
-        let event =
-            json!({"Records": [{"messageId": message.message_id, "body": message.body, "eventSource": "aws:sqs"}]});
-        let response: SqsBatchResponse =
-            serde_json::from_value(handle(&deps, LambdaEvent::new(event, context())).await.unwrap()).unwrap();
-        assert!(response.batch_item_failures.is_empty(), "task failed: {:?}", message.body);
-        let task: Value = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
-        let receipt = message.receipt_handle.unwrap();
-        if task["phase"] == "apply" && !redelivered {
-            // Lost acknowledgement: the message comes back and is worked again.
-            redelivered = true;
-            sqs.change_message_visibility()
-                .queue_url(&url)
-                .receipt_handle(receipt)
-                .visibility_timeout(0)
-                .send()
-                .await
-                .unwrap();
-        } else {
-            sqs.delete_message().queue_url(&url).receipt_handle(receipt).send().await.unwrap();
-        }
-    }
-    assert!(redelivered);
+    let invocations = kairos_tests::work_queue(&sqs, &url, |event| async {
+        handle(&deps, LambdaEvent::new(event, context())).await.unwrap()
+    })
+    .await;
     assert_eq!(invocations, 4 + 4 + 1, "a gather and an apply task per segment, and the redelivery");
 
     let models: Vec<_> =

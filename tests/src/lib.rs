@@ -95,3 +95,45 @@ pub async fn fresh_store() -> DynamoStore {
     store.create_table().await.expect("create table");
     store
 }
+
+/// A Lambda context with fifteen minutes left, as a scheduled job's worker gets.
+pub fn lambda_context() -> lambda_runtime::Context {
+    let mut ctx = lambda_runtime::Context::default();
+    ctx.deadline = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0) + 900_000;
+    ctx
+}
+
+/// Works a job's task queue as Lambda's SQS event source does with a batch size of one: each
+/// message becomes one invocation of `handle` (given the SQS event, returning the handler's
+/// response), successes are deleted. The first apply-phase message is handled but not deleted,
+/// as if its acknowledgement were lost, so it comes back once. Returns the invocations made.
+pub async fn work_queue<F, Fut>(sqs: &aws_sdk_sqs::Client, url: &str, mut handle: F) -> u32
+where
+    F: FnMut(serde_json::Value) -> Fut,
+    Fut: std::future::Future<Output = serde_json::Value>,
+{
+    let (mut invocations, mut redelivered) = (0, false);
+    loop {
+        let received = sqs.receive_message().queue_url(url).max_number_of_messages(1).send().await.expect("receive");
+        let Some(message) = received.messages.unwrap_or_default().into_iter().next() else { return invocations };
+        invocations += 1;
+        assert!(invocations < 100, "the task queue never drained");
+        let event = serde_json::json!({"Records": [{"messageId": message.message_id, "body": message.body, "eventSource": "aws:sqs"}]});
+        let response = handle(event).await;
+        assert_eq!(response["batchItemFailures"], serde_json::json!([]), "task failed: {:?}", message.body);
+        let task: serde_json::Value = serde_json::from_str(message.body.as_deref().unwrap_or("{}")).unwrap_or_default();
+        let receipt = message.receipt_handle.unwrap_or_default();
+        if task["phase"] == "apply" && !redelivered {
+            redelivered = true;
+            sqs.change_message_visibility()
+                .queue_url(url)
+                .receipt_handle(receipt)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .expect("release");
+        } else {
+            sqs.delete_message().queue_url(url).receipt_handle(receipt).send().await.expect("delete");
+        }
+    }
+}

@@ -12,6 +12,8 @@ use std::io::Read;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub use crate::tabular::RowError;
+use crate::tabular::{number, read_rows};
 use crate::validate::FieldError;
 
 /// One customer's calibration-period summary.
@@ -55,19 +57,6 @@ impl Summary {
     }
 }
 
-/// A rejected input row.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowError {
-    pub line: u64,
-    pub error: FieldError,
-}
-
-impl std::fmt::Display for RowError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.error)
-    }
-}
-
 #[derive(Deserialize)]
 struct RawSummary {
     customer_id: String,
@@ -79,62 +68,28 @@ struct RawSummary {
     monetary_value: Option<String>,
 }
 
-fn number(field: &str, text: &str) -> Result<f64, FieldError> {
-    text.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| FieldError::new(field, "must be a number"))
-}
-
 /// Reads `customer_id,frequency,recency,T[,monetary_value]`. Bad rows are returned, not fatal.
 pub fn read_summaries<R: Read>(input: R) -> Result<(Vec<Summary>, Vec<RowError>), String> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
-    let headers = reader.headers().map_err(|e| format!("cannot read the header: {e}"))?.clone();
-    for required in ["customer_id", "frequency", "recency", "T"] {
-        if !headers.iter().any(|h| h == required) {
-            return Err(format!(
-                "the header has no {required:?} column (expected customer_id,frequency,recency,T[,monetary_value])"
-            ));
-        }
-    }
-    let (mut rows, mut errors) = (Vec::new(), Vec::new());
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(RowError {
-                    line: e.position().map_or(0, |p| p.line()),
-                    error: FieldError::new(".", e.to_string()),
-                });
-                continue;
-            }
+    let columns = ["customer_id", "frequency", "recency", "T"];
+    read_rows(input, &columns, "customer_id,frequency,recency,T[,monetary_value]", |raw: RawSummary| {
+        let frequency = raw
+            .frequency
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| FieldError::new("frequency", "must be a whole number of at least 0"))?;
+        let monetary_value = match raw.monetary_value.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(m) => Some(number("monetary_value", m)?),
         };
-        let line = record.position().map_or(0, |p| p.line());
-        let parsed = record
-            .deserialize::<RawSummary>(Some(&headers))
-            .map_err(|e| FieldError::new(".", e.to_string()))
-            .and_then(|raw| {
-                let frequency = raw
-                    .frequency
-                    .trim()
-                    .parse::<u32>()
-                    .map_err(|_| FieldError::new("frequency", "must be a whole number of at least 0"))?;
-                let monetary_value = match raw.monetary_value.as_deref().map(str::trim) {
-                    None | Some("") => None,
-                    Some(m) => Some(number("monetary_value", m)?),
-                };
-                let s = Summary {
-                    customer_id: raw.customer_id,
-                    frequency,
-                    recency: number("recency", &raw.recency)?,
-                    age: number("T", &raw.age)?,
-                    monetary_value,
-                };
-                s.check().map(|()| s)
-            });
-        match parsed {
-            Ok(s) => rows.push(s),
-            Err(error) => errors.push(RowError { line, error }),
-        }
-    }
-    Ok((rows, errors))
+        let s = Summary {
+            customer_id: raw.customer_id,
+            frequency,
+            recency: number("recency", &raw.recency)?,
+            age: number("T", &raw.age)?,
+            monetary_value,
+        };
+        s.check().map(|()| s)
+    })
 }
 
 /// Time unit for summaries.
@@ -178,44 +133,14 @@ pub struct Transaction {
 
 /// Reads `customer_id,date,amount` (date `YYYY-MM-DD` or RFC 3339, whose calendar day counts).
 pub fn read_transactions<R: Read>(input: R) -> Result<(Vec<Transaction>, Vec<RowError>), String> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
-    let headers = reader.headers().map_err(|e| format!("cannot read the header: {e}"))?.clone();
-    for required in ["customer_id", "date", "amount"] {
-        if !headers.iter().any(|h| h == required) {
-            return Err(format!("the header has no {required:?} column (expected customer_id,date,amount)"));
+    read_rows(input, &["customer_id", "date", "amount"], "customer_id,date,amount", |raw: RawTransaction| {
+        if raw.customer_id.is_empty() {
+            return Err(FieldError::new("customer_id", "must not be empty"));
         }
-    }
-    let (mut rows, mut errors) = (Vec::new(), Vec::new());
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(RowError {
-                    line: e.position().map_or(0, |p| p.line()),
-                    error: FieldError::new(".", e.to_string()),
-                });
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line());
-        let parsed = record
-            .deserialize::<RawTransaction>(Some(&headers))
-            .map_err(|e| FieldError::new(".", e.to_string()))
-            .and_then(|raw| {
-                if raw.customer_id.is_empty() {
-                    return Err(FieldError::new("customer_id", "must not be empty"));
-                }
-                let day = parse_day(&raw.date)
-                    .ok_or_else(|| FieldError::new("date", "must be a date YYYY-MM-DD or an RFC 3339 timestamp"))?;
-                let amount = number("amount", &raw.amount)?;
-                Ok(Transaction { customer_id: raw.customer_id, day, amount })
-            });
-        match parsed {
-            Ok(t) => rows.push(t),
-            Err(error) => errors.push(RowError { line, error }),
-        }
-    }
-    Ok((rows, errors))
+        let day = parse_day(&raw.date)
+            .ok_or_else(|| FieldError::new("date", "must be a date YYYY-MM-DD or an RFC 3339 timestamp"))?;
+        Ok(Transaction { customer_id: raw.customer_id, day, amount: number("amount", &raw.amount)? })
+    })
 }
 
 pub fn parse_day(text: &str) -> Option<NaiveDate> {

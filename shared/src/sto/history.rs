@@ -14,6 +14,8 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::contact::TimeZone;
+pub use crate::tabular::RowError;
+use crate::tabular::read_rows;
 use crate::validate::FieldError;
 
 use super::attention::{Attention, Signal};
@@ -39,51 +41,14 @@ pub struct HistoryRow {
     pub tz: Tz,
 }
 
-/// A rejected row: its line, the field, what was wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowError {
-    pub line: u64,
-    pub error: FieldError,
-}
-
-impl std::fmt::Display for RowError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.error)
-    }
-}
-
 /// Reads the history; bad rows are reported and skipped, the rest kept.
 pub fn read_history<R: Read>(input: R) -> Result<(Vec<HistoryRow>, Vec<RowError>), String> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
-    let headers = reader.headers().map_err(|e| format!("cannot read the header: {e}"))?.clone();
-    for required in ["customer_id", "timestamp", "kind", "timezone"] {
-        if !headers.iter().any(|h| h == required) {
-            return Err(format!(
-                "the header has no {required:?} column (expected customer_id,timestamp,kind,timezone)"
-            ));
-        }
-    }
-    let (mut rows, mut errors) = (Vec::new(), Vec::new());
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                errors.push(RowError { line, error: FieldError::new(".", crate::redact::scrub(&e.to_string())) });
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line());
-        let parsed = record
-            .deserialize::<RawRow>(Some(&headers))
-            .map_err(|e| FieldError::new(".", crate::redact::scrub(&e.to_string())))
-            .and_then(parse_row);
-        match parsed {
-            Ok(row) => rows.push(row),
-            Err(error) => errors.push(RowError { line, error }),
-        }
-    }
-    Ok((rows, errors))
+    read_rows(
+        input,
+        &["customer_id", "timestamp", "kind", "timezone"],
+        "customer_id,timestamp,kind,timezone",
+        parse_row,
+    )
 }
 
 fn parse_row(raw: RawRow) -> Result<HistoryRow, FieldError> {

@@ -1,0 +1,87 @@
+//! Reading CSV files a row at a time: a row that does not parse is reported with its line, the
+//! field and the rule it broke, and the rest are kept.
+
+use std::io::Read;
+
+use serde::de::DeserializeOwned;
+
+use crate::redact::scrub;
+use crate::validate::FieldError;
+
+/// A rejected input row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub error: FieldError,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.error)
+    }
+}
+
+/// Reads rows as `Raw` and turns each into a `T` with `parse`. `columns` must all be in the
+/// header, which `expected` describes for the error when they are not. Fails only when the
+/// header itself is unreadable or incomplete.
+pub fn read_rows<R: Read, Raw: DeserializeOwned, T>(
+    input: R,
+    columns: &[&str],
+    expected: &str,
+    parse: impl Fn(Raw) -> Result<T, FieldError>,
+) -> Result<(Vec<T>, Vec<RowError>), String> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
+    let headers = reader.headers().map_err(|e| format!("cannot read the header: {e}"))?.clone();
+    if let Some(missing) = columns.iter().find(|c| !headers.iter().any(|h| h == **c)) {
+        return Err(format!("the header has no {missing:?} column (expected {expected})"));
+    }
+    let (mut rows, mut errors) = (Vec::new(), Vec::new());
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                errors.push(RowError { line, error: FieldError::new(".", scrub(&e.to_string())) });
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        let parsed = record
+            .deserialize::<Raw>(Some(&headers))
+            .map_err(|e| FieldError::new(".", scrub(&e.to_string())))
+            .and_then(&parse);
+        match parsed {
+            Ok(row) => rows.push(row),
+            Err(error) => errors.push(RowError { line, error }),
+        }
+    }
+    Ok((rows, errors))
+}
+
+/// A finite number, or an error naming `field`.
+pub fn number(field: &str, text: &str) -> Result<f64, FieldError> {
+    text.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| FieldError::new(field, "must be a number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        name: String,
+        n: String,
+    }
+
+    #[test]
+    fn bad_rows_are_named_and_the_rest_kept() {
+        let csv = "name,n\na,1\nb,x\n\"c,2\nd,4\n";
+        let (rows, errors) =
+            read_rows(csv.as_bytes(), &["name", "n"], "name,n", |r: Raw| Ok((r.name, number("n", &r.n)?))).unwrap();
+        assert_eq!(rows, vec![("a".to_string(), 1.0)]);
+        assert_eq!(errors[0], RowError { line: 3, error: FieldError::new("n", "must be a number") });
+        assert!(
+            read_rows("x\n1".as_bytes(), &["name"], "name,n", |r: Raw| Ok(r.name)).unwrap_err().contains("\"name\"")
+        );
+    }
+}
