@@ -2,7 +2,6 @@
 //! each valuable customer who becomes at risk queued for exactly one win-back send per episode,
 //! however often a task is redelivered or the job runs.
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use kairos::churn::job::{ChurnConfig, ChurnJob, CustomerScore, SCORE_SK};
 use kairos::clock::ManualClock;
@@ -103,16 +102,7 @@ async fn scoring_flags_each_lapse_once_and_queues_one_win_back_per_episode() {
         let writes = chunk.iter().map(|i| Write::Put { item: i.clone(), condition: Condition::NotExists }).collect();
         store.write(writes).await.unwrap();
     }
-    let sqs = kairos_tests::sqs();
-    let url = sqs
-        .create_queue()
-        .queue_name(kairos_tests::unique_name("churn-tasks"))
-        .attributes(QueueAttributeName::VisibilityTimeout, "60")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let (sqs, url) = kairos_tests::task_queue("churn-tasks").await;
     let lookup = |name: &str| match name {
         "KAIROS_WINBACK_MIN_CLV" => Some("30".to_string()),
         "KAIROS_WINBACK_CAMPAIGN" => Some("winback-q4".to_string()),

@@ -3,7 +3,6 @@
 //! customer's model is written exactly once even when a message comes back.
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
 use kairos::ingest::{IngestConfig, Record, ingest_batch};
 use kairos::jobs::runner::{RunPhase, RunState};
@@ -29,16 +28,7 @@ async fn the_fan_out_refreshes_every_customer_exactly_once() {
     }
     let customers = expected.customers.len();
 
-    let sqs = kairos_tests::sqs();
-    let url = sqs
-        .create_queue()
-        .queue_name(kairos_tests::unique_name("sto-tasks"))
-        .attributes(QueueAttributeName::VisibilityTimeout, "60")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let (sqs, url) = kairos_tests::task_queue("sto-tasks").await;
     let deps = Deps { store, queue: SqsQueue::new(sqs.clone(), &url), job: SendTimeJob, segments: 4 };
     let run = "2026-11-24T03:00:00Z";
 

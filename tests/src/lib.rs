@@ -137,3 +137,16 @@ where
         }
     }
 }
+
+/// A new queue for a job's tasks, with a visibility timeout long enough for one task.
+pub async fn task_queue(prefix: &str) -> (aws_sdk_sqs::Client, String) {
+    let sqs = sqs();
+    let created = sqs
+        .create_queue()
+        .queue_name(unique_name(prefix))
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "60")
+        .send()
+        .await
+        .expect("create queue");
+    (sqs, created.queue_url.unwrap_or_default())
+}
