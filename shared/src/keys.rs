@@ -5,6 +5,10 @@
 //! |-------------------------------|---------------|-------------------|
 //! | customer profile              | `C#<id>`      | `PROFILE`         |
 //! | processed-event marker (TTL)  | `C#<id>`      | `EVT#<event id>`  |
+//!
+//! Items other modules own keep their keys beside their code: send-time models
+//! ([`crate::sto::job`]), churn scores ([`crate::churn::job`]), job runs ([`crate::jobs::runner`])
+//! and due sends ([`crate::due`]). The README has the whole table.
 
 use crate::ids::{CustomerId, EventId};
 use crate::store::Key;
