@@ -127,10 +127,34 @@ pub async fn show_profile(customer: &str, store_args: &StoreArgs, json: bool) ->
         return Ok(ExitCode::from(1));
     };
     let profile: Profile = decode(item).map_err(|e| e.to_string())?;
+    // What the nightly jobs wrote beside the profile, if they have run.
+    let pk = keys::customer_pk(&id);
+    let beside = |sk: &'static str| {
+        let store = &store;
+        let key = kairos::store::Key::new(pk.clone(), sk);
+        async move { store.get(&key).await.map_err(|e| e.to_string()) }
+    };
+    let send_time = beside(kairos::sto::job::MODEL_SK)
+        .await?
+        .map(decode::<kairos::sto::job::CustomerModel>)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let churn = beside(kairos::churn::job::SCORE_SK)
+        .await?
+        .map(decode::<kairos::churn::job::CustomerScore>)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&profile).map_err(|e| e.to_string())?);
+        let doc = serde_json::json!({ "profile": profile, "send_time": send_time, "churn": churn });
+        println!("{}", serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?);
     } else {
         println!("{}", output::profile_summary(&profile));
+        if let Some(m) = &send_time {
+            println!("{}", output::send_time_summary(m, profile.time_zone()));
+        }
+        if let Some(c) = &churn {
+            println!("{}", output::churn_summary(c));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

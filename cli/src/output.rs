@@ -93,3 +93,29 @@ pub fn profile_summary(p: &Profile) -> String {
     );
     out
 }
+
+/// The customer's send-time model in a line: their best hours of the week, on their clock.
+pub fn send_time_summary(m: &kairos::sto::job::CustomerModel, tz: chrono_tz::Tz) -> String {
+    let hours: Vec<String> = m
+        .best_hours
+        .iter()
+        .take(3)
+        .map(|(h, share)| format!("{:?} {:02}:00 ({:.1}%)", h.weekday(), h.hour(), share * 100.0))
+        .collect();
+    format!(
+        "  send time ({}): best {}; from {} signals, refreshed {}",
+        tz.name(),
+        hours.join(", "),
+        m.posterior.signals,
+        m.refreshed_at.format("%Y-%m-%d")
+    )
+}
+
+/// The churn score in a line, with its explanation.
+pub fn churn_summary(c: &kairos::churn::job::CustomerScore) -> String {
+    let s = &c.score;
+    let clv = s.clv.map(|v| format!("; CLV {v:.2}")).unwrap_or_default();
+    let winback =
+        if c.winback.flagged { format!("; in win-back episode {}", c.winback.episode) } else { String::new() };
+    format!("  churn: {}{clv}{winback} (scored {})", s.explanation, c.scored_at.format("%Y-%m-%d"))
+}
