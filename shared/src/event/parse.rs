@@ -471,6 +471,56 @@ mod tests {
         assert_eq!(c.locale.unwrap().unwrap().as_str(), "de-DE");
     }
 
+    /// Any text, and any value in any field of a valid event: an answer, never a panic, and every
+    /// rejection names a field.
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json_value() -> impl Strategy<Value = serde_json::Value> {
+            let leaf = prop_oneof![
+                Just(serde_json::Value::Null),
+                any::<bool>().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+                "\\PC{0,40}".prop_map(serde_json::Value::from),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                    prop::collection::btree_map("[a-z_]{1,10}", inner, 0..4)
+                        .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_text(text in "\\PC{0,300}") {
+                let _ = parse_event(&text, now());
+            }
+
+            #[test]
+            fn arbitrary_values_in_real_fields(
+                kind in prop::sample::select(vec!["order_placed", "order_refunded", "customer_updated", "consent_changed", "cart_item_added", "message_engaged"]),
+                field in prop::sample::select(vec!["id", "customer_id", "occurred_at", "source", "schema_version", "type", "data"]),
+                inner in "[a-z_]{1,12}",
+                value in json_value(),
+            ) {
+                let mut doc = event(kind, json!({"order_id": "o", "currency": "EUR", "lines": [{"product_id": "p", "unit_price": "1", "quantity": 1}]}));
+                if field == "data" {
+                    doc["data"][inner.as_str()] = value;
+                } else {
+                    doc[field] = value;
+                }
+                if let Err(EventError::Invalid { errors, .. }) = parse(&doc) {
+                    prop_assert!(!errors.is_empty());
+                    prop_assert!(errors.iter().all(|e| !e.field.is_empty() && !e.problem.is_empty()));
+                }
+            }
+        }
+    }
+
     #[test]
     fn events_round_trip_through_their_serialization() {
         let doc = event(
