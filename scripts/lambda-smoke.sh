@@ -50,7 +50,7 @@ done
 profile=$("$kairos" profile cust-1001 --dynamodb-table "$table" --json)
 printf '%s' "$profile" | python3 -c '
 import json, sys
-p = json.load(sys.stdin)
+p = json.load(sys.stdin)["profile"]
 applied = p["events_applied"]
 assert applied == 5, f"events_applied is {applied} after two deliveries of 5 events"
 assert len(p["orders"]) == 1, "one order"
