@@ -379,10 +379,7 @@ impl SegmentedJob for ChurnJob {
             extra.push(send.item().ok()?);
         }
         let stored = CustomerScore { scored_at: now, score, winback };
-        match serde_json::to_value(stored) {
-            Ok(serde_json::Value::Object(body)) => Some(Output { body, extra }),
-            _ => None,
-        }
+        Output::of(&stored, extra)
     }
 }
 

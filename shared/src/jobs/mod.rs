@@ -102,8 +102,13 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn new(body: Document) -> Self {
-        Output { body, extra: Vec::new() }
+    /// The output whose body is `value` serialized (a struct), with `extra` items; `None` if it
+    /// does not serialize to an object.
+    pub fn of<T: serde::Serialize>(value: &T, extra: Vec<Item>) -> Option<Self> {
+        match serde_json::to_value(value) {
+            Ok(serde_json::Value::Object(body)) => Some(Output { body, extra }),
+            _ => None,
+        }
     }
 
     pub(crate) fn writes(self, output: Item, condition: crate::store::Condition) -> Vec<Write> {

@@ -88,10 +88,7 @@ impl SegmentedJob for SendTimeJob {
         hours.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         hours.truncate(5);
         let model = CustomerModel { refreshed_at: now, posterior, best_hours: hours };
-        match serde_json::to_value(model) {
-            Ok(serde_json::Value::Object(map)) => Some(Output::new(map)),
-            _ => None,
-        }
+        Output::of(&model, Vec::new())
     }
 }
 
