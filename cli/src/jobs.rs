@@ -26,6 +26,6 @@ pub async fn run_local<J: SegmentedJob>(
     let tasks = drain(&runner, now).await.map_err(|e| e.to_string())?;
     store_args.save(&store)?;
     let state = runner.start(&run, segments, now).await.map_err(|e| e.to_string())?;
-    println!("{} run {run}: {tasks} tasks over {segments} segments, {:?}", J::NAME, state.phase);
+    crate::print::out(format!("{} run {run}: {tasks} tasks over {segments} segments, {:?}", J::NAME, state.phase));
     Ok(ExitCode::SUCCESS)
 }

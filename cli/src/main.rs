@@ -8,6 +8,7 @@ mod ingest;
 mod jobs;
 mod models;
 mod output;
+mod print;
 mod sto;
 
 use std::path::PathBuf;
@@ -37,6 +38,16 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
         /// Print the full profile as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the records ingest rejected and parked on a day (default today, UTC), with why.
+    Rejected {
+        /// The day, YYYY-MM-DD.
+        #[arg(long)]
+        day: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        store: StoreArgs,
         #[arg(long)]
         json: bool,
     },
@@ -113,10 +124,11 @@ async fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(args).await,
         Command::Validate { paths } => ingest::validate(&paths),
         Command::Profile { customer, store, json } => ingest::show_profile(&customer, &store, json).await,
+        Command::Rejected { day, store, json } => ingest::show_rejected(day, &store, json).await,
         Command::Sto { command } => sto::run(command).await,
         Command::Models { command } => models::run(command).await,
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
+            print::out(serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
         Command::Table { action: TableAction::Create { table } } => {

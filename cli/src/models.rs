@@ -140,7 +140,7 @@ pub async fn run(command: ModelsCommand) -> Result<ExitCode, String> {
         ModelsCommand::Fit { input, model } => {
             let rows = read(&input)?;
             let fitted = fit(model.kind(), &rows).map_err(|e| e.to_string())?;
-            println!("{}", serde_json::to_string_pretty(&fit_json(&fitted)).map_err(|e| e.to_string())?);
+            crate::print::out(serde_json::to_string_pretty(&fit_json(&fitted)).map_err(|e| e.to_string())?);
             Ok(ExitCode::SUCCESS)
         }
         ModelsCommand::Score(args) => score(args),
@@ -211,9 +211,9 @@ fn score(args: ScoreArgs) -> Result<ExitCode, String> {
             band: args.explain.then(|| score.band.label()),
             explanation: args.explain.then_some(score.explanation),
         };
-        out.serialize(row).map_err(|e| e.to_string())?;
+        out.serialize(row).map_err(crate::print::csv_error)?;
     }
-    out.flush().map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| { crate::print::gone_or_fail(&e); e.to_string() })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -222,7 +222,7 @@ fn summarize_cmd(path: &Path, end: NaiveDate, unit: Unit) -> Result<ExitCode, St
     let (transactions, errors) = read_transactions(std::io::BufReader::new(file))?;
     report(path, &errors);
     let mut out = csv::Writer::from_writer(std::io::stdout().lock());
-    out.write_record(["customer_id", "frequency", "recency", "T", "monetary_value"]).map_err(|e| e.to_string())?;
+    out.write_record(["customer_id", "frequency", "recency", "T", "monetary_value"]).map_err(crate::print::csv_error)?;
     for s in summarize(&transactions, end, unit) {
         let record = [
             s.customer_id.clone(),
@@ -231,8 +231,8 @@ fn summarize_cmd(path: &Path, end: NaiveDate, unit: Unit) -> Result<ExitCode, St
             format!("{:.4}", s.age),
             s.monetary_value.map(|m| format!("{m:.4}")).unwrap_or_default(),
         ];
-        out.write_record(&record).map_err(|e| e.to_string())?;
+        out.write_record(&record).map_err(crate::print::csv_error)?;
     }
-    out.flush().map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| { crate::print::gone_or_fail(&e); e.to_string() })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,13 +11,14 @@ use kairos::profile::engagement::EngagementKind;
 pub fn profile_summary(p: &Profile) -> String {
     let s = p.purchases();
     let mut out = String::new();
+    let day = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or("-".to_string(), |t| t.format("%Y-%m-%d").to_string());
     let _ = writeln!(
         out,
         "{}  (events {}, seen {} – {})",
         p.customer_id,
-        p.events_applied,
-        p.first_seen_at.format("%Y-%m-%d"),
-        p.last_seen_at.format("%Y-%m-%d")
+        p.events_applied(),
+        day(p.first_seen_at()),
+        day(p.last_seen_at())
     );
     let mut reach = Vec::new();
     for channel in Channel::ALL {
@@ -25,10 +26,12 @@ pub fn profile_summary(p: &Profile) -> String {
             Channel::Email => p.email().map(|e| e.as_str().to_string()),
             Channel::Sms => p.phone().map(|ph| ph.as_str().to_string()),
             Channel::Push => {
-                (!p.contact.push_tokens.is_empty()).then(|| format!("{} device(s)", p.contact.push_tokens.len()))
+                let devices = p.contact.details.push_tokens.len();
+                (devices > 0).then(|| format!("{devices} device(s)"))
             }
         };
         let consent = p
+            .contact
             .consents
             .iter()
             .filter(|(k, _)| k.starts_with(&format!("{channel}/")))
@@ -78,8 +81,8 @@ pub fn profile_summary(p: &Profile) -> String {
     let _ = writeln!(
         out,
         "  cart {} line(s); {} product(s) viewed recently; top categories: {}",
-        p.cart.lines.len(),
-        p.recent_views.len(),
+        p.browse.cart.lines.len(),
+        p.browse.views.len(),
         if top.is_empty() { "none".into() } else { top.join(", ") }
     );
     let e = &p.engagement;
@@ -92,6 +95,27 @@ pub fn profile_summary(p: &Profile) -> String {
         e.total(EngagementKind::Session)
     );
     out
+}
+
+/// A profile as JSON for people and scripts: the figures first, then every part as stored.
+pub fn profile_json(p: &Profile) -> serde_json::Value {
+    let orders: serde_json::Map<String, serde_json::Value> = p
+        .orders
+        .orders
+        .iter()
+        .chain(p.archived_orders.iter().flat_map(|a| a.orders.iter()))
+        .map(|(id, o)| (id.to_string(), serde_json::to_value(o).unwrap_or_default()))
+        .collect();
+    serde_json::json!({
+        "customer_id": p.customer_id,
+        "events_applied": p.events_applied(),
+        "first_seen_at": p.first_seen_at(),
+        "last_seen_at": p.last_seen_at(),
+        "time_zone": p.time_zone().name(),
+        "purchases": p.purchases(),
+        "orders": orders,
+        "parts": p,
+    })
 }
 
 /// The customer's send-time model in a line: their best hours of the week, on their clock.

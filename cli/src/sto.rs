@@ -84,7 +84,7 @@ pub async fn run(command: StoCommand) -> Result<ExitCode, String> {
                 policy,
                 ..SimConfig::default()
             };
-            print!("{}", evaluate(&config));
+            crate::print::raw(evaluate(&config));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -117,14 +117,14 @@ fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, String> {
                     expected_engagement: format!("{:.4}", d.expected_engagement),
                     reason: d.reason,
                 })
-                .map_err(|e| e.to_string())?,
+                .map_err(crate::print::csv_error)?,
             Err(e) => {
                 unplaced += 1;
                 eprintln!("{customer_id}: no send time: {e}");
             }
         }
     }
-    writer.flush().map_err(|e| e.to_string())?;
+    writer.flush().map_err(|e| { crate::print::gone_or_fail(&e); e.to_string() })?;
     eprintln!("{} rows read, {} skipped; {} customers without a send time", rows.len(), errors.len(), unplaced);
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use kairos::sto::attention::{Attention, Signal};
+use kairos::attention::{Attention, Signal};
 use kairos::sto::decide::{Policy, decide};
 use kairos::sto::posterior::{History, Posterior};
 use kairos::sto::prior::PriorStats;

@@ -291,7 +291,10 @@ pub struct FirstName(String);
 
 impl FirstName {
     pub fn parse(s: &str) -> Result<Self, String> {
-        crate::validate::TextRule { min: 1, max: 100, inner_space: true }.check(s).map(|()| FirstName(s.to_string()))
+        crate::validate::TextRule { min: 1, max: 100, inner_space: true }
+            .check(s)
+            .map(|()| FirstName(s.to_string()))
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -7,14 +7,13 @@
 //! send (a churn episode, a cart, a broadcast), so creating it with `attribute_not_exists` is
 //! idempotent: a redelivered cause cannot queue a second send.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CampaignId, CustomerId};
+use crate::keys;
 use crate::store::{Item, Key, StoreError, encode};
 
-/// Partitions per due minute.
-pub const SHARDS: u32 = 8;
 /// Due sends nobody dispatched are dropped after this many days.
 const EXPIRY_DAYS: i64 = 30;
 
@@ -31,22 +30,9 @@ pub struct DueSend {
     pub created_at: DateTime<Utc>,
 }
 
-fn shard(customer: &CustomerId) -> u32 {
-    let hash = customer.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-    hash % SHARDS
-}
-
-/// The minute a due send is filed under: its due instant, truncated to the minute.
-pub fn minute(at: DateTime<Utc>) -> String {
-    at.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(at).format("%Y-%m-%dT%H:%M").to_string()
-}
-
 impl DueSend {
     pub fn key(&self) -> Key {
-        Key::new(
-            format!("DUE#{}#{}", minute(self.due_at), shard(&self.customer_id)),
-            format!("{}#{}#{}", self.customer_id, self.campaign_id, self.occurrence),
-        )
+        keys::due_send(self.due_at, &self.customer_id, &self.campaign_id, &self.occurrence)
     }
 
     /// The item to create (conditionally: `attribute_not_exists`) for this send.
@@ -74,7 +60,7 @@ mod tests {
         };
         let key = d.key();
         assert!(key.pk.starts_with("DUE#2026-11-24T03:17#"), "{}", key.pk);
-        assert!(key.pk.rsplit('#').next().unwrap().parse::<u32>().unwrap() < SHARDS);
+        assert!(key.pk.rsplit('#').next().unwrap().parse::<u32>().unwrap() < keys::DUE_SHARDS);
         assert_eq!(key.sk, "c-1#winback#churn-episode-1");
         assert!(d.item().unwrap().expires_at.is_some());
     }

@@ -9,7 +9,7 @@ use std::fmt;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
-use crate::validate::TextRule;
+use crate::validate::{TextError, TextRule};
 
 macro_rules! text_newtype {
     ($(#[$doc:meta])* $name:ident, $rule:expr, $what:literal) => {
@@ -21,7 +21,7 @@ macro_rules! text_newtype {
         impl $name {
             pub const RULE: TextRule = $rule;
 
-            pub fn new(value: impl Into<String>) -> Result<Self, String> {
+            pub fn new(value: impl Into<String>) -> Result<Self, TextError> {
                 let value = value.into();
                 Self::RULE.check(&value)?;
                 Ok(Self(value))
@@ -33,8 +33,8 @@ macro_rules! text_newtype {
         }
 
         impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(value: String) -> Result<Self, String> {
+            type Error = TextError;
+            fn try_from(value: String) -> Result<Self, TextError> {
                 Self::new(value)
             }
         }

@@ -1,48 +1,61 @@
 //! Ingesting a batch of shop events into profiles, exactly once per event.
 //!
-//! A batch (an SQS delivery, or lines of a file) is parsed record by record; a record that is
-//! not a valid event fails alone. Valid events are grouped by customer, and each customer's
-//! events are folded into the profile and written in **one** transaction with a marker item per
-//! event (`attribute_not_exists`). The transaction either applies them all or, when a marker
-//! already exists, tells us which events were seen before; those are dropped and the rest
-//! retried. So a redelivered event changes nothing, and a batch costs one write request per
-//! customer, not per event.
+//! A batch (an SQS delivery, or lines of a file) is parsed record by record. Valid events are
+//! grouped by customer and by the part of the profile they change ([`crate::profile::home`]):
+//! product views and cart changes, sessions and message engagement, orders and refunds, contact
+//! details and consents each live in a small item of their own. The parts a batch touches are
+//! read in one request (eventually consistent, at half the price), and each part is written back
+//! with **one conditional write** that names the version it read and carries the ids of the
+//! events it applied ([`crate::dedupe`]): a redelivered event is recognised by the part it would
+//! change, a racing writer's update is never lost (the loser reads again and folds again), and
+//! nothing is written twice. DynamoDB bills a write by the kilobytes of the item it rewrites, so
+//! keeping the items small and writing each once is what keeps ingest cheap.
 //!
-//! The profile write is conditioned on the version read, so two invocations racing on one
-//! customer cannot lose each other's updates: the loser re-reads and re-folds.
+//! What happens to each record:
+//! - applied, or recognised as a duplicate: acknowledged;
+//! - not a valid event, or an event whose effect a profile cannot hold (refused with the field
+//!   to blame, while the customer's other events apply): acknowledged and **parked**
+//!   ([`rejected`]), since retrying would fail the same way;
+//! - a failure that may pass (throttling, an unavailable store, a customer so busy that the
+//!   retry budget ran out, or a stored part that cannot be read): handed back to the queue, to be
+//!   retried and, after the queue's receive limit, dead-lettered.
 
+pub mod rejected;
 pub mod source;
+mod unit;
 
 use std::collections::{BTreeMap, HashSet};
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Duration;
+use std::panic::catch_unwind;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde_json::json;
 
 use crate::clock::Clock;
 use crate::event::{EventError, ShopEvent, parse_event};
 use crate::ids::{CustomerId, EventId};
-use crate::keys;
-use crate::profile::Profile;
+use crate::keys::{self, PartKind};
+use crate::profile::{Browse, ContactPart, Engagement, OrderBook, also_touches, home};
 use crate::redact::scrub;
-use crate::store::{Condition, Item, MAX_WRITES, Store, StoreError, Write, decode, encode};
+use crate::store::{Consistency, Fetched, Store, StoreError};
+use crate::validate::FieldError;
+use rejected::RejectedRecord;
+use unit::{Applied, Retry, Unit};
 
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
-    /// How long an event id is remembered. Longer than any redelivery: SQS keeps messages at
-    /// most 14 days, EventBridge retries for 24 hours.
-    pub dedupe_window: Duration,
-    /// Attempts per customer when the profile keeps changing underneath or the store is busy.
+    /// Attempts per part when it keeps changing underneath (a busy customer) or the store is
+    /// busy...
     pub max_attempts: u32,
-    /// Customers written concurrently within one batch.
+    /// ...and the time they may take, at most (less if the invocation ends sooner).
+    pub retry_budget: Duration,
+    /// Parts written concurrently within one batch.
     pub concurrency: usize,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig { dedupe_window: Duration::from_secs(30 * 86_400), max_attempts: 6, concurrency: 8 }
+        IngestConfig { max_attempts: 200, retry_budget: Duration::from_secs(20), concurrency: 8 }
     }
 }
 
@@ -57,6 +70,8 @@ pub struct Record<'a> {
 pub enum IngestError {
     #[error(transparent)]
     Malformed(#[from] EventError),
+    #[error("{kind} event {event_id} refused: {error}")]
+    Refused { kind: &'static str, event_id: EventId, error: FieldError },
     #[error("store error: {0}")]
     Store(#[from] StoreError),
     #[error("gave up after {attempts} attempts; last: {last}")]
@@ -66,12 +81,22 @@ pub enum IngestError {
 }
 
 impl IngestError {
-    /// Whether the same record can succeed on redelivery (a malformed one never will).
+    /// Whether the same record can succeed later. The others are parked, not retried.
     pub fn is_retryable(&self) -> bool {
         match self {
-            IngestError::Malformed(_) | IngestError::Panicked(_) => false,
-            IngestError::Store(e) => e.is_retryable(),
+            IngestError::Malformed(_) | IngestError::Refused { .. } | IngestError::Panicked(_) => false,
+            // A corrupt stored part may be repaired: the record waits in the queue (and then the
+            // dead-letter queue, whence it can be redriven).
+            IngestError::Store(e) => e.is_retryable() || matches!(e, StoreError::Corrupt { .. }),
             IngestError::Exhausted { .. } => true,
+        }
+    }
+
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            IngestError::Malformed(e) => e.errors().to_vec(),
+            IngestError::Refused { error, .. } => vec![error.clone()],
+            _ => Vec::new(),
         }
     }
 }
@@ -86,184 +111,175 @@ pub struct RecordFailure {
 pub struct BatchReport {
     /// Records to hand back to the queue (SQS partial batch failure).
     pub failures: Vec<RecordFailure>,
+    /// Records that can never apply, acknowledged and parked ([`rejected`]).
+    pub rejected: Vec<RecordFailure>,
     /// Events folded into profiles by this batch.
     pub applied: usize,
     /// Events seen before (in an earlier batch or earlier in this one): nothing changed.
     pub duplicates: usize,
-    /// Customers whose profiles were written.
+    /// Customers whose profiles changed.
     pub customers: usize,
 }
 
-/// Ingests one batch. Never fails as a whole: every problem is a record failure.
+/// Ingests one batch. Never fails as a whole: every problem is a record's.
 pub async fn ingest_batch<S: Store, C: Clock>(
     store: &S,
     clock: &C,
     config: &IngestConfig,
     records: &[Record<'_>],
 ) -> BatchReport {
+    ingest_batch_until(store, clock, config, records, None).await
+}
+
+/// [`ingest_batch`] that stops retrying busy customers in time to answer before `deadline`.
+pub async fn ingest_batch_until<S: Store, C: Clock>(
+    store: &S,
+    clock: &C,
+    config: &IngestConfig,
+    records: &[Record<'_>],
+    deadline: Option<Instant>,
+) -> BatchReport {
     let now = clock.now();
     let mut report = BatchReport::default();
-    let mut groups: BTreeMap<CustomerId, Vec<(usize, ShopEvent)>> = BTreeMap::new();
+    let mut events: Vec<Option<ShopEvent>> = Vec::with_capacity(records.len());
+    let mut rejections: Vec<(usize, IngestError)> = Vec::new();
     let mut seen: HashSet<(CustomerId, EventId)> = HashSet::new();
-    // Kept per record for the logs once the events have moved into their groups.
-    let mut event_ids: Vec<Option<EventId>> = vec![None; records.len()];
 
     for (index, record) in records.iter().enumerate() {
-        let result = catch_unwind(|| parse_event(record.body, now).map_err(IngestError::from))
+        let parsed = catch_unwind(|| parse_event(record.body, now).map_err(IngestError::from))
             .unwrap_or_else(|_| Err(IngestError::Panicked("parsing this record".into())));
+        match parsed {
+            Ok(event) if !seen.insert((event.customer_id.clone(), event.id.clone())) => {
+                report.duplicates += 1; // the same event twice in one batch
+                events.push(None);
+            }
+            Ok(event) => events.push(Some(event)),
+            Err(error) => {
+                rejections.push((index, error));
+                events.push(None);
+            }
+        }
+    }
+
+    // One unit of work per customer and part.
+    let mut units: BTreeMap<(&CustomerId, PartKind), Unit<'_>> = BTreeMap::new();
+    for (i, event) in events.iter().enumerate() {
+        let Some(e) = event else { continue };
+        let part = home(&e.payload);
+        units.entry((&e.customer_id, part)).or_insert_with(|| Unit { customer: &e.customer_id, home: Vec::new(), touch: Vec::new() }).home.push((i, e));
+        if let Some(other) = also_touches(&e.payload) {
+            units.entry((&e.customer_id, other)).or_insert_with(|| Unit { customer: &e.customer_id, home: Vec::new(), touch: Vec::new() }).touch.push((i, e));
+        }
+    }
+    for unit in units.values_mut() {
+        // A stable order makes the fold deterministic whatever order the batch came in.
+        unit.home.sort_by(|a, b| (a.1.occurred_at, &a.1.id).cmp(&(b.1.occurred_at, &b.1.id)));
+    }
+
+    // Every part the batch touches, in one read.
+    let part_keys: Vec<_> = units.keys().map(|(c, kind)| keys::part(c, *kind)).collect();
+    let initial: Vec<Fetched> = match store.get_many(&part_keys, Consistency::Eventual).await {
+        Ok(items) => items,
+        Err(e) => part_keys.iter().map(|_| Err(e.clone())).collect(),
+    };
+
+    let retry = Retry { config, started: Instant::now(), deadline };
+    let retry = &retry;
+    // The futures are built first, in a plain loop: a closure over borrowed items would make the
+    // stream's future lifetime-generic, which the compiler cannot prove `Send`.
+    let mut work = Vec::with_capacity(units.len());
+    for (((_, kind), unit), first) in units.iter().zip(initial) {
+        let kind = *kind;
+        work.push(async move {
+            let result = match kind {
+                PartKind::Browse => unit::run::<S, Browse>(store, unit, first, now, retry).await,
+                PartKind::Engagement => unit::run::<S, Engagement>(store, unit, first, now, retry).await,
+                PartKind::Orders => unit::run::<S, OrderBook>(store, unit, first, now, retry).await,
+                PartKind::Contact => unit::run::<S, ContactPart>(store, unit, first, now, retry).await,
+            };
+            (kind, unit, result)
+        });
+    }
+    let results: Vec<(PartKind, &Unit<'_>, Result<Vec<(usize, Applied)>, IngestError>)> =
+        futures::stream::iter(work).buffer_unordered(config.concurrency.max(1)).collect().await;
+
+    // Per record: its home's outcome, unless a unit it needed failed.
+    let mut outcome: Vec<Option<Result<Applied, IngestError>>> = vec![None; events.len()];
+    let mut changed: HashSet<&CustomerId> = HashSet::new();
+    for (kind, unit, result) in &results {
         match result {
-            Ok(event) => {
-                if !seen.insert((event.customer_id.clone(), event.id.clone())) {
-                    report.duplicates += 1; // the same event twice in one batch
-                    continue;
+            Ok(applied) => {
+                for (i, a) in applied {
+                    if *a == Applied::Applied {
+                        changed.insert(unit.customer);
+                    }
+                    outcome[*i].get_or_insert(Ok(a.clone()));
                 }
-                event_ids[index] = Some(event.id.clone());
-                groups.entry(event.customer_id.clone()).or_default().push((index, event));
             }
             Err(error) => {
-                tracing::warn!(record_id = record.id, error = %scrub(&error.to_string()), "rejected malformed event");
-                report.failures.push(RecordFailure { record_id: record.id.to_string(), error });
-            }
-        }
-    }
-
-    let outcomes: Vec<(Vec<usize>, Result<GroupOutcome, IngestError>)> = futures::stream::iter(groups)
-        .map(|(customer, events)| async move {
-            let indexes: Vec<usize> = events.iter().map(|(i, _)| *i).collect();
-            let outcome =
-                apply_customer(store, now, config, &customer, events.into_iter().map(|(_, e)| e).collect()).await;
-            (indexes, outcome)
-        })
-        .buffer_unordered(config.concurrency.max(1))
-        .collect()
-        .await;
-
-    for (indexes, outcome) in outcomes {
-        match outcome {
-            Ok(o) => {
-                report.applied += o.applied;
-                report.duplicates += o.duplicates;
-                report.customers += usize::from(o.applied > 0);
-            }
-            Err(error) => {
-                for index in indexes {
-                    let record_id = records[index].id.to_string();
-                    let event_id = event_ids[index].as_ref().map(EventId::as_str);
-                    tracing::error!(record_id, event_id, error = %scrub(&error.to_string()), "event not applied");
-                    report.failures.push(RecordFailure { record_id, error: error.clone() });
+                for i in unit.home.iter().chain(&unit.touch).map(|(i, _)| *i) {
+                    tracing::error!(record_id = records[i].id, event_id = events[i].as_ref().map(|e| e.id.as_str()), part = ?kind, error = %scrub(&error.to_string()), "event not applied");
+                    outcome[i] = Some(Err(error.clone()));
                 }
             }
         }
     }
+    for (i, o) in outcome.into_iter().enumerate() {
+        let Some(e) = &events[i] else { continue };
+        match o {
+            Some(Ok(Applied::Applied)) => report.applied += 1,
+            Some(Ok(Applied::Duplicate)) => report.duplicates += 1,
+            Some(Ok(Applied::Refused(error))) => rejections.push((
+                i,
+                IngestError::Refused { kind: e.payload.kind().as_str(), event_id: e.id.clone(), error },
+            )),
+            Some(Err(error)) if error.is_retryable() => {
+                report.failures.push(RecordFailure { record_id: records[i].id.to_string(), error });
+            }
+            Some(Err(error)) => rejections.push((i, error)),
+            None => {}
+        }
+    }
+    report.customers = changed.len();
+
+    // Park what can never apply; a record that cannot be parked goes back to the queue.
+    let mut parking = Vec::with_capacity(rejections.len());
+    for (i, error) in rejections {
+        let record = rejected_record(&records[i], events[i].as_ref(), &error, now);
+        parking.push(async move {
+            let stored = rejected::park(store, &record).await;
+            (i, error, stored)
+        });
+    }
+    let parked: Vec<(usize, IngestError, Result<(), StoreError>)> =
+        futures::stream::iter(parking).buffer_unordered(config.concurrency.max(1)).collect().await;
+    for (i, error, stored) in parked {
+        let record_id = records[i].id.to_string();
+        match stored {
+            Ok(()) => {
+                tracing::warn!(record_id, error = %scrub(&error.to_string()), "record rejected and parked");
+                report.rejected.push(RecordFailure { record_id, error });
+            }
+            Err(e) => {
+                tracing::error!(record_id, error = %scrub(&error.to_string()), park_error = %e, "record rejected but could not be parked; returned to the queue");
+                report.failures.push(RecordFailure { record_id, error: IngestError::Store(e) });
+            }
+        }
+    }
+    report.failures.sort_by(|a, b| a.record_id.cmp(&b.record_id));
+    report.rejected.sort_by(|a, b| a.record_id.cmp(&b.record_id));
     report
 }
 
-#[derive(Debug, Default)]
-struct GroupOutcome {
-    applied: usize,
-    duplicates: usize,
-}
-
-/// Folds one customer's events into their profile and records them as processed, atomically.
-async fn apply_customer<S: Store>(
-    store: &S,
-    now: DateTime<Utc>,
-    config: &IngestConfig,
-    customer: &CustomerId,
-    mut pending: Vec<ShopEvent>,
-) -> Result<GroupOutcome, IngestError> {
-    // A stable order makes the fold deterministic whatever order the batch came in.
-    pending.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
-    let profile_key = keys::profile(customer);
-    let expires_at = now.timestamp() + i64::try_from(config.dedupe_window.as_secs()).unwrap_or(i64::MAX / 2);
-    let mut outcome = GroupOutcome::default();
-    let mut attempts = 0_u32;
-
-    while !pending.is_empty() {
-        let current = store.get(&profile_key).await;
-        let current = match current {
-            Ok(c) => c,
-            Err(e) if e.is_retryable() => {
-                attempts += 1;
-                backoff(attempts, config.max_attempts, e.to_string()).await?;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let (mut profile, condition, version) = match current {
-            Some(item) => {
-                let version = item.version;
-                (decode::<Profile>(item)?, Condition::VersionIs(version), version)
-            }
-            None => {
-                let first = pending[0].occurred_at.with_timezone(&Utc);
-                (Profile::new(customer.clone(), first), Condition::NotExists, 0)
-            }
-        };
-        // One transaction holds the profile and one marker per event.
-        let chunk_len = pending.len().min(MAX_WRITES - 1);
-        let chunk = &pending[..chunk_len];
-        catch_unwind(AssertUnwindSafe(|| chunk.iter().for_each(|e| profile.apply(e))))
-            .map_err(|_| IngestError::Panicked(format!("folding events into the profile of {customer}")))?;
-
-        let mut writes = Vec::with_capacity(chunk_len + 1);
-        writes.push(Write::Put {
-            item: Item::new(profile_key.clone(), version + 1, encode(&profile_key, &profile)?),
-            condition,
-        });
-        for event in chunk {
-            let key = keys::event_marker(customer, &event.id);
-            let body = encode(&key, &json!({"type": event.payload.kind().as_str(), "at": now.timestamp()}))?;
-            writes.push(Write::Put {
-                item: Item::new(key, 1, body).expiring(expires_at),
-                condition: Condition::NotExists,
-            });
-        }
-
-        match store.write(writes).await {
-            Ok(()) => {
-                outcome.applied += chunk_len;
-                pending.drain(..chunk_len);
-            }
-            Err(StoreError::ConditionFailed { failed }) => {
-                let seen_before: Vec<usize> = if failed.is_empty() {
-                    // The store could not say which condition failed: ask the markers directly.
-                    let marker_keys: Vec<_> = chunk.iter().map(|e| keys::event_marker(customer, &e.id)).collect();
-                    let found = store.get_many(&marker_keys).await?;
-                    found.iter().enumerate().filter(|(_, m)| m.is_some()).map(|(i, _)| i).collect()
-                } else {
-                    failed.iter().filter(|&&i| i > 0).map(|i| i - 1).collect()
-                };
-                outcome.duplicates += seen_before.len();
-                for i in seen_before.iter().rev() {
-                    pending.remove(*i);
-                }
-                if seen_before.is_empty() || failed.contains(&0) {
-                    // The profile changed since we read it: another writer got there first.
-                    attempts += 1;
-                    backoff(attempts, config.max_attempts, "the profile kept changing underneath").await?;
-                }
-            }
-            Err(e) if e.is_retryable() => {
-                attempts += 1;
-                backoff(attempts, config.max_attempts, e.to_string()).await?;
-            }
-            Err(e) => return Err(e.into()),
-        }
+fn rejected_record(record: &Record<'_>, event: Option<&ShopEvent>, error: &IngestError, now: DateTime<Utc>) -> RejectedRecord {
+    let mut parked = RejectedRecord::new(record.id, record.body, now, scrub(&error.to_string()), &error.field_errors());
+    if let Some(e) = event {
+        parked.event_id = Some(e.id.to_string());
+        parked.customer_id = Some(e.customer_id.to_string());
+    } else if let IngestError::Malformed(EventError::Invalid { event_id: Some(id), .. }) = error {
+        parked.event_id = Some(id.to_string());
     }
-    Ok(outcome)
-}
-
-/// Waits before another attempt (exponential with full jitter), or gives up.
-async fn backoff(attempt: u32, max_attempts: u32, why: impl std::fmt::Display) -> Result<(), IngestError> {
-    if attempt >= max_attempts {
-        return Err(IngestError::Exhausted { attempts: attempt, last: why.to_string() });
-    }
-    let cap_ms = (20_u64 << attempt.min(6)).min(1_000);
-    // Jitter from the clock's nanoseconds: enough to spread racing writers apart.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    tokio::time::sleep(Duration::from_millis(u64::from(nanos) % (cap_ms + 1))).await;
-    Ok(())
+    parked
 }
 
 #[cfg(test)]

@@ -1,29 +1,182 @@
-//! The single-table key layout. Every item about a customer lives under the customer's
-//! partition, so export and erasure are one query.
+//! The single table's key layout: every item Kairos stores, in one place.
 //!
-//! | item                          | pk            | sk                |
-//! |-------------------------------|---------------|-------------------|
-//! | customer profile              | `C#<id>`      | `PROFILE`         |
-//! | processed-event marker (TTL)  | `C#<id>`      | `EVT#<event id>`  |
+//! | item                                         | pk                         | sk                              |
+//! |----------------------------------------------|----------------------------|---------------------------------|
+//! | profile part: browsing and cart              | `C#<customer>`             | `P#B`                           |
+//! | profile part: engagement and attention       | `C#<customer>`             | `P#E`                           |
+//! | profile part: orders (the recent ones)       | `C#<customer>`             | `P#O`                           |
+//! | profile part: archived orders                | `C#<customer>`             | `P#O#<chunk>`                   |
+//! | profile part: contact, consents, attributes  | `C#<customer>`             | `P#C`                           |
+//! | applied-event marker of a busy part (TTL)    | `C#<customer>`             | `D#<part>#<event hash>`         |
+//! | send-time model (nightly)                    | `C#<customer>`             | `STO`                           |
+//! | churn score and win-back episode (nightly)   | `C#<customer>`             | `CHURN`                         |
+//! | current send-time priors / churn model       | `STO#PRIORS` / `CHURN#MODEL` | `CURRENT`                     |
+//! | a job run's state, results, model (TTL)      | `JOB#<job>#<run>`          | `STATE`, `GATHER#<seg>`, `MODEL`, `APPLIED#<seg>` |
+//! | due send (for dispatch)                      | `DUE#<minute>#<shard>`     | `<customer>#<campaign>#<occurrence>` |
+//! | rejected inbound record (TTL)                | `REJ#<day>#<shard>`        | `<record id>`                   |
 //!
-//! Items other modules own keep their keys beside their code: send-time models
-//! ([`crate::sto::job`]), churn scores ([`crate::churn::job`]), job runs ([`crate::jobs::runner`])
-//! and due sends ([`crate::due`]). The README has the whole table.
+//! Everything about a customer sits under their partition, so export and erasure are one query,
+//! and a profile is one query of the `P#` prefix.
 
-use crate::ids::{CustomerId, EventId};
+use chrono::{DateTime, Timelike, Utc};
+
+use crate::dedupe::IdHash;
+use crate::ids::{CampaignId, CustomerId};
 use crate::store::Key;
 
-pub const PROFILE: &str = "PROFILE";
-pub const EVENT_MARKER_PREFIX: &str = "EVT#";
+/// Prefix of a customer's partition key.
+pub const CUSTOMER_PREFIX: &str = "C#";
+/// Sort-key prefix shared by every part of a profile.
+pub const PROFILE_PREFIX: &str = "P#";
+/// Sort-key prefix of archived-order chunks.
+pub const ARCHIVE_PREFIX: &str = "P#O#";
+/// The send-time model's sort key.
+pub const SEND_TIME_MODEL: &str = "STO";
+/// The churn score's sort key.
+pub const CHURN_SCORE: &str = "CHURN";
+/// Where the current send-time priors are published.
+pub const SEND_TIME_PRIORS: (&str, &str) = ("STO#PRIORS", "CURRENT");
+/// Where the current churn model is published.
+pub const CHURN_MODEL: (&str, &str) = ("CHURN#MODEL", "CURRENT");
+/// Partitions per due minute and per day of rejected records.
+pub const DUE_SHARDS: u32 = 8;
+pub const REJECTED_SHARDS: u32 = 8;
+
+/// The parts a profile is stored in. Each event changes one of them (its home) and is counted
+/// and deduplicated there, so the items every event rewrites stay small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PartKind {
+    Browse,
+    Engagement,
+    Orders,
+    Contact,
+}
+
+impl PartKind {
+    pub const ALL: [PartKind; 4] = [PartKind::Browse, PartKind::Engagement, PartKind::Orders, PartKind::Contact];
+
+    pub fn sk(self) -> &'static str {
+        match self {
+            PartKind::Browse => "P#B",
+            PartKind::Engagement => "P#E",
+            PartKind::Orders => "P#O",
+            PartKind::Contact => "P#C",
+        }
+    }
+
+    pub fn letter(self) -> char {
+        match self {
+            PartKind::Browse => 'B',
+            PartKind::Engagement => 'E',
+            PartKind::Orders => 'O',
+            PartKind::Contact => 'C',
+        }
+    }
+
+    /// The part a sort key names, if it is one.
+    pub fn of_sk(sk: &str) -> Option<PartKind> {
+        PartKind::ALL.into_iter().find(|p| p.sk() == sk)
+    }
+}
 
 pub fn customer_pk(customer: &CustomerId) -> String {
-    format!("C#{customer}")
+    format!("{CUSTOMER_PREFIX}{customer}")
 }
 
-pub fn profile(customer: &CustomerId) -> Key {
-    Key::new(customer_pk(customer), PROFILE)
+/// The customer a partition key belongs to, if it is a customer's.
+pub fn customer_of(pk: &str) -> Option<CustomerId> {
+    pk.strip_prefix(CUSTOMER_PREFIX).and_then(|id| CustomerId::new(id).ok())
 }
 
-pub fn event_marker(customer: &CustomerId, event: &EventId) -> Key {
-    Key::new(customer_pk(customer), format!("{EVENT_MARKER_PREFIX}{event}"))
+pub fn part(customer: &CustomerId, kind: PartKind) -> Key {
+    Key::new(customer_pk(customer), kind.sk())
+}
+
+pub fn archive(customer: &CustomerId, chunk: &str) -> Key {
+    Key::new(customer_pk(customer), format!("{ARCHIVE_PREFIX}{chunk}"))
+}
+
+/// The chunk id an archive sort key names.
+pub fn archive_chunk(sk: &str) -> Option<&str> {
+    sk.strip_prefix(ARCHIVE_PREFIX)
+}
+
+pub fn applied_marker(customer: &CustomerId, kind: PartKind, id: IdHash) -> Key {
+    Key::new(customer_pk(customer), format!("D#{}#{}", kind.letter(), id.text()))
+}
+
+pub fn send_time_model(customer: &CustomerId) -> Key {
+    Key::new(customer_pk(customer), SEND_TIME_MODEL)
+}
+
+pub fn churn_score(customer: &CustomerId) -> Key {
+    Key::new(customer_pk(customer), CHURN_SCORE)
+}
+
+pub fn job_run_pk(job: &str, run: &str) -> String {
+    format!("JOB#{job}#{run}")
+}
+
+pub const JOB_STATE: &str = "STATE";
+pub const JOB_MODEL: &str = "MODEL";
+pub const JOB_GATHERED: &str = "GATHER#";
+pub const JOB_APPLIED: &str = "APPLIED#";
+
+/// A per-segment item of a job run: `GATHER#00042`.
+pub fn job_segment_sk(prefix: &str, segment: u32) -> String {
+    format!("{prefix}{segment:05}")
+}
+
+/// The minute a due send is filed under: its due instant, truncated to the minute.
+pub fn due_minute(at: DateTime<Utc>) -> String {
+    at.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(at).format("%Y-%m-%dT%H:%M").to_string()
+}
+
+pub fn due_send(due_at: DateTime<Utc>, customer: &CustomerId, campaign: &CampaignId, occurrence: &str) -> Key {
+    let shard = crate::hash::bucket(customer.as_str(), DUE_SHARDS);
+    Key::new(format!("DUE#{}#{shard}", due_minute(due_at)), format!("{customer}#{campaign}#{occurrence}"))
+}
+
+pub fn rejected(received: DateTime<Utc>, record_id: &str) -> Key {
+    let shard = crate::hash::bucket(record_id, REJECTED_SHARDS);
+    Key::new(format!("REJ#{}#{shard}", received.format("%Y-%m-%d")), record_id)
+}
+
+/// The partitions that hold one day's rejected records.
+pub fn rejected_partitions(day: chrono::NaiveDate) -> Vec<String> {
+    (0..REJECTED_SHARDS).map(|shard| format!("REJ#{}#{shard}", day.format("%Y-%m-%d"))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn keys_follow_the_table() {
+        let c = CustomerId::new("c-1").unwrap();
+        assert_eq!(part(&c, PartKind::Orders), Key::new("C#c-1", "P#O"));
+        assert_eq!(archive(&c, "x1"), Key::new("C#c-1", "P#O#x1"));
+        assert_eq!(archive_chunk("P#O#x1"), Some("x1"));
+        assert_eq!(PartKind::of_sk("P#E"), Some(PartKind::Engagement));
+        assert_eq!(PartKind::of_sk("P#O#x1"), None);
+        assert_eq!(customer_of("C#c-1"), Some(c.clone()));
+        assert_eq!(customer_of("JOB#sto#r"), None);
+        let due = due_send(
+            Utc.with_ymd_and_hms(2026, 11, 24, 3, 17, 42).unwrap(),
+            &c,
+            &CampaignId::new("winback").unwrap(),
+            "churn-episode-1",
+        );
+        assert!(due.pk.starts_with("DUE#2026-11-24T03:17#"), "{}", due.pk);
+        assert_eq!(due.sk, "c-1#winback#churn-episode-1");
+        let rej = rejected(Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap(), "m-1");
+        assert!(rejected_partitions(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()).contains(&rej.pk));
+        // Every profile part and archive shares the prefix a profile is read with.
+        assert!(PartKind::ALL.iter().all(|p| p.sk().starts_with(PROFILE_PREFIX)));
+        assert!(ARCHIVE_PREFIX.starts_with(PROFILE_PREFIX));
+        assert!(!applied_marker(&c, PartKind::Browse, IdHash::of(&crate::ids::EventId::new("e").unwrap()))
+            .sk
+            .starts_with(PROFILE_PREFIX));
+    }
 }

@@ -5,12 +5,17 @@
 //! [`store::dynamo`] for production, [`store::embedded`] for the local default. The binaries in
 //! `functions/` and `cli/` only wire adapters to the domain.
 
+pub mod attention;
 pub mod churn;
 pub mod clock;
+pub mod compact;
 pub mod config;
 pub mod contact;
+pub mod customers;
+pub mod dedupe;
 pub mod due;
 pub mod event;
+pub mod hash;
 pub mod ids;
 pub mod ingest;
 pub mod jobs;
@@ -24,3 +29,4 @@ pub mod synth;
 pub mod tabular;
 pub mod telemetry;
 pub mod validate;
+pub mod week;

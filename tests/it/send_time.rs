@@ -8,7 +8,8 @@ use kairos::ingest::{IngestConfig, Record, ingest_batch};
 use kairos::jobs::runner::{RunPhase, RunState};
 use kairos::jobs::sqs::SqsQueue;
 use kairos::sto::job::SendTimeJob;
-use kairos::sto::job::{CustomerModel, MODEL_SK, PRIORS_PK, PRIORS_SK};
+use kairos::keys::{SEND_TIME_MODEL as MODEL_SK, SEND_TIME_PRIORS};
+use kairos::sto::job::CustomerModel;
 use kairos::store::{Key, Store, decode, scan_all};
 use kairos_jobs::{Deps, handle};
 use kairos_tests::lambda_context as context;
@@ -54,7 +55,7 @@ async fn the_fan_out_refreshes_every_customer_exactly_once() {
     let state: RunState =
         decode(deps.store.get(&Key::new(format!("JOB#sto#{run}"), "STATE")).await.unwrap().unwrap()).unwrap();
     assert_eq!(state.phase, RunPhase::Done);
-    let priors = deps.store.get(&Key::new(PRIORS_PK, PRIORS_SK)).await.unwrap().unwrap();
+    let priors = deps.store.get(&Key::new(SEND_TIME_PRIORS.0, SEND_TIME_PRIORS.1)).await.unwrap().unwrap();
     assert_eq!(priors.body["run"], run);
 
     // The scheduler retrying the same tick resumes a finished run: nothing more to do.

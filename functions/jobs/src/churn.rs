@@ -1,6 +1,10 @@
 //! The `churn` Lambda: clients and configuration once, then one handler call per schedule tick or
 //! task batch. Configuration: see `kairos::churn::job::ChurnConfig::from_lookup`.
 
+// The runner's futures nest deeply (segments, customers, store calls): their layout needs more
+// than the default query depth.
+#![recursion_limit = "256"]
+
 use kairos::churn::job::{ChurnConfig, ChurnJob};
 use lambda_runtime::{Error, run, service_fn};
 

@@ -6,17 +6,16 @@
 //! tasks: it works each and reports the ones that failed (partial batch failure). The protocol is
 //! `kairos::jobs::runner`; what a job computes is its `SegmentedJob` implementation.
 
-use std::time::{Duration, Instant};
-
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::SqsEvent;
 use kairos::jobs::runner::{Deadline, Runner};
 use kairos::jobs::sqs::SqsQueue;
 use kairos::jobs::{SegmentedJob, Task, TaskQueue};
-use kairos::redact::scrub;
 use kairos::store::Store;
+use kairos_lambda::Failed;
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 pub struct Deps<S, Q, J> {
     pub store: S,
@@ -65,37 +64,59 @@ pub async fn handle_at<S: Store, Q: TaskQueue, J: SegmentedJob>(
     event: LambdaEvent<Value>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Value, lambda_runtime::Error> {
-    let runner = Runner { store: &deps.store, queue: &deps.queue, job: &deps.job };
+    let span = kairos_lambda::invocation(&event.context, J::NAME);
     if event.payload.get("Records").is_some() {
         let sqs: SqsEvent = serde_json::from_value(event.payload)?;
         // Leave the margin to the runner: it hands unfinished segments on before the deadline.
-        let left = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO);
-        let deadline = Deadline(Some(Instant::now() + left));
-        let mut response = SqsBatchResponse::default();
-        for message in sqs.records {
-            let id = message.message_id.clone().unwrap_or_default();
-            let task: Task = match message.body.as_deref().map(serde_json::from_str) {
-                Some(Ok(task)) => task,
-                Some(Err(e)) => {
-                    tracing::error!(message_id = id, error = %scrub(&e.to_string()), "not a task");
-                    response.add_failure(id);
-                    continue;
-                }
-                None => {
-                    response.add_failure(id);
-                    continue;
-                }
-            };
-            let (run, segment, phase) = (task.run.clone(), task.segment, task.phase);
-            if let Err(e) = runner.handle(task, now, deadline).await {
-                tracing::error!(message_id = id, job = J::NAME, run, segment, ?phase, error = %e, "task failed");
-                response.add_failure(id);
-            }
-        }
-        return Ok(serde_json::to_value(response)?);
+        let deadline = Deadline(Some(kairos_lambda::deadline(&event.context)));
+        work_tasks(deps, &sqs, now, deadline).instrument(span).await
+    } else {
+        start(deps, event.payload, now).instrument(span).await
     }
-    let request: StartRequest = serde_json::from_value(event.payload)
+}
+
+/// Works each task of an SQS batch; the failed ones go back to the queue.
+async fn work_tasks<S: Store, Q: TaskQueue, J: SegmentedJob>(
+    deps: &Deps<S, Q, J>,
+    sqs: &SqsEvent,
+    now: chrono::DateTime<chrono::Utc>,
+    deadline: Deadline,
+) -> Result<Value, lambda_runtime::Error> {
+    let runner = Runner { store: &deps.store, queue: &deps.queue, job: &deps.job };
+    let mut failures = Vec::new();
+    for record in kairos_lambda::records(sqs)? {
+        let task: Task = match serde_json::from_str(record.body) {
+            Ok(task) => task,
+            Err(e) => {
+                failures.push(Failed { record_id: record.id.to_string(), reason: format!("not a task: {e}") });
+                continue;
+            }
+        };
+        let (run, segment, phase) = (task.run.clone(), task.segment, task.phase);
+        if let Err(e) = runner.handle(task, now, deadline).await {
+            let reason = format!("{} task of run {run}, segment {segment}, failed: {e}", phase_name(phase));
+            failures.push(Failed { record_id: record.id.to_string(), reason });
+        }
+    }
+    Ok(serde_json::to_value(kairos_lambda::respond(J::NAME, failures, &[]))?)
+}
+
+/// Starts (or resumes) the run a schedule names.
+async fn start<S: Store, Q: TaskQueue, J: SegmentedJob>(
+    deps: &Deps<S, Q, J>,
+    payload: Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Value, lambda_runtime::Error> {
+    let runner = Runner { store: &deps.store, queue: &deps.queue, job: &deps.job };
+    let request: StartRequest = serde_json::from_value(payload)
         .map_err(|e| format!("expected {{\"run\": \"<id>\", \"segments\": N}} or an SQS event: {e}"))?;
     let state = runner.start(&request.run, request.segments.unwrap_or(deps.segments), now).await?;
     Ok(json!({ "job": J::NAME, "run": request.run, "state": state }))
+}
+
+fn phase_name(phase: kairos::jobs::Phase) -> &'static str {
+    match phase {
+        kairos::jobs::Phase::Gather => "gather",
+        kairos::jobs::Phase::Apply => "apply",
+    }
 }

@@ -1,5 +1,9 @@
 //! The `send-time` Lambda: clients once, then one handler call per schedule tick or task batch.
 
+// The runner's futures nest deeply (segments, customers, store calls): their layout needs more
+// than the default query depth.
+#![recursion_limit = "256"]
+
 use kairos::sto::job::SendTimeJob;
 use lambda_runtime::{Error, run, service_fn};
 

@@ -21,12 +21,11 @@ use super::{ModelKind, fit_weighted};
 use crate::due::DueSend;
 use crate::ids::CampaignId;
 use crate::jobs::{Output, SegmentedJob};
+use crate::keys;
 use crate::profile::Profile;
-use crate::store::{Item, Key, decode};
+use crate::store::Key;
 
-pub const SCORE_SK: &str = "CHURN";
-pub const MODEL_PK: &str = "CHURN#MODEL";
-pub const MODEL_SK: &str = "CURRENT";
+pub const SCORE_SK: &str = keys::CHURN_SCORE;
 /// Customers kept per stratum in a segment's (and the merged) sample.
 pub const SAMPLE_PER_STRATUM: usize = 800;
 /// Strata by repeat purchases: none, one, two or three, four to seven, eight or more.
@@ -117,16 +116,12 @@ impl ChurnConfig {
 pub fn summary_at(profile: &Profile, today: NaiveDate) -> Option<Summary> {
     let currency = profile.purchases().currency;
     let mut days: std::collections::BTreeMap<NaiveDate, f64> = std::collections::BTreeMap::new();
-    for record in profile.orders.values().filter(|o| o.counts_as_purchase()) {
+    for record in profile.order_records().filter(|o| o.counts_as_purchase()) {
         let Some(placed) = &record.placed else { continue };
         if placed.day > today {
             continue;
         }
-        let net = if Some(placed.currency) == currency {
-            (placed.value.micros() - record.refunded().micros()) as f64 / 1e6
-        } else {
-            0.0
-        };
+        let net = if Some(placed.currency) == currency { record.net().to_f64() } else { 0.0 };
         *days.entry(placed.day).or_default() += net;
     }
     let (&first, _) = days.iter().next()?;
@@ -154,7 +149,7 @@ pub struct SampleStats {
 }
 
 fn stable_hash(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+    crate::hash::fnv1a64(id.as_bytes())
 }
 
 impl SampleStats {
@@ -291,6 +286,7 @@ impl SegmentedJob for ChurnJob {
     const OUTPUT_SK: &'static str = SCORE_SK;
     type Stats = SampleStats;
     type Model = ChurnModel;
+    type Output = CustomerScore;
 
     fn gather(&self, profile: &Profile, now: DateTime<Utc>, stats: &mut SampleStats) {
         if let Some(s) = summary_at(profile, now.date_naive()) {
@@ -350,36 +346,33 @@ impl SegmentedJob for ChurnJob {
     }
 
     fn model_key(&self) -> Key {
-        Key::new(MODEL_PK, MODEL_SK)
+        Key::new(keys::CHURN_MODEL.0, keys::CHURN_MODEL.1)
     }
 
     fn apply(
         &self,
         profile: &Profile,
         model: &ChurnModel,
-        previous: Option<&Item>,
+        previous: Option<&CustomerScore>,
         now: DateTime<Utc>,
-    ) -> Option<Output> {
+    ) -> Option<Output<CustomerScore>> {
         let scoring = model.scoring.as_ref()?;
         let summary = summary_at(profile, now.date_naive())?;
         let score = scoring.score(&summary);
-        let before =
-            previous.cloned().and_then(|i| decode::<CustomerScore>(i).ok()).map(|c| c.winback).unwrap_or_default();
+        let before = previous.map(|c| c.winback).unwrap_or_default();
         let (winback, starts_episode) = self.transition(before, &score, now);
-        let mut extra = Vec::new();
+        let mut due = Vec::new();
         if starts_episode {
-            let send = DueSend {
+            due.push(DueSend {
                 customer_id: profile.customer_id.clone(),
                 campaign_id: self.config.winback_campaign.clone(),
                 occurrence: format!("churn-episode-{}", winback.episode),
                 due_at: now,
                 reason: format!("win-back: {}", score.explanation),
                 created_at: now,
-            };
-            extra.push(send.item().ok()?);
+            });
         }
-        let stored = CustomerScore { scored_at: now, score, winback };
-        Output::of(&stored, extra)
+        Some(Output { value: CustomerScore { scored_at: now, score, winback }, due })
     }
 }
 

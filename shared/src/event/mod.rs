@@ -233,11 +233,13 @@ pub struct OrderPlaced {
 }
 
 impl OrderPlaced {
-    /// The sum of the lines, saturating rather than overflowing on absurd input.
+    /// The sum of the lines: exact for every valid order (at most 500 lines of at most 10,000
+    /// units of at most a trillion each).
     pub fn lines_total(&self) -> Amount {
-        Amount::from_micros(self.lines.iter().fold(0_i64, |acc, l| {
-            acc.saturating_add(l.unit_price.micros().saturating_mul(i64::from(l.quantity.get())))
-        }))
+        self.lines
+            .iter()
+            .map(|l| l.unit_price.checked_mul(l.quantity.get()).unwrap_or(Amount::from_micros(i128::MAX)))
+            .fold(Amount::ZERO, Amount::saturating_add)
     }
 
     /// The order's value for spend statistics.

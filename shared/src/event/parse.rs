@@ -64,7 +64,6 @@ struct VersionProbe {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Envelope<'a> {
-    #[allow(dead_code)] // checked by VersionProbe first, kept here so the field is known
     schema_version: u32,
     id: EventId,
     customer_id: CustomerId,
@@ -86,22 +85,27 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> Result<ShopEvent, EventErr
     };
     let invalid = |event_id, errors| EventError::Invalid { kind: "unknown", event_id, errors };
 
-    let probe: VersionProbe =
-        serde_json::from_str(body).map_err(|e| invalid(None, vec![serde_error(prefix, &e.to_string())]))?;
-    match probe.schema_version.as_ref().and_then(serde_json::Value::as_u64) {
-        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-        Some(v) => {
-            let problem = format!("version {v} is not supported (this Kairos reads version {SCHEMA_VERSION})");
-            return Err(invalid(None, vec![FieldError::new(join_path(prefix, "schema_version"), problem)]));
+    // The common case in one pass; anything else is parsed again to say exactly what is wrong.
+    let envelope: Envelope = match serde_json::from_str::<Envelope>(body) {
+        Ok(envelope) if envelope.schema_version == SCHEMA_VERSION => envelope,
+        _ => {
+            let probe: VersionProbe =
+                serde_json::from_str(body).map_err(|e| invalid(None, vec![serde_error(prefix, &e.to_string())]))?;
+            match probe.schema_version.as_ref().and_then(serde_json::Value::as_u64) {
+                Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+                Some(v) => {
+                    let problem = format!("version {v} is not supported (this Kairos reads version {SCHEMA_VERSION})");
+                    return Err(invalid(None, vec![FieldError::new(join_path(prefix, "schema_version"), problem)]));
+                }
+                None if probe.schema_version.is_some() => {
+                    let problem = format!("must be the integer {SCHEMA_VERSION}");
+                    return Err(invalid(None, vec![FieldError::new(join_path(prefix, "schema_version"), problem)]));
+                }
+                None => {}
+            }
+            from_str_at(body, prefix).map_err(|e| invalid(None, vec![e]))?
         }
-        None if probe.schema_version.is_some() => {
-            let problem = format!("must be the integer {SCHEMA_VERSION}");
-            return Err(invalid(None, vec![FieldError::new(join_path(prefix, "schema_version"), problem)]));
-        }
-        None => {}
-    }
-
-    let envelope: Envelope = from_str_at(body, prefix).map_err(|e| invalid(None, vec![e]))?;
+    };
     let kind = envelope.kind.as_str();
     let event_id = Some(envelope.id.clone());
     let data_path = join_path(prefix, "data");
@@ -138,6 +142,10 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> Result<ShopEvent, EventErr
 
 /// Deserializes `text`, reporting the first problem as a field error under `prefix`.
 fn from_str_at<'a, T: Deserialize<'a>>(text: &'a str, prefix: &str) -> Result<T, FieldError> {
+    // The plain path first: tracking the field path is only needed to explain a failure.
+    if let Ok(value) = serde_json::from_str(text) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -207,6 +215,9 @@ fn check_priced(
 }
 
 fn check_fits(amount: Amount, currency: Currency, field: &str, errors: &mut Vec<FieldError>) {
+    if amount > crate::money::MAX_INPUT {
+        errors.push(FieldError::new(field, "is too large (at most 1000000000000)"));
+    }
     if !amount.fits(currency) {
         errors.push(FieldError::new(
             field,
@@ -287,6 +298,11 @@ fn check_payload(payload: &Payload, base: &str, errors: &mut Vec<FieldError>) {
                         field,
                         "must be a string, number, boolean or null (not a list or object)",
                     )),
+                    serde_json::Value::Number(n) => {
+                        if let Err(problem) = crate::store::storable_number(n) {
+                            errors.push(FieldError::new(field, format!("is {problem}")));
+                        }
+                    }
                     _ => {}
                 }
             }

@@ -23,8 +23,9 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use crate::due::DueSend;
 use crate::profile::Profile;
-use crate::store::{Document, Item, Key, Write};
+use crate::store::Key;
 
 /// One unit of work: a phase of a run on one segment, possibly resuming inside it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,6 +75,8 @@ pub trait SegmentedJob: Send + Sync {
     const OUTPUT_SK: &'static str;
     type Stats: Default + Serialize + serde::de::DeserializeOwned + Send + Sync;
     type Model: Serialize + serde::de::DeserializeOwned + Send + Sync;
+    /// What is stored per customer.
+    type Output: Serialize + serde::de::DeserializeOwned + Send + Sync;
 
     /// Adds one customer to a segment's statistics.
     fn gather(&self, profile: &Profile, now: chrono::DateTime<chrono::Utc>, stats: &mut Self::Stats);
@@ -82,40 +85,28 @@ pub trait SegmentedJob: Send + Sync {
     fn fit(&self, stats: &Self::Stats) -> Self::Model;
     /// Where the fitted model is published for other functions.
     fn model_key(&self) -> Key;
-    /// One customer's output given their previous output item (from an earlier run), or `None`
-    /// to leave them alone.
+    /// One customer's output given their previous one (from an earlier run; the runner decodes
+    /// it, and a customer whose previous output cannot be read is reported and left alone, never
+    /// reset), or `None` to leave them alone.
     fn apply(
         &self,
         profile: &Profile,
         model: &Self::Model,
-        previous: Option<&Item>,
+        previous: Option<&Self::Output>,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<Output>;
+    ) -> Option<Output<Self::Output>>;
 }
 
-/// What a job writes for one customer: their output item's body, and other items created with
-/// it in the same transaction (each only if it does not exist yet), such as a due send.
+/// What a job writes for one customer: their output, and due sends created with it in the same
+/// transaction (each only if it does not exist yet: its key names its cause).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Output {
-    pub body: Document,
-    pub extra: Vec<Item>,
+pub struct Output<T> {
+    pub value: T,
+    pub due: Vec<DueSend>,
 }
 
-impl Output {
-    /// The output whose body is `value` serialized (a struct), with `extra` items; `None` if it
-    /// does not serialize to an object.
-    pub fn of<T: serde::Serialize>(value: &T, extra: Vec<Item>) -> Option<Self> {
-        match serde_json::to_value(value) {
-            Ok(serde_json::Value::Object(body)) => Some(Output { body, extra }),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn writes(self, output: Item, condition: crate::store::Condition) -> Vec<Write> {
-        std::iter::once(Write::Put { item: output, condition })
-            .chain(
-                self.extra.into_iter().map(|item| Write::Put { item, condition: crate::store::Condition::NotExists }),
-            )
-            .collect()
+impl<T> Output<T> {
+    pub fn of(value: T) -> Self {
+        Output { value, due: Vec::new() }
     }
 }

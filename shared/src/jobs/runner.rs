@@ -11,6 +11,10 @@
 //!
 //! Each customer's output is `C#<id>` / `J::OUTPUT_SK`, carrying the run that wrote it: a
 //! redelivered task skips customers this run already wrote, so each is written once per run.
+//!
+//! A segment is read as whole customers ([`crate::customers::CustomerGroups`]): the profile's
+//! parts and the customer's previous output come from the same scan. A customer whose items
+//! cannot be decoded is logged with the key and counted, and the run goes on without them.
 
 use std::time::{Duration, Instant};
 
@@ -19,9 +23,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Phase, QueueError, SegmentedJob, Task, TaskQueue};
+use crate::customers::{self, CustomerGroups};
+use crate::ids::CustomerId;
 use crate::keys;
 use crate::profile::Profile;
-use crate::store::{Condition, Item, Key, Query, Segment, Store, StoreError, Write, decode, encode};
+use crate::store::{Condition, Item, Key, Page, Query, Segment, Store, StoreError, Write, decode, encode};
 
 /// Run items are kept this long, for inspection, then expire.
 const RUN_ITEM_DAYS: i64 = 30;
@@ -75,6 +81,51 @@ pub struct RunState {
 pub struct Applied {
     pub written: u64,
     pub skipped: u64,
+    /// Customers left out because an item of theirs could not be decoded.
+    #[serde(default)]
+    pub unreadable: u64,
+}
+
+/// A customer's output as stored: the job's value and the run that wrote it.
+#[derive(Serialize, Deserialize)]
+struct StoredOutput<T> {
+    run: String,
+    #[serde(flatten)]
+    value: T,
+}
+
+/// One customer read whole from a scan: their profile, and their previous output (with its
+/// version) if they have one.
+struct Scanned<T> {
+    profile: Profile,
+    previous: Option<(StoredOutput<T>, u64)>,
+}
+
+/// The customer's profile and previous output from their items; `None` (logged) if an item
+/// cannot be decoded, or if they have no profile.
+fn scanned<T: serde::de::DeserializeOwned>(
+    customer: &CustomerId,
+    items: Vec<Item>,
+    output_sk: &str,
+) -> Result<Option<Scanned<T>>, StoreError> {
+    let (outputs, parts): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.key.sk == output_sk);
+    let Some(profile) = customers::assemble(customer, parts)? else { return Ok(None) };
+    let previous = match outputs.into_iter().next() {
+        Some(item) => {
+            let version = item.version;
+            Some((decode::<StoredOutput<T>>(item)?, version))
+        }
+        None => None,
+    };
+    Ok(Some(Scanned { profile, previous }))
+}
+
+/// Logs the undecodable items of a page.
+fn report_corrupt(page: &Page, job: &str) -> u64 {
+    for e in &page.corrupt {
+        tracing::error!(job, error = %e, "item not readable; its customer is left out of this run");
+    }
+    page.corrupt.len() as u64
 }
 
 pub struct Runner<'a, S, Q, J> {
@@ -104,7 +155,7 @@ fn check_run_id(run: &str) -> Result<(), JobError> {
 
 impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
     fn pk(&self, run: &str) -> String {
-        format!("JOB#{}#{run}", J::NAME)
+        keys::job_run_pk(J::NAME, run)
     }
 
     fn key(&self, run: &str, sk: impl Into<String>) -> Key {
@@ -130,7 +181,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
     }
 
     async fn state(&self, run: &str) -> Result<Option<(RunState, u64)>, JobError> {
-        match self.store.get(&self.key(run, "STATE")).await? {
+        match self.store.get(&self.key(run, keys::JOB_STATE)).await? {
             Some(item) => {
                 let version = item.version;
                 Ok(Some((decode(item)?, version)))
@@ -147,7 +198,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         version: u64,
         now: DateTime<Utc>,
     ) -> Result<bool, JobError> {
-        let key = self.key(run, "STATE");
+        let key = self.key(run, keys::JOB_STATE);
         let item = Item::new(key.clone(), version, encode(&key, state)?).expiring(Self::expiry(now));
         match self.store.write(vec![Write::Put { item, condition }]).await {
             Ok(()) => Ok(true),
@@ -189,13 +240,13 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         };
         match state.phase {
             RunPhase::Gathering => {
-                let done: Vec<u32> = self.segments_with(run, "GATHER#").await?;
+                let done: Vec<u32> = self.segments_with(run, keys::JOB_GATHERED).await?;
                 let missing = (0..state.total).filter(|s| !done.contains(s));
                 self.queue.enqueue(self.tasks(run, Phase::Gather, state.total, missing)).await?;
                 self.advance(run, state.total, now).await?;
             }
             RunPhase::Applying => {
-                let done: Vec<u32> = self.segments_with(run, "APPLIED#").await?;
+                let done: Vec<u32> = self.segments_with(run, keys::JOB_APPLIED).await?;
                 let missing = (0..state.total).filter(|s| !done.contains(s));
                 self.queue.enqueue(self.tasks(run, Phase::Apply, state.total, missing)).await?;
                 self.finish(run, state.total, now).await?;
@@ -226,7 +277,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
     }
 
     async fn gather(&self, task: Task, now: DateTime<Utc>, deadline: Deadline) -> Result<(), JobError> {
-        let done_key = self.key(&task.run, format!("GATHER#{:05}", task.segment));
+        let done_key = self.key(&task.run, keys::job_segment_sk(keys::JOB_GATHERED, task.segment));
         if self.store.get(&done_key).await?.is_some() {
             return self.advance(&task.run, task.total, now).await;
         }
@@ -237,21 +288,35 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         };
         let segment = Segment::new(task.segment, task.total)?;
         let mut after = task.after_key();
+        let mut groups = CustomerGroups::default();
+        // The last item of the last customer gathered: where a continuation resumes.
+        let mut resume = after.clone();
         loop {
             let page = self.store.scan(segment, after.as_ref(), PAGE).await?;
-            for profile in profiles(page.items) {
-                self.job.gather(&profile, now, &mut stats);
+            report_corrupt(&page, J::NAME);
+            let next = page.next;
+            let mut complete = groups.push(page.items);
+            if next.is_none() {
+                complete.extend(groups.finish());
             }
-            match page.next {
-                None => break,
-                Some(next) if deadline.near() => {
-                    let carry = serde_json::to_value(&stats).map_err(|e| JobError::Invalid(e.to_string()))?;
-                    let rest = Task { after: Some((next.pk, next.sk)), carry: Some(carry), ..task };
-                    self.queue.enqueue(vec![rest]).await?;
-                    return Ok(());
+            for (customer, items) in complete {
+                resume = items.last().map(|i| i.key.clone());
+                match scanned::<J::Output>(&customer, items, J::OUTPUT_SK) {
+                    Ok(Some(s)) => self.job.gather(&s.profile, now, &mut stats),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(job = J::NAME, error = %e, "customer not readable; left out of this run"),
                 }
-                Some(next) => after = Some(next),
             }
+            let Some(next) = next else { break };
+            // Near the deadline, hand the rest on, from after the last whole customer (if this
+            // invocation got that far).
+            if let Some(from) = resume.as_ref().filter(|r| deadline.near() && Some(*r) != task.after_key().as_ref()) {
+                let carry = serde_json::to_value(&stats).map_err(|e| JobError::Invalid(e.to_string()))?;
+                let rest = Task { after: Some((from.pk.clone(), from.sk.clone())), carry: Some(carry), ..task };
+                self.queue.enqueue(vec![rest]).await?;
+                return Ok(());
+            }
+            after = Some(next);
         }
         let item =
             Item::new(done_key.clone(), 1, encode(&done_key, &json!({ "stats": stats }))?).expiring(Self::expiry(now));
@@ -268,7 +333,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             return Err(JobError::Invalid(format!("run {run} has no state")));
         };
         if state.phase == RunPhase::Gathering {
-            let gathered = self.run_items(run, "GATHER#").await?;
+            let gathered = self.run_items(run, keys::JOB_GATHERED).await?;
             if gathered.len() < total as usize {
                 return Ok(());
             }
@@ -283,10 +348,10 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             }
             let model = self.job.fit(&merged);
             let model_doc = json!({ "run": run, "fitted_at": now, "model": model });
-            let run_model = self.key(run, "MODEL");
+            let run_model = self.key(run, keys::JOB_MODEL);
             let public = self.job.model_key();
             let applying = RunState { phase: RunPhase::Applying, apply_enqueued: false, ..state.clone() };
-            let state_key = self.key(run, "STATE");
+            let state_key = self.key(run, keys::JOB_STATE);
             let writes = vec![
                 Write::Put {
                     item: Item::new(state_key.clone(), version + 1, encode(&state_key, &applying)?)
@@ -318,7 +383,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
     }
 
     async fn apply(&self, task: Task, now: DateTime<Utc>, deadline: Deadline) -> Result<(), JobError> {
-        let done_key = self.key(&task.run, format!("APPLIED#{:05}", task.segment));
+        let done_key = self.key(&task.run, keys::job_segment_sk(keys::JOB_APPLIED, task.segment));
         if self.store.get(&done_key).await?.is_some() {
             return self.finish(&task.run, task.total, now).await;
         }
@@ -326,32 +391,48 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         struct Stored<M> {
             model: M,
         }
-        let Some(model_item) = self.store.get(&self.key(&task.run, "MODEL")).await? else {
+        let Some(model_item) = self.store.get(&self.key(&task.run, keys::JOB_MODEL)).await? else {
             return Err(JobError::Invalid(format!("run {} has no model to apply", task.run)));
         };
         let model: J::Model = decode::<Stored<J::Model>>(model_item)?.model;
+        // Counts carried from the invocations before this one; unreadable ones are an error, not a
+        // silent reset to zero.
         let mut counts: Applied = match &task.carry {
-            Some(c) => serde_json::from_value(c.clone()).unwrap_or_default(),
+            Some(c) => serde_json::from_value(c.clone())
+                .map_err(|e| JobError::Invalid(format!("carried counts of segment {}: {e}", task.segment)))?,
             None => Applied::default(),
         };
         let segment = Segment::new(task.segment, task.total)?;
         let mut after = task.after_key();
+        let mut groups = CustomerGroups::default();
+        let mut resume = after.clone();
         loop {
             let page = self.store.scan(segment, after.as_ref(), PAGE).await?;
-            let page_profiles: Vec<Profile> = profiles(page.items).collect();
-            let page_counts = self.apply_page(&task.run, &page_profiles, &model, now).await?;
-            counts.written += page_counts.written;
-            counts.skipped += page_counts.skipped;
-            match page.next {
-                None => break,
-                Some(next) if deadline.near() => {
-                    let carry = serde_json::to_value(counts).map_err(|e| JobError::Invalid(e.to_string()))?;
-                    let rest = Task { after: Some((next.pk, next.sk)), carry: Some(carry), ..task };
-                    self.queue.enqueue(vec![rest]).await?;
-                    return Ok(());
-                }
-                Some(next) => after = Some(next),
+            counts.unreadable += report_corrupt(&page, J::NAME);
+            let next = page.next;
+            let mut complete = groups.push(page.items);
+            if next.is_none() {
+                complete.extend(groups.finish());
             }
+            for (customer, items) in complete {
+                resume = items.last().map(|i| i.key.clone());
+                match scanned::<J::Output>(&customer, items, J::OUTPUT_SK) {
+                    Ok(Some(s)) => self.apply_one(&task.run, s, &model, now, &mut counts).await?,
+                    Ok(None) => {}
+                    Err(e) => {
+                        counts.unreadable += 1;
+                        tracing::error!(job = J::NAME, error = %e, "customer not readable; left out of this run");
+                    }
+                }
+            }
+            let Some(next) = next else { break };
+            if let Some(from) = resume.as_ref().filter(|r| deadline.near() && Some(*r) != task.after_key().as_ref()) {
+                let carry = serde_json::to_value(counts).map_err(|e| JobError::Invalid(e.to_string()))?;
+                let rest = Task { after: Some((from.pk.clone(), from.sk.clone())), carry: Some(carry), ..task };
+                self.queue.enqueue(vec![rest]).await?;
+                return Ok(());
+            }
+            after = Some(next);
         }
         let item = Item::new(done_key.clone(), 1, encode(&done_key, &counts)?).expiring(Self::expiry(now));
         match self.store.write(vec![Write::Put { item, condition: Condition::NotExists }]).await {
@@ -364,66 +445,71 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             segment = task.segment,
             written = counts.written,
             skipped = counts.skipped,
+            unreadable = counts.unreadable,
             "segment applied"
         );
         self.finish(&task.run, task.total, now).await
     }
 
-    /// Writes each customer's output unless this run already did.
-    async fn apply_page(
+    /// Writes one customer's output unless this run already did.
+    async fn apply_one(
         &self,
         run: &str,
-        page: &[Profile],
+        customer: Scanned<J::Output>,
         model: &J::Model,
         now: DateTime<Utc>,
-    ) -> Result<Applied, JobError> {
-        let mut counts = Applied::default();
-        let keys: Vec<Key> = page.iter().map(|p| Key::new(keys::customer_pk(&p.customer_id), J::OUTPUT_SK)).collect();
-        let mut existing = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(100) {
-            existing.extend(self.store.get_many(chunk).await?);
-        }
-        for ((profile, key), mut current) in page.iter().zip(keys).zip(existing) {
-            // At most two rounds: a racing duplicate task can only have written this run's output.
-            for _ in 0..2 {
-                if current.as_ref().is_some_and(|i| i.body.get("run").and_then(|r| r.as_str()) == Some(run)) {
-                    counts.skipped += 1;
-                    break;
+        counts: &mut Applied,
+    ) -> Result<(), JobError> {
+        let key = Key::new(keys::customer_pk(&customer.profile.customer_id), J::OUTPUT_SK);
+        let mut previous = customer.previous;
+        // At most two rounds: a racing duplicate task can only have written this run's output.
+        for _ in 0..2 {
+            if previous.as_ref().is_some_and(|(p, _)| p.run == run) {
+                counts.skipped += 1;
+                return Ok(());
+            }
+            let Some(output) = self.job.apply(&customer.profile, model, previous.as_ref().map(|(p, _)| &p.value), now) else {
+                counts.skipped += 1;
+                return Ok(());
+            };
+            let (version, condition) = match &previous {
+                Some((_, v)) => (v + 1, Condition::VersionIs(*v)),
+                None => (1, Condition::NotExists),
+            };
+            let stored = StoredOutput { run: run.to_string(), value: output.value };
+            let mut writes = vec![Write::Put { item: Item::new(key.clone(), version, encode(&key, &stored)?), condition }];
+            for due in &output.due {
+                writes.push(Write::Put { item: due.item()?, condition: Condition::NotExists });
+            }
+            match self.store.write(writes).await {
+                Ok(()) => {
+                    counts.written += 1;
+                    return Ok(());
                 }
-                let Some(mut output) = self.job.apply(profile, model, current.as_ref(), now) else {
-                    counts.skipped += 1;
-                    break;
-                };
-                output.body.insert("run".into(), json!(run));
-                let (version, condition) = match &current {
-                    Some(i) => (i.version + 1, Condition::VersionIs(i.version)),
-                    None => (1, Condition::NotExists),
-                };
-                let item = Item::new(key.clone(), version, std::mem::take(&mut output.body));
-                match self.store.write(output.writes(item, condition)).await {
-                    Ok(()) => {
-                        counts.written += 1;
-                        break;
+                Err(StoreError::ConditionFailed { failed }) => {
+                    if failed.iter().any(|i| *i > 0) && !failed.contains(&0) {
+                        // A due send this output creates exists already: only an earlier,
+                        // identical write could have made it (its key is unique to its cause), so
+                        // the output was written then too. Look again.
+                        tracing::warn!(key = %key, "a due send created with this output already exists");
                     }
-                    Err(StoreError::ConditionFailed { failed })
-                        if failed.iter().any(|i| *i > 0) && !failed.contains(&0) =>
-                    {
-                        // An item this output creates exists already: only an earlier, identical
-                        // write could have made it (its key is unique to the event), so the
-                        // output was written then too. Look again.
-                        tracing::warn!(key = %key, "an item created with this output already exists");
-                        current = self.store.get(&key).await?;
-                    }
-                    Err(StoreError::ConditionFailed { .. }) => current = self.store.get(&key).await?,
-                    Err(e) => return Err(e.into()),
+                    previous = match self.store.get(&key).await? {
+                        Some(item) => {
+                            let v = item.version;
+                            Some((decode::<StoredOutput<J::Output>>(item)?, v))
+                        }
+                        None => None,
+                    };
                 }
+                Err(e) => return Err(e.into()),
             }
         }
-        Ok(counts)
+        counts.skipped += 1;
+        Ok(())
     }
 
     async fn finish(&self, run: &str, total: u32, now: DateTime<Utc>) -> Result<(), JobError> {
-        if self.run_items(run, "APPLIED#").await?.len() < total as usize {
+        if self.run_items(run, keys::JOB_APPLIED).await?.len() < total as usize {
             return Ok(());
         }
         if let Some((state, version)) = self.state(run).await? {
@@ -436,17 +522,6 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         }
         Ok(())
     }
-}
-
-/// The profiles among scanned items; an undecodable one is logged and passed over rather than
-/// stopping the run.
-fn profiles(items: Vec<Item>) -> impl Iterator<Item = Profile> {
-    items.into_iter().filter(|i| i.key.sk == keys::PROFILE).filter_map(|item| {
-        let key = item.key.to_string();
-        decode::<Profile>(item)
-            .map_err(|e| tracing::error!(key, error = %e, "profile not readable; left out of this run"))
-            .ok()
-    })
 }
 
 /// Runs every task a local queue holds (and those they enqueue) to completion.

@@ -1,21 +1,27 @@
-//! Engagement: deliveries, opens, clicks and sessions, by hour of the customer's local week.
+//! The engagement part of a profile: deliveries, opens, clicks and sessions, and the attention
+//! they show.
 //!
-//! The newest records are kept as instants, so the weekly histogram is bucketed in the
-//! customer's *current* time zone when it is read: a time zone learned after the engagement
-//! (an identify event arriving late) still puts every recent record in the right local hour.
-//! Records pushed out of the window are folded into per-hour counts in the zone known then.
+//! Attention is kept by hour of the UTC week ([`StoredAttention`]) and read in the customer's
+//! current time zone, so a zone learnt after the signals still puts every one of them in the
+//! right local hour, in any arrival order. Machine opens (an open within seconds of its own
+//! delivery: a privacy proxy or prefetch) are told apart whichever of the two arrives first.
 
-use chrono::{DateTime, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::week::{HourOfWeek, WeekCounts};
-use crate::contact::Channel;
+use super::part::{PartMeta, ProfilePart};
+use crate::attention::{MACHINE_OPEN_SECS, Signal, StoredAttention};
+use crate::compact::{push_fixed, take_fixed, unix_secs_opt};
+use crate::event::{Engagement as Action, Payload, ShopEvent};
+use crate::hash::mixed64;
 use crate::ids::MessageId;
-use crate::sto::attention::{Attention, MACHINE_OPEN_SECS, Signal};
+use crate::keys::PartKind;
+use crate::validate::FieldError;
 
-/// How many engagement records a profile keeps as instants.
-pub const RECENT_ENGAGEMENTS: usize = 64;
+/// Deliveries and opens remembered to tell machine opens apart: the newest this many...
+pub const RECENT_TOUCHES: usize = 8;
+/// ...within this many seconds of the newest.
+const TOUCH_WINDOW_SECS: i64 = 7 * 86_400;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum EngagementKind {
@@ -37,145 +43,208 @@ impl EngagementKind {
     }
 }
 
-/// One engagement, compact: profiles are written on every batch and DynamoDB bills by the KB.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EngagementRecord {
-    /// Unix seconds.
-    #[serde(rename = "t")]
-    pub at: i64,
-    #[serde(rename = "k")]
-    pub kind: EngagementKind,
-    #[serde(rename = "ch", default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<Channel>,
-    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<MessageId>,
+/// A delivery or open, remembered briefly by the hash of its message id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Touch {
+    message: u64,
+    at: i64,
+    /// `d` a delivery, `o` an open counted as a person's, `x` an open counted as a machine's.
+    kind: char,
 }
 
-impl EngagementRecord {
-    pub fn instant(&self) -> DateTime<Utc> {
-        Utc.timestamp_opt(self.at, 0).single().unwrap_or_default()
+/// Recent touches, packed as `<message: 8 digits><at: 6 digits><kind>` each.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Touches(Vec<Touch>);
+
+impl Touches {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Touches {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = String::with_capacity(self.0.len() * 15);
+        for t in &self.0 {
+            push_fixed(&mut out, t.message, 8);
+            push_fixed(&mut out, t.at.max(0) as u64, 6);
+            out.push(t.kind);
+        }
+        s.serialize_str(&out)
+    }
+}
+
+impl<'de> Deserialize<'de> for Touches {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let mut rest = text.as_bytes();
+        let mut touches = Vec::new();
+        while !rest.is_empty() {
+            let message = take_fixed(&mut rest, 8, "touches").map_err(serde::de::Error::custom)?;
+            let at = take_fixed(&mut rest, 6, "touches").map_err(serde::de::Error::custom)? as i64;
+            let kind = match rest.split_first() {
+                Some((k @ (b'd' | b'o' | b'x'), tail)) => {
+                    rest = tail;
+                    char::from(*k)
+                }
+                _ => return Err(serde::de::Error::custom("packed touches: a touch has no kind d, o or x")),
+            };
+            touches.push(Touch { message, at, kind });
+        }
+        Ok(Touches(touches))
     }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Engagement {
+    #[serde(rename = "m", default)]
+    pub meta: PartMeta,
     /// Lifetime counts per kind: delivered, opened, clicked, sessions.
+    #[serde(rename = "n", default)]
     pub totals: [u64; 4],
-    /// The newest records, oldest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub recent: Vec<EngagementRecord>,
-    /// Hour-of-week counts of records that left `recent`, per kind.
-    #[serde(default, skip_serializing_if = "is_empty_weeks")]
-    pub older: [WeekCounts; 4],
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "e", default, with = "unix_secs_opt", skip_serializing_if = "Option::is_none")]
     pub last_engaged_at: Option<DateTime<Utc>>,
     /// When the customer pays attention, from engagement signals (purchases are added from the
     /// orders when read: [`super::Profile::attention`]).
-    #[serde(default)]
-    pub attention: Attention,
+    #[serde(rename = "a", default, skip_serializing_if = "StoredAttention::is_empty")]
+    pub attention: StoredAttention,
+    /// Recent deliveries and opens, oldest first.
+    #[serde(rename = "r", default, skip_serializing_if = "Touches::is_empty")]
+    touches: Touches,
 }
 
-fn is_empty_weeks(w: &[WeekCounts; 4]) -> bool {
-    w.iter().all(|c| c.total() == 0)
+fn message_hash(m: &MessageId) -> u64 {
+    mixed64(m.as_str().as_bytes()) & 0xffff_ffff_ffff
+}
+
+impl ProfilePart for Engagement {
+    const KIND: PartKind = PartKind::Engagement;
+
+    fn meta(&self) -> &PartMeta {
+        &self.meta
+    }
+
+    fn meta_mut(&mut self) -> &mut PartMeta {
+        &mut self.meta
+    }
+
+    fn apply(&mut self, event: &ShopEvent, at: DateTime<Utc>) -> Result<(), FieldError> {
+        match &event.payload {
+            Payload::SessionStarted(_) => self.record(at.timestamp(), EngagementKind::Session, None),
+            Payload::MessageEngaged(m) => {
+                let kind = match m.action {
+                    Action::Delivered => EngagementKind::Delivered,
+                    Action::Opened => EngagementKind::Opened,
+                    Action::Clicked => EngagementKind::Clicked,
+                };
+                self.record(at.timestamp(), kind, Some(&m.message_id));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 impl Engagement {
-    /// Records one engagement; `tz` is the zone to bucket anything that leaves the window in.
-    pub fn record(&mut self, record: EngagementRecord, tz: Tz) {
-        self.totals[record.kind.index()] += 1;
-        let signal = match record.kind {
-            EngagementKind::Delivered => None,
-            EngagementKind::Opened if self.is_machine_open(&record) => Some(Signal::MachineOpen),
-            EngagementKind::Opened => Some(Signal::Open),
-            EngagementKind::Clicked => Some(Signal::Click),
-            EngagementKind::Session => Some(Signal::Session),
-        };
-        if let Some(signal) = signal {
-            self.attention.add(record.at, tz, signal);
+    /// Records one engagement at unix second `at`.
+    pub fn record(&mut self, at: i64, kind: EngagementKind, message: Option<&MessageId>) {
+        self.totals[kind.index()] += 1;
+        let message = message.map(message_hash);
+        match kind {
+            EngagementKind::Delivered => {
+                if let Some(m) = message {
+                    // An open of this message that arrived first, within seconds after it: a
+                    // machine's after all.
+                    for t in self.touches.0.iter_mut().filter(|t| t.message == m && t.kind == 'o') {
+                        if (0..=MACHINE_OPEN_SECS).contains(&(t.at - at)) {
+                            self.attention.add(t.at, Signal::MachineOpen.weight() - Signal::Open.weight());
+                            t.kind = 'x';
+                        }
+                    }
+                    self.remember(Touch { message: m, at, kind: 'd' });
+                }
+            }
+            EngagementKind::Opened => {
+                let machine = message.is_some_and(|m| {
+                    self.touches
+                        .0
+                        .iter()
+                        .any(|t| t.message == m && t.kind == 'd' && (0..=MACHINE_OPEN_SECS).contains(&(at - t.at)))
+                });
+                self.attention.record(at, if machine { Signal::MachineOpen } else { Signal::Open });
+                if let Some(m) = message {
+                    self.remember(Touch { message: m, at, kind: if machine { 'x' } else { 'o' } });
+                }
+            }
+            EngagementKind::Clicked => self.attention.record(at, Signal::Click),
+            EngagementKind::Session => self.attention.record(at, Signal::Session),
         }
-        if record.kind != EngagementKind::Delivered {
-            let at = record.instant();
+        if kind != EngagementKind::Delivered {
+            let at = chrono::TimeZone::timestamp_opt(&Utc, at, 0).single().unwrap_or_default();
             self.last_engaged_at = Some(self.last_engaged_at.map_or(at, |l| l.max(at)));
-        }
-        let pos = self.recent.partition_point(|r| r.at <= record.at);
-        self.recent.insert(pos, record);
-        while self.recent.len() > RECENT_ENGAGEMENTS {
-            let evicted = self.recent.remove(0);
-            self.older[evicted.kind.index()].add(HourOfWeek::at(evicted.instant(), tz), 1);
         }
     }
 
-    /// An open within seconds of its own delivery: a mail client or privacy proxy, not a person.
-    fn is_machine_open(&self, open: &EngagementRecord) -> bool {
-        open.message.as_ref().is_some_and(|m| {
-            self.recent.iter().any(|d| {
-                d.kind == EngagementKind::Delivered
-                    && d.message.as_ref() == Some(m)
-                    && (0..=MACHINE_OPEN_SECS).contains(&(open.at - d.at))
-            })
-        })
+    fn remember(&mut self, touch: Touch) {
+        let touches = &mut self.touches.0;
+        let pos = touches.partition_point(|t| (t.at, t.message) <= (touch.at, touch.message));
+        touches.insert(pos, touch);
+        let newest = touches.last().map_or(touch.at, |t| t.at);
+        touches.retain(|t| newest - t.at <= TOUCH_WINDOW_SECS);
+        let excess = touches.len().saturating_sub(RECENT_TOUCHES);
+        touches.drain(..excess);
     }
 
     pub fn total(&self, kind: EngagementKind) -> u64 {
         self.totals[kind.index()]
-    }
-
-    /// Counts of `kind` by hour of the local week in `tz`.
-    pub fn by_hour(&self, kind: EngagementKind, tz: Tz) -> WeekCounts {
-        let mut counts = self.older[kind.index()].clone();
-        for r in self.recent.iter().filter(|r| r.kind == kind) {
-            counts.add(HourOfWeek::at(r.instant(), tz), 1);
-        }
-        counts
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
-    fn rec(at: i64, kind: EngagementKind) -> EngagementRecord {
-        EngagementRecord { at, kind, channel: Some(Channel::Email), message: None }
+    const T: i64 = 1_767_621_600; // Monday 2026-01-05 14:00 UTC
+
+    fn now() -> DateTime<Utc> {
+        Utc.timestamp_opt(T + 100, 0).unwrap()
+    }
+
+    fn total_attention(e: &Engagement) -> f64 {
+        e.attention.local(chrono_tz::UTC, now()).total_at(now())
     }
 
     #[test]
-    fn histogram_uses_the_zone_known_when_read() {
-        let mut e = Engagement::default();
-        // Monday 2026-01-05 14:00 UTC.
-        e.record(rec(1_767_621_600, EngagementKind::Opened), chrono_tz::UTC);
-        assert_eq!(e.by_hour(EngagementKind::Opened, chrono_tz::UTC).get(HourOfWeek::new(14).unwrap()), 1);
-        let ny = e.by_hour(EngagementKind::Opened, chrono_tz::America::New_York);
-        assert_eq!(ny.get(HourOfWeek::new(9).unwrap()), 1);
-    }
-
-    #[test]
-    fn opens_right_after_delivery_barely_count() {
-        let now = chrono::TimeZone::timestamp_opt(&Utc, 1_767_621_700, 0).unwrap();
-        let msg = |kind, at, m: &str| EngagementRecord {
-            at,
-            kind,
-            channel: Some(Channel::Email),
-            message: Some(MessageId::new(m).unwrap()),
-        };
-        let mut e = Engagement::default();
-        e.record(msg(EngagementKind::Delivered, 1_767_621_600, "a"), chrono_tz::UTC);
-        e.record(msg(EngagementKind::Opened, 1_767_621_605, "a"), chrono_tz::UTC); // proxy prefetch
-        assert!((e.attention.total_at(now) - Signal::MachineOpen.weight()).abs() < 0.01);
-        e.record(msg(EngagementKind::Opened, 1_767_621_690, "a"), chrono_tz::UTC); // a person
-        assert!((e.attention.total_at(now) - 1.1).abs() < 0.01);
-        assert_eq!(e.total(EngagementKind::Opened), 2);
-    }
-
-    #[test]
-    fn the_window_is_bounded_and_nothing_is_lost_from_the_counts() {
-        let mut e = Engagement::default();
-        for i in (0..200).rev() {
-            e.record(rec(1_767_621_600 + i * 3600, EngagementKind::Clicked), chrono_tz::UTC);
+    fn opens_right_after_delivery_barely_count_whichever_arrives_first() {
+        let m = MessageId::new("a").unwrap();
+        let mut delivered_first = Engagement::default();
+        delivered_first.record(T, EngagementKind::Delivered, Some(&m));
+        delivered_first.record(T + 5, EngagementKind::Opened, Some(&m)); // proxy prefetch
+        let mut opened_first = Engagement::default();
+        opened_first.record(T + 5, EngagementKind::Opened, Some(&m));
+        opened_first.record(T, EngagementKind::Delivered, Some(&m));
+        for e in [&delivered_first, &opened_first] {
+            // (Seen 95 seconds later, a whisker decayed.)
+            assert!((total_attention(e) - Signal::MachineOpen.weight()).abs() < 1e-5, "{}", total_attention(e));
         }
-        assert_eq!(e.recent.len(), RECENT_ENGAGEMENTS);
-        assert!(e.recent.windows(2).all(|w| w[0].at <= w[1].at));
-        assert_eq!(e.by_hour(EngagementKind::Clicked, chrono_tz::UTC).total(), 200);
-        assert_eq!(e.total(EngagementKind::Clicked), 200);
-        assert_eq!(e.last_engaged_at.unwrap().timestamp(), 1_767_621_600 + 199 * 3600);
+        // A person opening later counts fully.
+        delivered_first.record(T + 90, EngagementKind::Opened, Some(&m));
+        assert!((total_attention(&delivered_first) - 1.1).abs() < 1e-4);
+        assert_eq!(delivered_first.total(EngagementKind::Opened), 2);
+    }
+
+    #[test]
+    fn the_memory_of_deliveries_is_bounded() {
+        let mut e = Engagement::default();
+        for i in 0..200 {
+            let m = MessageId::new(format!("m{i}")).unwrap();
+            e.record(T + i * 3600, EngagementKind::Delivered, Some(&m));
+        }
+        assert_eq!(e.touches.0.len(), RECENT_TOUCHES);
+        let back: Engagement = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+        assert_eq!(back.touches, e.touches);
+        assert_eq!(e.total(EngagementKind::Delivered), 200);
+        assert!(e.last_engaged_at.is_none(), "deliveries are not engagement");
     }
 }

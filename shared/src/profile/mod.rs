@@ -1,242 +1,170 @@
 //! The customer profile: the aggregate every event folds into.
 //!
-//! [`Profile::apply`] is a pure function of the profile and one event. It is written so that the
-//! order events arrive in does not matter for anything that has a natural order: contact fields
-//! and consents are last-writer-wins by occurred-at, purchase statistics are derived from orders
-//! kept by id, the cart ignores changes from before the order that emptied it, lists are kept
-//! sorted by time. Counting each event once is the ingest path's job (event markers), not the
-//! fold's.
+//! A profile is stored in parts ([`crate::keys::PartKind`]), one item each, so the item an event
+//! rewrites holds only what that kind of event changes: product views and cart changes the
+//! [`Browse`] part, sessions and message engagement the [`Engagement`] part, orders and refunds
+//! the [`OrderBook`] (with [`ArchivedOrders`] for old history), contact details, consents and
+//! attributes the [`ContactPart`]. Each event has one home part, where it is counted and
+//! deduplicated; an order also empties the cart, an effect on the browse part that is
+//! idempotent by itself.
+//!
+//! Folding is a pure function of the profile and one event, written so that the order events
+//! arrive in does not matter for anything that has a natural order: contact fields and consents
+//! are last-writer-wins by occurred-at, purchase statistics are derived from orders kept by id,
+//! the cart ignores changes from before the order that emptied it, attention is kept by UTC
+//! hour and read in the current time zone. Counting each event once is the ingest path's job
+//! (the parts' recently-seen ids), not the fold's.
 
-pub mod cart;
+pub mod browse;
+pub mod contact;
 pub mod engagement;
 pub mod orders;
+pub mod part;
 pub mod tracked;
-pub mod week;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::contact::{Birthday, Channel, Country, Email, FirstName, Locale, Phone, PushToken, TimeZone};
-use crate::event::{ConsentStatus, CustomerUpdated, Engagement as EngagementAction, Payload, ShopEvent};
-use crate::ids::{Category, CustomerId, OrderId, ProductId, Topic};
-use crate::sto::attention::{Attention, Signal};
-use cart::{Cart, View, record_view};
-use engagement::{Engagement, EngagementKind, EngagementRecord};
-use orders::{OrderRecord, PurchaseSummary, record_order, record_refund, summarize};
-use tracked::{Provenance, Tracked, current, set_entry_if_newer, set_if_newer};
+use crate::attention::{Attention, Signal};
+use crate::contact::{Channel, Email, Phone};
+use crate::event::{ConsentStatus, Payload, ShopEvent};
+use crate::ids::{Category, CustomerId, ProductId, Topic};
+use crate::keys::PartKind;
+use crate::validate::FieldError;
+pub use browse::Browse;
+use browse::AFFINITY_PURCHASE;
+pub use contact::{ContactPart, consent_key};
+pub use engagement::Engagement;
+pub use orders::{ArchivedOrders, OrderBook, OrderRecord, PurchaseSummary};
+pub use part::{PartMeta, ProfilePart};
+use tracked::{Tracked, current};
 
-/// Weights of the signals behind category affinity: a purchase says more than a view.
-const AFFINITY_VIEW: u32 = 1;
-const AFFINITY_CART: u32 = 2;
-const AFFINITY_PURCHASE: u32 = 4;
-/// Push devices kept per customer (the most recently registered).
-const MAX_PUSH_TOKENS: usize = 5;
+/// The part an event is counted in.
+pub fn home(payload: &Payload) -> PartKind {
+    match payload {
+        Payload::ProductViewed(_)
+        | Payload::CartItemAdded(_)
+        | Payload::CartItemRemoved(_)
+        | Payload::CheckoutStarted(_) => PartKind::Browse,
+        Payload::SessionStarted(_) | Payload::MessageEngaged(_) => PartKind::Engagement,
+        Payload::OrderPlaced(_) | Payload::OrderRefunded(_) => PartKind::Orders,
+        Payload::ConsentChanged(_) | Payload::CustomerUpdated(_) => PartKind::Contact,
+    }
+}
+
+/// Another part an event changes (idempotently) besides its home, if any.
+pub fn also_touches(payload: &Payload) -> Option<PartKind> {
+    matches!(payload, Payload::OrderPlaced(_)).then_some(PartKind::Browse)
+}
+
+/// The instant an event is folded in at: its occurrence, to the second (what the parts store),
+/// so a profile folded in memory and one written and read back between events agree.
+pub fn event_instant(event: &ShopEvent) -> DateTime<Utc> {
+    event.occurred_at.with_timezone(&Utc).trunc_subsecs(0)
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
     pub customer_id: CustomerId,
-    pub first_seen_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-    /// Events folded in; with event markers this is exactly the distinct events received.
-    pub events_applied: u64,
-    #[serde(default)]
-    pub contact: Contact,
-    /// Consent per `channel/topic`, with its provenance.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub consents: BTreeMap<String, Tracked<ConsentStatus>>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub orders: BTreeMap<OrderId, OrderRecord>,
-    #[serde(default)]
+    pub browse: Browse,
     pub engagement: Engagement,
-    #[serde(default)]
-    pub cart: Cart,
-    /// Newest first.
+    pub orders: OrderBook,
+    /// The chunks of older orders the orders part lists.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub recent_views: Vec<View>,
-    /// Weighted browsing interest per category (views, cart adds); purchases are added from
-    /// the orders when read, see [`Profile::category_affinity`].
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub interest: BTreeMap<Category, u32>,
-    /// Shop-specific attributes for audience filters.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attributes: BTreeMap<String, Tracked<serde_json::Value>>,
-}
-
-/// Addresses and personal details, each with the provenance of its last change.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Contact {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<Tracked<Email>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<Tracked<Phone>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub push_tokens: Vec<Tracked<PushToken>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_zone: Option<Tracked<TimeZone>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locale: Option<Tracked<Locale>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<Tracked<Country>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub birthday: Option<Tracked<Birthday>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<Tracked<FirstName>>,
-}
-
-pub fn consent_key(channel: Channel, topic: &Topic) -> String {
-    format!("{channel}/{topic}")
+    pub archived_orders: Vec<ArchivedOrders>,
+    pub contact: ContactPart,
 }
 
 impl Profile {
-    pub fn new(customer_id: CustomerId, at: DateTime<Utc>) -> Self {
+    pub fn new(customer_id: CustomerId) -> Self {
         Profile {
             customer_id,
-            first_seen_at: at,
-            last_seen_at: at,
-            events_applied: 0,
-            contact: Contact::default(),
-            consents: BTreeMap::new(),
-            orders: BTreeMap::new(),
+            browse: Browse::default(),
             engagement: Engagement::default(),
-            cart: Cart::default(),
-            recent_views: Vec::new(),
-            interest: BTreeMap::new(),
-            attributes: BTreeMap::new(),
+            orders: OrderBook::default(),
+            archived_orders: Vec::new(),
+            contact: ContactPart::default(),
         }
     }
 
-    /// Folds one event into the profile.
-    pub fn apply(&mut self, event: &ShopEvent) {
-        let at = event.occurred_at.with_timezone(&Utc);
-        self.first_seen_at = self.first_seen_at.min(at);
-        self.last_seen_at = self.last_seen_at.max(at);
-        self.events_applied += 1;
-        let provenance = Provenance { at, source: event.source.clone(), event: event.id.clone() };
-        match &event.payload {
-            Payload::ProductViewed(v) => {
-                record_view(&mut self.recent_views, &v.product_id, v.category.as_ref(), at);
-                self.bump_affinity(v.category.as_ref(), AFFINITY_VIEW);
+    /// Folds one event into the profile (in memory: counting once is the caller's concern).
+    /// An event whose effect the profile cannot hold is refused, naming the field, and changes
+    /// nothing.
+    pub fn apply(&mut self, event: &ShopEvent) -> Result<(), FieldError> {
+        let at = event_instant(event);
+        match home(&event.payload) {
+            PartKind::Browse => self.browse.fold(event, at)?,
+            PartKind::Engagement => self.engagement.fold(event, at)?,
+            PartKind::Orders => {
+                self.orders.apply_with(event, at, &mut self.archived_orders);
+                self.orders.meta.count(at);
             }
-            Payload::CartItemAdded(a) => {
-                self.cart.add(a, at);
-                self.bump_affinity(a.category.as_ref(), AFFINITY_CART);
-            }
-            Payload::CartItemRemoved(r) => self.cart.remove(r, at),
-            Payload::CheckoutStarted(_) => self.cart.checkout_started(at),
-            Payload::OrderPlaced(o) => {
-                record_order(&mut self.orders, o, at, event.occurred_at.date_naive());
-                self.cart.order_placed(at);
-            }
-            Payload::OrderRefunded(r) => record_refund(&mut self.orders, r, at),
-            Payload::SessionStarted(_) => self.record_engagement(at, EngagementKind::Session, None, None),
-            Payload::MessageEngaged(m) => {
-                let kind = match m.action {
-                    EngagementAction::Delivered => EngagementKind::Delivered,
-                    EngagementAction::Opened => EngagementKind::Opened,
-                    EngagementAction::Clicked => EngagementKind::Clicked,
-                };
-                self.record_engagement(at, kind, Some(m.channel), Some(m.message_id.clone()));
-            }
-            Payload::ConsentChanged(c) => {
-                // The collection method is the consent's provenance, more useful than the system.
-                let consent_provenance = Provenance { source: c.source.clone(), ..provenance };
-                set_entry_if_newer(
-                    &mut self.consents,
-                    consent_key(c.channel, &c.topic),
-                    Some(c.status),
-                    &consent_provenance,
-                );
-            }
-            Payload::CustomerUpdated(u) => self.update_contact(u, &provenance),
+            PartKind::Contact => self.contact.fold(event, at)?,
         }
+        if also_touches(&event.payload) == Some(PartKind::Browse) {
+            self.browse.touch(event, at);
+        }
+        Ok(())
     }
 
-    fn bump_affinity(&mut self, category: Option<&Category>, weight: u32) {
-        if let Some(c) = category {
-            let w = self.interest.entry(c.clone()).or_default();
-            *w = w.saturating_add(weight);
-        }
+    fn metas(&self) -> [&PartMeta; 4] {
+        [&self.browse.meta, &self.engagement.meta, &self.orders.meta, &self.contact.meta]
     }
 
-    fn record_engagement(
-        &mut self,
-        at: DateTime<Utc>,
-        kind: EngagementKind,
-        channel: Option<Channel>,
-        message: Option<crate::ids::MessageId>,
-    ) {
-        let tz = self.time_zone();
-        self.engagement.record(EngagementRecord { at: at.timestamp(), kind, channel, message }, tz);
+    /// Distinct events folded in (each is counted once, in its home part).
+    pub fn events_applied(&self) -> u64 {
+        self.metas().iter().map(|m| m.applied).sum()
     }
 
-    fn update_contact(&mut self, u: &CustomerUpdated, p: &Provenance) {
-        let c = &mut self.contact;
-        if let Some(v) = &u.email {
-            set_if_newer(&mut c.email, v.clone(), p);
-        }
-        if let Some(v) = &u.phone {
-            set_if_newer(&mut c.phone, v.clone(), p);
-        }
-        if let Some(v) = &u.time_zone {
-            set_if_newer(&mut c.time_zone, *v, p);
-        }
-        if let Some(v) = &u.locale {
-            set_if_newer(&mut c.locale, v.clone(), p);
-        }
-        if let Some(v) = &u.country {
-            set_if_newer(&mut c.country, v.clone(), p);
-        }
-        if let Some(v) = &u.birthday {
-            set_if_newer(&mut c.birthday, *v, p);
-        }
-        if let Some(v) = &u.first_name {
-            set_if_newer(&mut c.first_name, v.clone(), p);
-        }
-        if let Some(token) = &u.push_token {
-            match c.push_tokens.iter_mut().find(|t| t.value.as_ref() == Some(token)) {
-                Some(existing) if existing.is_older_than(p) => *existing = Tracked::new(Some(token.clone()), p),
-                Some(_) => {}
-                None => c.push_tokens.push(Tracked::new(Some(token.clone()), p)),
-            }
-            c.push_tokens.sort_by(|a, b| (b.at, &b.event).cmp(&(a.at, &a.event)));
-            c.push_tokens.truncate(MAX_PUSH_TOKENS);
-        }
-        for (name, value) in &u.attributes {
-            let value = (!value.is_null()).then(|| value.clone());
-            set_entry_if_newer(&mut self.attributes, name.clone(), value, p);
-        }
+    pub fn first_seen_at(&self) -> Option<DateTime<Utc>> {
+        self.metas().iter().filter_map(|m| m.first).min()
+    }
+
+    pub fn last_seen_at(&self) -> Option<DateTime<Utc>> {
+        self.metas().iter().filter_map(|m| m.last).max()
+    }
+
+    /// Every order record, recent and archived.
+    pub fn order_records(&self) -> impl Iterator<Item = &OrderRecord> {
+        self.orders.orders.values().chain(self.archived_orders.iter().flat_map(|a| a.orders.values()))
     }
 
     /// The customer's time zone, UTC until they tell us.
     pub fn time_zone(&self) -> Tz {
-        current(&self.contact.time_zone).map_or(chrono_tz::UTC, TimeZone::tz)
+        current(&self.contact.details.time_zone).map_or(chrono_tz::UTC, |t| t.tz())
     }
 
     pub fn email(&self) -> Option<&Email> {
-        current(&self.contact.email)
+        current(&self.contact.details.email)
     }
 
     pub fn phone(&self) -> Option<&Phone> {
-        current(&self.contact.phone)
+        current(&self.contact.details.phone)
     }
 
     /// The consent on record for a channel and topic, if any.
     pub fn consent(&self, channel: Channel, topic: &Topic) -> Option<&Tracked<ConsentStatus>> {
-        self.consents.get(&consent_key(channel, topic)).filter(|t| t.value.is_some())
+        self.contact.consents.get(&consent_key(channel, topic)).filter(|t| t.value.is_some())
+    }
+
+    /// A shop attribute's current value.
+    pub fn attribute(&self, name: &str) -> Option<&serde_json::Value> {
+        self.contact.attributes.get(name).and_then(|t| t.value.as_ref())
     }
 
     pub fn purchases(&self) -> PurchaseSummary {
-        summarize(&self.orders)
+        orders::summarize(self.order_records())
     }
 
     /// Interest per category: browsing interest plus the lines of purchases (those whose line
     /// detail is kept), weighted as strongest signal.
     pub fn category_affinity(&self) -> BTreeMap<Category, u32> {
-        let mut affinity = self.interest.clone();
-        let purchased = self.orders.values().filter(|o| o.counts_as_purchase()).filter_map(|o| o.placed.as_ref());
+        let mut affinity = self.browse.interest.clone();
+        let purchased =
+            self.orders.orders.values().filter(|o| o.counts_as_purchase()).filter_map(|o| o.placed.as_ref());
         for line in purchased.flat_map(|p| &p.lines) {
             if let Some(c) = &line.category {
                 let w = affinity.entry(c.clone()).or_default();
@@ -246,20 +174,21 @@ impl Profile {
         affinity
     }
 
-    /// When the customer pays attention: their engagement signals plus their purchases (added
-    /// from the orders, so a re-sent order counts once, at its earliest report).
-    pub fn attention(&self) -> Attention {
-        let mut attention = self.engagement.attention.clone();
-        let tz = self.time_zone();
-        for placed in self.orders.values().filter_map(|o| o.placed.as_ref()) {
-            attention.add(placed.at.timestamp(), tz, Signal::Purchase);
+    /// When the customer pays attention, by hour of their local week as of `now`: their
+    /// engagement signals plus their purchases (added from the orders, so a re-sent order
+    /// counts once, at its earliest report).
+    pub fn attention(&self, now: DateTime<Utc>) -> Attention {
+        let mut stored = self.engagement.attention.clone();
+        for placed in self.order_records().filter_map(|o| o.placed.as_ref()) {
+            stored.record(placed.at.timestamp(), Signal::Purchase);
         }
-        attention
+        stored.local(self.time_zone(), now)
     }
 
     /// Products bought, newest first, each once.
     pub fn recent_purchases(&self, limit: usize) -> Vec<(ProductId, DateTime<Utc>)> {
         let mut bought: Vec<(DateTime<Utc>, ProductId)> = self
+            .orders
             .orders
             .values()
             .filter(|o| o.counts_as_purchase())

@@ -1,60 +1,89 @@
-//! Orders and refunds, and the purchase summary churn models need.
+//! The orders part of a profile: orders and refunds, and the purchase summary churn models need.
 //!
 //! Orders are kept by id with their refunds, so a refund that arrives before its order, or an
 //! order that arrives late, lands in the same state as the in-order stream. The summary is
 //! derived from them, never stored: there is nothing to keep in step.
+//!
+//! A customer's history must stay writable however long it grows (a B2B account places
+//! thousands of orders over the years, each with hundreds of lines), so nothing here is refused
+//! for size:
+//! - line detail (which recommendations and per-line refunds need) is kept for the newest orders
+//!   within [`LINE_DETAIL_BYTES`]; older orders keep their value, date, currency and the number
+//!   of units, so every statistic stays exact and a late per-line refund is valued pro rata;
+//! - when the item itself grows past [`HEAD_BYTES`], its oldest days move to an archive chunk
+//!   ([`ArchivedOrders`], an item of its own) that the part lists; a later event about an
+//!   archived order finds it there.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{OrderPlaced, OrderRefunded, Quantity, RefundScope};
+use super::part::{PartMeta, ProfilePart};
+use crate::compact::unix_secs;
+use crate::event::{OrderPlaced, OrderRefunded, Payload, Quantity, RefundScope, ShopEvent};
 use crate::ids::{Category, OrderId, ProductId, RefundId};
+use crate::keys::PartKind;
 use crate::money::{Amount, Currency, Money};
+use crate::validate::FieldError;
 
-/// Orders beyond this many (the newest kept) drop their line detail, which only recent orders
-/// need (per-line refunds, recommendations); value and date stay, so statistics are exact and a
-/// lifetime of orders fits in one item.
-pub const ORDERS_WITH_LINES: usize = 200;
+/// Line detail kept, newest orders first, in (approximate) stored bytes.
+pub const LINE_DETAIL_BYTES: usize = 16 * 1024;
+/// The orders item moves its oldest days to an archive when it grows past this...
+pub const HEAD_BYTES: usize = 64 * 1024;
+/// ...until it is this small again.
+pub const HEAD_TARGET_BYTES: usize = 24 * 1024;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OrderRecord {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
     pub placed: Option<PlacedOrder>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(rename = "r", default, skip_serializing_if = "Vec::is_empty")]
     pub refunds: Vec<RefundRecord>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlacedOrder {
+    #[serde(rename = "t", with = "unix_secs")]
     pub at: DateTime<Utc>,
     /// The calendar day in the shop's offset at the time of the order: repeat purchases are
     /// counted on distinct days.
+    #[serde(rename = "d")]
     pub day: NaiveDate,
+    #[serde(rename = "$")]
     pub currency: Currency,
+    #[serde(rename = "v")]
     pub value: Amount,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Units ordered over all lines (kept when the lines are not).
+    #[serde(rename = "u", default)]
+    pub units: u64,
+    #[serde(rename = "l", default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<PlacedLine>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlacedLine {
+    #[serde(rename = "p")]
     pub product_id: ProductId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub category: Option<Category>,
+    #[serde(rename = "u")]
     pub unit_price: Amount,
+    #[serde(rename = "q")]
     pub quantity: Quantity,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RefundRecord {
+    #[serde(rename = "i")]
     pub refund_id: RefundId,
+    #[serde(rename = "t", with = "unix_secs")]
     pub at: DateTime<Utc>,
+    #[serde(rename = "s")]
     pub scope: RefundScope,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(rename = "l", default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<(ProductId, Quantity)>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Amount>,
 }
 
@@ -62,43 +91,48 @@ impl OrderRecord {
     /// What has been refunded of this order, at most its value. Zero while the order is unknown.
     pub fn refunded(&self) -> Amount {
         let Some(placed) = &self.placed else { return Amount::ZERO };
-        let mut total: i64 = 0;
+        let mut total = Amount::ZERO;
         for r in &self.refunds {
             let part = match (r.scope, r.amount) {
                 (RefundScope::Whole, _) => return placed.value,
-                (RefundScope::Lines, Some(amount)) => amount.micros(),
+                (RefundScope::Lines, Some(amount)) => amount,
+                (RefundScope::Lines, None) if placed.lines.is_empty() => {
+                    // Line detail no longer kept: value the units pro rata.
+                    let units: u64 = r.lines.iter().map(|(_, q)| u64::from(q.get())).sum();
+                    let per_unit = placed.value.micros() / i128::from(placed.units.max(1));
+                    Amount::from_micros(per_unit.saturating_mul(i128::from(units.min(placed.units))))
+                }
                 (RefundScope::Lines, None) => r
                     .lines
                     .iter()
-                    .map(|(product, qty)| {
-                        placed.lines.iter().find(|l| &l.product_id == product).map_or(0, |l| {
-                            l.unit_price.micros().saturating_mul(i64::from(qty.get().min(l.quantity.get())))
-                        })
+                    .filter_map(|(product, qty)| {
+                        let line = placed.lines.iter().find(|l| &l.product_id == product)?;
+                        line.unit_price.checked_mul(qty.get().min(line.quantity.get()))
                     })
-                    .fold(0_i64, i64::saturating_add),
+                    .fold(Amount::ZERO, Amount::saturating_add),
             };
             total = total.saturating_add(part);
         }
-        Amount::from_micros(total.min(placed.value.micros()))
+        total.min(placed.value)
     }
 
     /// Placed and not wholly refunded: counts as a purchase.
     pub fn counts_as_purchase(&self) -> bool {
         match &self.placed {
-            Some(p) => p.value.micros() == 0 || self.refunded() < p.value,
+            Some(p) => p.value == Amount::ZERO || self.refunded() < p.value,
             None => false,
         }
     }
+
+    /// Value after refunds.
+    pub fn net(&self) -> Amount {
+        self.placed.as_ref().map_or(Amount::ZERO, |p| p.value.saturating_sub(self.refunded()))
+    }
 }
 
-pub fn record_order(
-    orders: &mut BTreeMap<OrderId, OrderRecord>,
-    order: &OrderPlaced,
-    at: DateTime<Utc>,
-    day: NaiveDate,
-) {
-    let record = orders.entry(order.order_id.clone()).or_default();
-    // A redelivered or re-sent order keeps its first placement (by time): orders are immutable.
+/// Records a placed order. A redelivered or re-sent order keeps its first placement (by time):
+/// orders are immutable.
+pub fn record_order(record: &mut OrderRecord, order: &OrderPlaced, at: DateTime<Utc>, day: NaiveDate) {
     if record.placed.as_ref().is_some_and(|p| p.at <= at) {
         return;
     }
@@ -107,6 +141,7 @@ pub fn record_order(
         day,
         currency: order.currency,
         value: order.value(),
+        units: order.lines.iter().map(|l| u64::from(l.quantity.get())).sum(),
         lines: order
             .lines
             .iter()
@@ -118,12 +153,11 @@ pub fn record_order(
             })
             .collect(),
     });
-    trim_line_detail(orders);
 }
 
-pub fn record_refund(orders: &mut BTreeMap<OrderId, OrderRecord>, refund: &OrderRefunded, at: DateTime<Utc>) {
-    let record = orders.entry(refund.order_id.clone()).or_default();
-    // A refund id names one refund: a re-sent copy keeps the earliest report of it, as orders do.
+/// Records a refund. A refund id names one refund: a re-sent copy keeps the earliest report of
+/// it, as orders do.
+pub fn record_refund(record: &mut OrderRecord, refund: &OrderRefunded, at: DateTime<Utc>) {
     if let Some(pos) = record.refunds.iter().position(|r| r.refund_id == refund.refund_id) {
         if record.refunds[pos].at <= at {
             return;
@@ -140,21 +174,157 @@ pub fn record_refund(orders: &mut BTreeMap<OrderId, OrderRecord>, refund: &Order
     record.refunds.sort_by(|a, b| a.refund_id.cmp(&b.refund_id));
 }
 
-fn trim_line_detail(orders: &mut BTreeMap<OrderId, OrderRecord>) {
-    let with_lines = orders.values().filter(|o| o.placed.as_ref().is_some_and(|p| !p.lines.is_empty())).count();
-    if with_lines <= ORDERS_WITH_LINES {
-        return;
+/// The order an event is about, if it is about one.
+pub fn order_of(event: &ShopEvent) -> Option<&OrderId> {
+    match &event.payload {
+        Payload::OrderPlaced(o) => Some(&o.order_id),
+        Payload::OrderRefunded(r) => Some(&r.order_id),
+        _ => None,
     }
-    let mut dated: Vec<(DateTime<Utc>, OrderId)> = orders
-        .iter()
-        .filter_map(|(id, o)| o.placed.as_ref().filter(|p| !p.lines.is_empty()).map(|p| (p.at, id.clone())))
-        .collect();
-    dated.sort();
-    for (_, id) in dated.into_iter().take(with_lines - ORDERS_WITH_LINES) {
-        if let Some(p) = orders.get_mut(&id).and_then(|o| o.placed.as_mut()) {
-            p.lines.clear();
+}
+
+/// Applies an order or refund event to the record of its order.
+pub fn apply_to_record(record: &mut OrderRecord, event: &ShopEvent, at: DateTime<Utc>) {
+    match &event.payload {
+        Payload::OrderPlaced(o) => record_order(record, o, at, event.occurred_at.date_naive()),
+        Payload::OrderRefunded(r) => record_refund(record, r, at),
+        _ => {}
+    }
+}
+
+/// The orders part: the recent orders with their line detail, and the archive chunks that hold
+/// the rest.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrderBook {
+    #[serde(rename = "m", default)]
+    pub meta: PartMeta,
+    #[serde(rename = "o", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub orders: BTreeMap<OrderId, OrderRecord>,
+    /// Archive chunks (their ids), oldest first.
+    #[serde(rename = "a", default, skip_serializing_if = "Vec::is_empty")]
+    pub archives: Vec<String>,
+}
+
+/// A chunk of older orders, moved out of the orders part. Line detail is not kept.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArchivedOrders {
+    #[serde(rename = "o", default)]
+    pub orders: BTreeMap<OrderId, OrderRecord>,
+}
+
+impl ProfilePart for OrderBook {
+    const KIND: PartKind = PartKind::Orders;
+
+    fn meta(&self) -> &PartMeta {
+        &self.meta
+    }
+
+    fn meta_mut(&mut self) -> &mut PartMeta {
+        &mut self.meta
+    }
+
+    fn apply(&mut self, event: &ShopEvent, at: DateTime<Utc>) -> Result<(), FieldError> {
+        self.apply_with(event, at, &mut []);
+        Ok(())
+    }
+}
+
+impl OrderBook {
+    /// Applies an order or refund event to wherever its order is kept: this part, or one of the
+    /// given archive chunks (the ones this part lists, when any event may be about them).
+    /// Returns the index of the chunk it changed, if it changed one.
+    pub fn apply_with(&mut self, event: &ShopEvent, at: DateTime<Utc>, archives: &mut [ArchivedOrders]) -> Option<usize> {
+        let id = order_of(event)?;
+        if !self.orders.contains_key(id) {
+            if let Some(i) = archives.iter().position(|a| a.orders.contains_key(id)) {
+                let record = archives[i].orders.get_mut(id)?;
+                apply_to_record(record, event, at);
+                strip_lines(record);
+                return Some(i);
+            }
+        }
+        apply_to_record(self.orders.entry(id.clone()).or_default(), event, at);
+        self.trim_line_detail();
+        None
+    }
+
+    /// Keeps line detail for the newest orders within [`LINE_DETAIL_BYTES`]. A function of the
+    /// set of orders alone, so every arrival order ends the same.
+    fn trim_line_detail(&mut self) {
+        let mut dated: Vec<(DateTime<Utc>, &OrderId)> = self
+            .orders
+            .iter()
+            .filter_map(|(id, o)| o.placed.as_ref().filter(|p| !p.lines.is_empty()).map(|p| (p.at, id)))
+            .collect();
+        dated.sort_by(|a, b| b.cmp(a));
+        let mut budget = LINE_DETAIL_BYTES;
+        let mut strip = Vec::new();
+        for (_, id) in dated {
+            let bytes = self.orders.get(id).map_or(0, |o| line_bytes(o));
+            if bytes <= budget {
+                budget -= bytes;
+            } else {
+                budget = 0;
+                strip.push(id.clone());
+            }
+        }
+        for id in strip {
+            if let Some(o) = self.orders.get_mut(&id) {
+                strip_lines(o);
+            }
         }
     }
+
+    /// If this part has outgrown [`HEAD_BYTES`], moves its oldest days of placed orders into a
+    /// new archive chunk until it is back to [`HEAD_TARGET_BYTES`], and returns the chunk.
+    /// (The caller names the chunk and lists it in [`OrderBook::archives`].)
+    pub fn split_oldest(&mut self) -> Option<ArchivedOrders> {
+        let mut size: usize = self.orders.iter().map(|(id, o)| record_bytes(id, o)).sum();
+        if size <= HEAD_BYTES {
+            return None;
+        }
+        let mut by_day: Vec<(NaiveDate, OrderId)> = self
+            .orders
+            .iter()
+            .filter_map(|(id, o)| o.placed.as_ref().map(|p| (p.day, id.clone())))
+            .collect();
+        by_day.sort();
+        let mut chunk = ArchivedOrders::default();
+        let mut i = 0;
+        // Whole days only, so one day's purchases never straddle the part and an archive.
+        while i < by_day.len() && size > HEAD_TARGET_BYTES {
+            let day = by_day[i].0;
+            while i < by_day.len() && by_day[i].0 == day {
+                if let Some(mut record) = self.orders.remove(&by_day[i].1) {
+                    size = size.saturating_sub(record_bytes(&by_day[i].1, &record));
+                    strip_lines(&mut record);
+                    chunk.orders.insert(by_day[i].1.clone(), record);
+                }
+                i += 1;
+            }
+        }
+        (!chunk.orders.is_empty()).then_some(chunk)
+    }
+}
+
+fn strip_lines(record: &mut OrderRecord) {
+    if let Some(p) = record.placed.as_mut() {
+        p.lines.clear();
+    }
+}
+
+/// About what a line costs in the item.
+fn line_bytes(o: &OrderRecord) -> usize {
+    o.placed.as_ref().map_or(0, |p| {
+        p.lines.iter().map(|l| 24 + l.product_id.as_str().len() + l.category.as_ref().map_or(0, |c| c.as_str().len())).sum()
+    })
+}
+
+/// About what a record costs in the item.
+fn record_bytes(id: &OrderId, o: &OrderRecord) -> usize {
+    let refunds: usize =
+        o.refunds.iter().map(|r| 40 + r.refund_id.as_str().len() + r.lines.iter().map(|(p, _)| p.as_str().len() + 8).sum::<usize>()).sum();
+    id.as_str().len() + 60 + line_bytes(o) + refunds
 }
 
 /// The purchase history in the form buy-till-you-die models read it.
@@ -176,20 +346,19 @@ pub struct PurchaseSummary {
     pub mean_order_value: Option<Money>,
 }
 
-pub fn summarize(orders: &BTreeMap<OrderId, OrderRecord>) -> PurchaseSummary {
+pub fn summarize<'a>(orders: impl Iterator<Item = &'a OrderRecord>) -> PurchaseSummary {
     let mut summary = PurchaseSummary::default();
     let mut days: Vec<NaiveDate> = Vec::new();
-    let mut per_currency: BTreeMap<Currency, (u32, i64)> = BTreeMap::new();
-    for record in orders.values().filter(|o| o.counts_as_purchase()) {
+    let mut per_currency: BTreeMap<Currency, (u32, Amount)> = BTreeMap::new();
+    for record in orders.filter(|o| o.counts_as_purchase()) {
         let Some(p) = &record.placed else { continue };
-        summary.orders += 1;
+        summary.orders = summary.orders.saturating_add(1);
         summary.first_purchase_at = Some(summary.first_purchase_at.map_or(p.at, |f| f.min(p.at)));
         summary.last_purchase_at = Some(summary.last_purchase_at.map_or(p.at, |l| l.max(p.at)));
         days.push(p.day);
-        let net = p.value.micros().saturating_sub(record.refunded().micros());
-        let entry = per_currency.entry(p.currency).or_default();
+        let entry = per_currency.entry(p.currency).or_insert((0, Amount::ZERO));
         entry.0 += 1;
-        entry.1 = entry.1.saturating_add(net);
+        entry.1 = entry.1.saturating_add(record.net());
     }
     days.sort_unstable();
     days.dedup();
@@ -200,8 +369,9 @@ pub fn summarize(orders: &BTreeMap<OrderId, OrderRecord>) -> PurchaseSummary {
         per_currency.into_iter().max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.0.cmp(&a.0)))
     {
         summary.currency = Some(currency);
-        summary.total_spend = Some(Money { amount: Amount::from_micros(net), currency });
-        summary.mean_order_value = Some(Money { amount: Amount::from_micros(net / i64::from(count.max(1))), currency });
+        summary.total_spend = Some(Money { amount: net, currency });
+        let mean = Amount::from_micros(net.micros() / i128::from(count.max(1)));
+        summary.mean_order_value = Some(Money { amount: mean, currency });
     }
     summary
 }
@@ -209,7 +379,8 @@ pub fn summarize(orders: &BTreeMap<OrderId, OrderRecord>) -> PurchaseSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{OrderLine, RefundLine};
+    use crate::event::{OrderLine, RefundLine, SCHEMA_VERSION};
+    use crate::ids::{CustomerId, EventId, Source};
     use chrono::TimeZone;
 
     fn order(id: &str, lines: &[(&str, &str, u32)]) -> OrderPlaced {
@@ -236,13 +407,21 @@ mod tests {
             scope: if lines.is_empty() && amount.is_none() { RefundScope::Whole } else { RefundScope::Lines },
             lines: lines
                 .iter()
-                .map(|(p, q)| RefundLine {
-                    product_id: ProductId::new(*p).unwrap(),
-                    quantity: Quantity::new(*q).unwrap(),
-                })
+                .map(|(p, q)| RefundLine { product_id: ProductId::new(*p).unwrap(), quantity: Quantity::new(*q).unwrap() })
                 .collect(),
             amount: amount.map(|a| Amount::parse(a).unwrap()),
             currency: amount.map(|_| Currency::new("EUR").unwrap()),
+        }
+    }
+
+    fn event(n: usize, secs: i64, payload: Payload) -> ShopEvent {
+        ShopEvent {
+            schema_version: SCHEMA_VERSION,
+            id: EventId::new(format!("e{n}")).unwrap(),
+            customer_id: CustomerId::new("c").unwrap(),
+            occurred_at: Utc.timestamp_opt(secs, 0).unwrap().fixed_offset(),
+            source: Source::new("test").unwrap(),
+            payload,
         }
     }
 
@@ -251,19 +430,23 @@ mod tests {
         (t, t.date_naive())
     }
 
+    fn book(records: &BTreeMap<OrderId, OrderRecord>) -> PurchaseSummary {
+        summarize(records.values())
+    }
+
     #[test]
     fn refunds_before_or_after_their_order_give_the_same_summary() {
         let o = order("o1", &[("a", "10", 2), ("b", "5", 1)]);
         let r = refund("o1", "r1", &[("a", 1)], None);
         let (t, d) = at(1);
-        let mut in_order = BTreeMap::new();
+        let mut in_order = OrderRecord::default();
         record_order(&mut in_order, &o, t, d);
         record_refund(&mut in_order, &r, t);
-        let mut reversed = BTreeMap::new();
+        let mut reversed = OrderRecord::default();
         record_refund(&mut reversed, &r, t);
         record_order(&mut reversed, &o, t, d);
         assert_eq!(in_order, reversed);
-        let s = summarize(&in_order);
+        let s = summarize(std::iter::once(&in_order));
         assert_eq!(s.total_spend.unwrap().amount, Amount::parse("15").unwrap());
         assert_eq!(s.orders, 1);
     }
@@ -273,10 +456,10 @@ mod tests {
         let mut orders = BTreeMap::new();
         for (id, day) in [("o1", 1), ("o2", 1), ("o3", 4), ("o4", 9)] {
             let (t, d) = at(day);
-            record_order(&mut orders, &order(id, &[("a", "10", 1)]), t, d);
+            record_order(orders.entry(OrderId::new(id).unwrap()).or_default(), &order(id, &[("a", "10", 1)]), t, d);
         }
-        record_refund(&mut orders, &refund("o4", "r", &[], None), at(10).0);
-        let s = summarize(&orders);
+        record_refund(orders.get_mut(&OrderId::new("o4").unwrap()).unwrap(), &refund("o4", "r", &[], None), at(10).0);
+        let s = book(&orders);
         assert_eq!((s.orders, s.purchase_days, s.repeat_purchases), (3, 2, 1));
         assert_eq!(s.last_purchase_at, Some(at(4).0));
         assert_eq!(s.mean_order_value.unwrap().amount, Amount::parse("10").unwrap());
@@ -284,27 +467,68 @@ mod tests {
 
     #[test]
     fn refunds_never_exceed_the_order_and_repeat_refund_ids_count_once() {
-        let mut orders = BTreeMap::new();
+        let mut o = OrderRecord::default();
         let (t, d) = at(2);
-        record_order(&mut orders, &order("o", &[("a", "10", 1)]), t, d);
+        record_order(&mut o, &order("o", &[("a", "10", 1)]), t, d);
         let r = refund("o", "r1", &[], Some("7"));
-        record_refund(&mut orders, &r, t);
-        record_refund(&mut orders, &r, t);
-        assert_eq!(orders[&OrderId::new("o").unwrap()].refunded(), Amount::parse("7").unwrap());
-        record_refund(&mut orders, &refund("o", "r2", &[], Some("7")), t);
-        assert_eq!(orders[&OrderId::new("o").unwrap()].refunded(), Amount::parse("10").unwrap());
+        record_refund(&mut o, &r, t);
+        record_refund(&mut o, &r, t);
+        assert_eq!(o.refunded(), Amount::parse("7").unwrap());
+        record_refund(&mut o, &refund("o", "r2", &[], Some("7")), t);
+        assert_eq!(o.refunded(), Amount::parse("10").unwrap());
     }
 
     #[test]
-    fn old_orders_keep_value_but_drop_lines() {
-        let mut orders = BTreeMap::new();
-        for i in 0..(ORDERS_WITH_LINES + 5) {
-            let t = Utc.timestamp_opt(1_700_000_000 + i as i64 * 86_400, 0).unwrap();
-            record_order(&mut orders, &order(&format!("o{i:04}"), &[("a", "1", 1)]), t, t.date_naive());
+    fn line_refunds_of_orders_without_line_detail_are_valued_pro_rata() {
+        let mut o = OrderRecord::default();
+        let (t, d) = at(2);
+        record_order(&mut o, &order("o", &[("a", "30", 2), ("b", "20", 2)]), t, d);
+        strip_lines(&mut o);
+        record_refund(&mut o, &refund("o", "r", &[("a", 1)], None), t);
+        assert_eq!(o.refunded(), Amount::parse("25").unwrap(), "a quarter of the units");
+    }
+
+    #[test]
+    fn line_detail_is_kept_for_the_newest_orders_only_and_values_stay() {
+        let mut b = OrderBook::default();
+        let long = "x".repeat(100);
+        for i in 0..300_i64 {
+            let o = order(&format!("o{i:04}"), &[(&format!("{long}-{i}"), "1", 1)]);
+            b.fold(&event(i as usize, 1_700_000_000 + i * 86_400, Payload::OrderPlaced(o)), Utc.timestamp_opt(1_700_000_000 + i * 86_400, 0).unwrap()).unwrap();
         }
-        let with_lines = orders.values().filter(|o| !o.placed.as_ref().unwrap().lines.is_empty()).count();
-        assert_eq!(with_lines, ORDERS_WITH_LINES);
-        assert!(orders[&OrderId::new("o0000").unwrap()].placed.as_ref().unwrap().lines.is_empty());
-        assert_eq!(summarize(&orders).orders as usize, ORDERS_WITH_LINES + 5);
+        let with_lines = b.orders.values().filter(|o| !o.placed.as_ref().unwrap().lines.is_empty()).count();
+        assert!(with_lines > 50 && with_lines < 300, "{with_lines}");
+        assert!(!b.orders[&OrderId::new("o0299").unwrap()].placed.as_ref().unwrap().lines.is_empty());
+        assert!(b.orders[&OrderId::new("o0000").unwrap()].placed.as_ref().unwrap().lines.is_empty());
+        assert_eq!(book(&b.orders).orders, 300);
+        assert_eq!(b.meta.applied, 300);
+    }
+
+    #[test]
+    fn a_grown_part_splits_its_oldest_days_into_an_archive_and_events_find_them_there() {
+        let mut b = OrderBook::default();
+        let mut n = 0;
+        let mut placed = |b: &mut OrderBook, day: i64| {
+            n += 1;
+            let o = order(&format!("order-{day:05}-{}", "y".repeat(60)), &[("p", "2", 1)]);
+            let secs = 1_700_000_000 + day * 86_400;
+            b.fold(&event(n, secs, Payload::OrderPlaced(o)), Utc.timestamp_opt(secs, 0).unwrap()).unwrap();
+        };
+        for day in 0..2000 {
+            placed(&mut b, day);
+        }
+        let before = book(&b.orders);
+        let chunk = b.split_oldest().expect("2,000 orders outgrow the part");
+        assert!(b.split_oldest().is_none(), "one split brings it under the target");
+        let mut archives = vec![chunk];
+        let all = summarize(b.orders.values().chain(archives[0].orders.values()));
+        assert_eq!(all, before, "nothing is lost by archiving");
+        // A refund of an archived order lands in its chunk; a re-sent archived order changes nothing.
+        let oldest = archives[0].orders.keys().next().unwrap().clone();
+        let r = event(9001, 1_900_000_000, Payload::OrderRefunded(refund(oldest.as_str(), "r", &[], None)));
+        assert_eq!(b.apply_with(&r, Utc.timestamp_opt(1_900_000_000, 0).unwrap(), &mut archives), Some(0));
+        let after = summarize(b.orders.values().chain(archives[0].orders.values()));
+        assert_eq!(after.orders, before.orders - 1);
+        assert!(!b.orders.contains_key(&oldest));
     }
 }

@@ -2,13 +2,14 @@ use chrono::{FixedOffset, TimeZone as _};
 use proptest::prelude::*;
 
 use super::*;
-use crate::contact::PushPlatform;
+use crate::contact::{Email, PushPlatform, PushToken, TimeZone};
 use crate::event::{
-    ConsentChanged, MessageEngaged, OrderLine, OrderPlaced, OrderRefunded, ProductViewed, Quantity, RefundScope,
-    SCHEMA_VERSION, SessionStarted,
+    ConsentChanged, CustomerUpdated, Engagement as EngagementAction, MessageEngaged, OrderLine, OrderPlaced,
+    OrderRefunded, ProductViewed, Quantity, RefundScope, SCHEMA_VERSION, SessionStarted,
 };
 use crate::ids::{EventId, MessageId, OrderId, RefundId, SessionId, Source};
 use crate::money::{Amount, Currency};
+use crate::week::{HOURS_PER_WEEK, HourOfWeek};
 
 fn at(secs: i64) -> DateTime<FixedOffset> {
     FixedOffset::east_opt(3600).unwrap().timestamp_opt(1_767_000_000 + secs, 0).unwrap()
@@ -40,10 +41,20 @@ fn order(id: &str, price: &str, category: &str) -> Payload {
 }
 
 fn fold(events: &[ShopEvent]) -> Profile {
-    let first = events[0].occurred_at.with_timezone(&Utc);
-    let mut p = Profile::new(CustomerId::new("c-1").unwrap(), first);
+    let mut p = Profile::new(CustomerId::new("c-1").unwrap());
     for e in events {
-        p.apply(e);
+        p.apply(e).unwrap();
+    }
+    p
+}
+
+/// The same fold, but every part written to the store's form and read back between events, as
+/// ingest does between batches.
+fn fold_through_storage(events: &[ShopEvent]) -> Profile {
+    let mut p = Profile::new(CustomerId::new("c-1").unwrap());
+    for e in events {
+        p.apply(e).unwrap();
+        p = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
     }
     p
 }
@@ -58,7 +69,8 @@ fn a_late_older_order_does_not_move_last_purchase_backwards() {
     assert_eq!(s.total_spend.unwrap().amount, Amount::parse("40").unwrap());
     assert_eq!(s.mean_order_value.unwrap().amount, Amount::parse("20").unwrap());
     assert_eq!(p.category_affinity()[&Category::new("Shoes").unwrap()], 2 * AFFINITY_PURCHASE);
-    assert_eq!(p.first_seen_at, at(86_400).with_timezone(&Utc));
+    assert_eq!(p.first_seen_at(), Some(at(86_400).with_timezone(&Utc)));
+    assert_eq!(p.events_applied(), 2);
 }
 
 #[test]
@@ -99,8 +111,8 @@ fn contact_updates_set_clear_and_ignore_stale_values() {
     ]);
     assert_eq!(p.email(), None, "cleared by the newest update");
     assert_eq!(p.time_zone(), chrono_tz::America::New_York);
-    assert_eq!(p.contact.push_tokens.len(), 1);
-    assert_eq!(p.contact.push_tokens[0].event.as_str(), "e3");
+    assert_eq!(p.contact.details.push_tokens.len(), 1);
+    assert_eq!(p.contact.details.push_tokens[0].event.as_str(), "e3");
 }
 
 #[test]
@@ -117,9 +129,39 @@ fn engagement_lands_in_the_local_hour_once_the_zone_is_known() {
         time_zone: Some(Some(TimeZone::parse("America/New_York").unwrap())),
         ..CustomerUpdated::default()
     });
-    let p = fold(&[ev("e1", monday_14_utc, opened), ev("e2", monday_14_utc + 60, tz)]);
-    let hours = p.engagement.by_hour(EngagementKind::Opened, p.time_zone());
-    assert_eq!(hours.get(week::HourOfWeek::new(9).unwrap()), 1);
+    // The open arrives before the zone, and after it: both land at 09:00 local.
+    let now = Utc.timestamp_opt(1_767_621_600 + 3600, 0).unwrap();
+    for events in [
+        [ev("e1", monday_14_utc, opened.clone()), ev("e2", monday_14_utc + 60, tz.clone())],
+        [ev("e2", monday_14_utc + 60, tz.clone()), ev("e1", monday_14_utc, opened.clone())],
+    ] {
+        let masses = fold(&events).attention(now).masses_at(now);
+        let hours: Vec<usize> = (0..HOURS_PER_WEEK).filter(|h| masses[*h] > 0.0).collect();
+        assert_eq!(hours, vec![HourOfWeek::new(9).unwrap().index()]);
+    }
+}
+
+#[test]
+fn limits_refuse_the_event_and_change_nothing() {
+    let mut p = Profile::new(CustomerId::new("c-1").unwrap());
+    for i in 0..contact::MAX_ATTRIBUTES {
+        let mut attributes = serde_json::Map::new();
+        attributes.insert(format!("a{i}"), serde_json::json!(i));
+        let u = Payload::CustomerUpdated(CustomerUpdated { attributes, ..CustomerUpdated::default() });
+        p.apply(&ev(&format!("e{i}"), i as i64, u)).unwrap();
+    }
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("one_more".into(), serde_json::json!(true));
+    let one_more = ev("x", 10_000, Payload::CustomerUpdated(CustomerUpdated { attributes, ..CustomerUpdated::default() }));
+    let before = p.clone();
+    let refused = p.apply(&one_more).unwrap_err();
+    assert_eq!(refused.field, "data.attributes");
+    assert_eq!(p, before);
+    // Changing an existing attribute still works.
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("a0".into(), serde_json::json!("changed"));
+    p.apply(&ev("y", 10_001, Payload::CustomerUpdated(CustomerUpdated { attributes, ..CustomerUpdated::default() }))).unwrap();
+    assert_eq!(p.attribute("a0"), Some(&serde_json::json!("changed")));
 }
 
 #[test]
@@ -136,8 +178,21 @@ fn profiles_round_trip_through_json() {
         ),
     ]);
     let json = serde_json::to_value(&p).unwrap();
-    let back: Profile = serde_json::from_value(json).unwrap();
+    let mut back: Profile = serde_json::from_value(json).unwrap();
+    let now = Utc.timestamp_opt(1_767_000_100, 0).unwrap();
+    let (a, b) = (p.attention(now).total_at(now), back.attention(now).total_at(now));
+    assert!((a - b).abs() < 1e-3 * a, "attention reads back within its quantization: {a} vs {b}");
+    let mut p = p;
+    p.engagement.attention = Default::default();
+    back.engagement.attention = Default::default();
     assert_eq!(back, p);
+    // No part uses a name the store keeps for itself.
+    for part in [serde_json::to_value(&p.browse), serde_json::to_value(&p.engagement), serde_json::to_value(&p.orders), serde_json::to_value(&p.contact)] {
+        let part = part.unwrap();
+        for reserved in crate::store::RESERVED_ATTRIBUTES {
+            assert!(part.get(reserved).is_none(), "{reserved} in {part}");
+        }
+    }
 }
 
 /// Events whose effect has a natural order (everything but cart edits), over a small vocabulary
@@ -186,6 +241,15 @@ fn commutative_event(i: usize) -> impl Strategy<Value = ShopEvent> {
             currency: None,
             session_id: None,
         })),
+        // Time zones learnt at any point: attention must land in the same local hours.
+        (0..2_u8).prop_map(|z| Payload::CustomerUpdated(CustomerUpdated {
+            time_zone: Some(Some(TimeZone::parse(["Europe/Berlin", "America/New_York"][usize::from(z)]).unwrap())),
+            ..CustomerUpdated::default()
+        })),
+        (0..4_u8).prop_map(|s| Payload::SessionStarted(SessionStarted {
+            session_id: SessionId::new(format!("s{s}")).unwrap(),
+            platform: Default::default(),
+        })),
         (0..3_u8).prop_map(|a| Payload::MessageEngaged(MessageEngaged {
             message_id: MessageId::new("m").unwrap(),
             channel: Channel::Email,
@@ -216,9 +280,24 @@ proptest! {
         let (mut a, mut b) = (fold(&events), fold(&shuffled));
         // Attention masses are sums of floats: equal up to rounding in any order.
         let at = Utc.timestamp_opt(1_767_000_000 + 90 * 86_400, 0).unwrap();
-        let (ma, mb) = (a.engagement.attention.masses_at(at), b.engagement.attention.masses_at(at));
+        let (ma, mb) = (a.attention(at).masses_at(at), b.attention(at).masses_at(at));
         for h in 0..ma.len() {
             prop_assert!((ma[h] - mb[h]).abs() <= 1e-9 * ma[h].abs().max(1.0), "hour {}: {} vs {}", h, ma[h], mb[h]);
+        }
+        a.engagement.attention = Default::default();
+        b.engagement.attention = Default::default();
+        prop_assert_eq!(a, b);
+    }
+
+    /// Writing the profile to its stored form and reading it back between events changes
+    /// nothing but attention's quantization: every value it holds reads back.
+    #[test]
+    fn storage_between_events_changes_nothing(events in events()) {
+        let (mut a, mut b) = (fold(&events), fold_through_storage(&events));
+        let at = Utc.timestamp_opt(1_767_000_000 + 90 * 86_400, 0).unwrap();
+        let (ma, mb) = (a.attention(at).masses_at(at), b.attention(at).masses_at(at));
+        for h in 0..ma.len() {
+            prop_assert!((ma[h] - mb[h]).abs() <= 1e-3 * ma[h].abs().max(1e-6), "hour {}: {} vs {}", h, ma[h], mb[h]);
         }
         a.engagement.attention = Default::default();
         b.engagement.attention = Default::default();
@@ -230,7 +309,7 @@ proptest! {
     fn spend_stays_within_bounds(events in events()) {
         let p = fold(&events);
         let s = p.purchases();
-        let gross: i64 = p.orders.values().filter_map(|o| o.placed.as_ref()).map(|o| o.value.micros()).sum();
+        let gross: i128 = p.order_records().filter_map(|o| o.placed.as_ref()).map(|o| o.value.micros()).sum();
         let net = s.total_spend.map_or(0, |m| m.amount.micros());
         prop_assert!(net >= 0 && net <= gross);
         prop_assert!(s.repeat_purchases < s.orders.max(1));

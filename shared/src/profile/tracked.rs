@@ -20,13 +20,17 @@ pub struct Provenance {
     pub event: EventId,
 }
 
-/// A value (or its absence, after a clear) and the provenance of its last change.
+/// A value (or its absence, after a clear) and the provenance of its last change. Stored with
+/// one-letter names: contact details and consents are rewritten with every change to them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tracked<T> {
-    #[serde(default = "none", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "v", default = "none", skip_serializing_if = "Option::is_none")]
     pub value: Option<T>,
+    #[serde(rename = "t", with = "crate::compact::unix_secs")]
     pub at: DateTime<Utc>,
+    #[serde(rename = "s")]
     pub source: Source,
+    #[serde(rename = "e")]
     pub event: EventId,
 }
 

@@ -17,7 +17,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::profile::week::HourOfWeek;
+use crate::week::HourOfWeek;
 
 use super::posterior::{Posterior, PriorSource};
 use super::window::{Candidate, QuietHours, Window, candidates};
@@ -165,8 +165,8 @@ fn signals(n: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::week::HOURS_PER_WEEK;
-    use crate::sto::attention::{Attention, Signal};
+    use crate::week::HOURS_PER_WEEK;
+    use crate::attention::{Attention, Signal};
     use crate::sto::posterior::History;
     use crate::sto::prior::{Prior, Priors};
     use chrono::{Duration, TimeZone, Timelike};

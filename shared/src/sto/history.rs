@@ -18,7 +18,7 @@ pub use crate::tabular::RowError;
 use crate::tabular::read_rows;
 use crate::validate::FieldError;
 
-use super::attention::{Attention, Signal};
+use crate::attention::{Attention, Signal};
 use super::decide::{Decision, Policy, decide};
 use super::posterior::{History, Posterior};
 use super::prior::PriorStats;

@@ -5,27 +5,21 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{Output, SegmentedJob};
+use crate::keys;
 use crate::profile::Profile;
 use crate::profile::engagement::EngagementKind;
-use crate::profile::week::{HOURS_PER_WEEK, HourOfWeek};
-use crate::store::{Item, Key};
+use crate::store::Key;
+use crate::week::{HOURS_PER_WEEK, HourOfWeek};
 
 use super::posterior::{History, Posterior};
 use super::prior::{PriorStats, Priors};
-
-/// Where the current priors are published for the functions that decide send times.
-pub const PRIORS_PK: &str = "STO#PRIORS";
-pub const PRIORS_SK: &str = "CURRENT";
-/// The sort key of each customer's model.
-pub const MODEL_SK: &str = "STO";
 
 pub struct SendTimeJob;
 
 /// The customer's segment for priors: the shop's `segment` attribute, else their country.
 pub fn segment(p: &Profile) -> Option<String> {
-    let attribute =
-        p.attributes.get("segment").and_then(|t| t.value.as_ref()).and_then(|v| v.as_str()).map(str::to_string);
-    attribute.or_else(|| crate::profile::tracked::current(&p.contact.country).map(|c| c.as_str().to_string()))
+    let attribute = p.attribute("segment").and_then(|v| v.as_str()).map(str::to_string);
+    attribute.or_else(|| crate::profile::tracked::current(&p.contact.details.country).map(|c| c.as_str().to_string()))
 }
 
 /// Messages delivered and engaged with, as far as the profile knows.
@@ -50,13 +44,14 @@ fn round4(x: f64) -> f64 {
 
 impl SegmentedJob for SendTimeJob {
     const NAME: &'static str = "sto";
-    const OUTPUT_SK: &'static str = MODEL_SK;
+    const OUTPUT_SK: &'static str = keys::SEND_TIME_MODEL;
     type Stats = PriorStats;
     type Model = Priors;
+    type Output = CustomerModel;
 
     fn gather(&self, profile: &Profile, now: DateTime<Utc>, stats: &mut PriorStats) {
         let h = history(profile);
-        stats.add(&profile.attention().masses_at(now), segment(profile).as_deref(), h.delivered, h.engaged);
+        stats.add(&profile.attention(now).masses_at(now), segment(profile).as_deref(), h.delivered, h.engaged);
     }
 
     fn merge(&self, into: &mut PriorStats, other: &PriorStats) {
@@ -68,18 +63,18 @@ impl SegmentedJob for SendTimeJob {
     }
 
     fn model_key(&self) -> Key {
-        Key::new(PRIORS_PK, PRIORS_SK)
+        Key::new(keys::SEND_TIME_PRIORS.0, keys::SEND_TIME_PRIORS.1)
     }
 
     fn apply(
         &self,
         profile: &Profile,
         priors: &Priors,
-        _previous: Option<&Item>,
+        _previous: Option<&CustomerModel>,
         now: DateTime<Utc>,
-    ) -> Option<Output> {
+    ) -> Option<Output<CustomerModel>> {
         let mut posterior =
-            Posterior::new(&profile.attention(), history(profile), segment(profile).as_deref(), priors, now);
+            Posterior::new(&profile.attention(now), history(profile), segment(profile).as_deref(), priors, now);
         // Four decimals is plenty for a distribution over 168 hours, and halves the item.
         posterior.alpha.iter_mut().for_each(|a| *a = round4(*a).max(1e-4));
         let mean = posterior.mean();
@@ -87,33 +82,34 @@ impl SegmentedJob for SendTimeJob {
             (0..HOURS_PER_WEEK).filter_map(|h| HourOfWeek::new(h).map(|hw| (hw, round4(mean[h])))).collect();
         hours.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         hours.truncate(5);
-        let model = CustomerModel { refreshed_at: now, posterior, best_hours: hours };
-        Output::of(&model, Vec::new())
+        Some(Output::of(CustomerModel { refreshed_at: now, posterior, best_hours: hours }))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::customers;
     use crate::ids::CustomerId;
     use crate::jobs::TaskQueue;
     use crate::jobs::local::LocalQueue;
     use crate::jobs::runner::{RunPhase, Runner, drain};
-    use crate::keys;
+    use crate::profile::Engagement;
     use crate::store::embedded::EmbeddedStore;
-    use crate::store::{Condition, Item, Store, Write, decode, encode, scan_all};
+    use crate::store::{Condition, Store, Write, decode, scan_all};
     use chrono::TimeZone;
+
+    const MODEL_SK: &str = keys::SEND_TIME_MODEL;
 
     async fn seed_profiles(store: &EmbeddedStore, n: usize, now: DateTime<Utc>) {
         for i in 0..n {
             let id = CustomerId::new(format!("c{i:04}")).unwrap();
-            let mut p = Profile::new(id.clone(), now);
+            let mut e = Engagement::default();
             for d in 0..(i % 12) {
                 let at = now.timestamp() - (d as i64 + 1) * 86_400 + ((i % 24) as i64) * 3600;
-                p.engagement.attention.add(at, chrono_tz::UTC, crate::sto::attention::Signal::Click);
+                e.record(at, EngagementKind::Clicked, None);
             }
-            let key = keys::profile(&id);
-            let item = Item::new(key.clone(), 1, encode(&key, &p).unwrap());
+            let item = customers::part_item(&id, &e, 1).unwrap();
             store.write(vec![Write::Put { item, condition: Condition::NotExists }]).await.unwrap();
         }
     }
@@ -143,7 +139,7 @@ mod tests {
         let state = runner.start("2026-11-24T03:00:00Z", 5, now).await.unwrap();
         assert_eq!(state.phase, RunPhase::Done);
         assert!(queue.is_empty());
-        let published = store.get(&Key::new(PRIORS_PK, PRIORS_SK)).await.unwrap().unwrap();
+        let published = store.get(&Key::new(keys::SEND_TIME_PRIORS.0, keys::SEND_TIME_PRIORS.1)).await.unwrap().unwrap();
         assert_eq!(published.body["run"], "2026-11-24T03:00:00Z");
 
         // The next night's run rewrites every model once more.

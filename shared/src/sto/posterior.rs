@@ -8,9 +8,9 @@ use rand::Rng;
 use rand_distr::{Distribution, Gamma};
 use serde::{Deserialize, Serialize};
 
-use crate::profile::week::{HOURS_PER_WEEK, HourOfWeek};
+use crate::week::{HOURS_PER_WEEK, HourOfWeek};
 
-use super::attention::Attention;
+use crate::attention::Attention;
 use super::prior::{Prior, Priors};
 use super::smooth::smooth;
 
@@ -128,7 +128,7 @@ impl Posterior {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sto::attention::Signal;
+    use crate::attention::Signal;
     use chrono::TimeZone;
 
     fn priors_peaking_at(hour_of_day: usize) -> Priors {

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::week::HOURS_PER_WEEK;
+use crate::week::HOURS_PER_WEEK;
 
 use super::smooth::smooth;
 

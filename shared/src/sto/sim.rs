@@ -24,10 +24,9 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
 
-use crate::contact::Channel;
 use crate::ids::MessageId;
-use crate::profile::engagement::{Engagement, EngagementKind, EngagementRecord};
-use crate::profile::week::{HOURS_PER_WEEK, HourOfWeek};
+use crate::profile::engagement::{Engagement, EngagementKind};
+use crate::week::{HOURS_PER_WEEK, HourOfWeek};
 
 use super::decide::{Arm, Policy, decide};
 use super::posterior::{History, Posterior};
@@ -183,10 +182,9 @@ impl Observed {
         History { delivered: e.total(EngagementKind::Delivered), engaged }
     }
 
-    fn record(&mut self, at: DateTime<Utc>, kind: EngagementKind, message: Option<&str>, tz: Tz) {
+    fn record(&mut self, at: DateTime<Utc>, kind: EngagementKind, message: Option<&str>) {
         let message = message.and_then(|m| MessageId::new(m).ok());
-        let channel = message.as_ref().map(|_| Channel::Email);
-        self.engagement.record(EngagementRecord { at: at.timestamp(), kind, channel, message }, tz);
+        self.engagement.record(at.timestamp(), kind, message.as_ref());
     }
 }
 
@@ -311,7 +309,7 @@ pub fn evaluate(config: &SimConfig) -> Report {
         let mut stats = PriorStats::default();
         for (c, o) in customers.iter().zip(&observed) {
             let h = o.history();
-            stats.add(&o.engagement.attention.masses_at(start), Some(c.country), h.delivered, h.engaged);
+            stats.add(&o.engagement.attention.local(c.tz, start).masses_at(start), Some(c.country), h.delivered, h.engaged);
         }
         let priors: Priors = stats.fit();
         let mut result = WeekResult { week: w as u32, ..WeekResult::default() };
@@ -320,7 +318,7 @@ pub fn evaluate(config: &SimConfig) -> Report {
             let options = candidates(&window, c.tz, &quiet);
             let local_default = local_fixed_time(start, c.tz);
             let posterior = Posterior::new(
-                &observed[i].engagement.attention,
+                &observed[i].engagement.attention.local(c.tz, start),
                 observed[i].history(),
                 Some(c.country),
                 &priors,
@@ -399,9 +397,9 @@ fn outcome(seed: u64, customer: usize, week: i64, hour: HourOfWeek) -> f64 {
 
 /// A message arrives at `at`: a delivery, a proxy's machine open, and maybe a real open and click.
 fn deliver(seed: u64, i: usize, week: i64, c: &SimCustomer, o: &mut Observed, at: DateTime<Utc>, message: &str) {
-    o.record(at, EngagementKind::Delivered, Some(message), c.tz);
+    o.record(at, EngagementKind::Delivered, Some(message));
     if c.proxy {
-        o.record(at + Duration::seconds(4), EngagementKind::Opened, Some(message), c.tz);
+        o.record(at + Duration::seconds(4), EngagementKind::Opened, Some(message));
     }
     let hour = HourOfWeek::at(at, c.tz);
     if outcome(seed, i, week, hour) >= c.engagement_probability(hour) {
@@ -418,9 +416,9 @@ fn deliver(seed: u64, i: usize, week: i64, c: &SimCustomer, o: &mut Observed, at
         k += 1;
     }
     let read = at + Duration::hours(k as i64) + Duration::minutes(rng.random_range(1..60));
-    o.record(read, EngagementKind::Opened, Some(message), c.tz);
+    o.record(read, EngagementKind::Opened, Some(message));
     if rng.random_bool(0.4) {
-        o.record(read + Duration::minutes(rng.random_range(1..5)), EngagementKind::Clicked, Some(message), c.tz);
+        o.record(read + Duration::minutes(rng.random_range(1..5)), EngagementKind::Clicked, Some(message));
     }
 }
 
@@ -431,7 +429,7 @@ fn simulate_sessions(seed: u64, i: usize, week: i64, c: &SimCustomer, o: &mut Ob
         let rate = c.sessions[c_hour.hour.index()];
         let n = Poisson::new(rate).map_or(0.0, |p| p.sample(&mut rng)) as u32;
         for _ in 0..n {
-            o.record(c_hour.at + Duration::minutes(rng.random_range(0..60)), EngagementKind::Session, None, c.tz);
+            o.record(c_hour.at + Duration::minutes(rng.random_range(0..60)), EngagementKind::Session, None);
         }
     }
 }

@@ -4,7 +4,7 @@
 //! at 19:00 on the other weekdays. Spreading each signal this way lets a handful of signals say
 //! something about the whole week, which is what makes the model useful from the first sends.
 
-use crate::profile::week::HOURS_PER_WEEK;
+use crate::week::HOURS_PER_WEEK;
 
 /// Weight given to the hour itself and to 1 and 2 hours either side.
 const HOUR_KERNEL: [f64; 5] = [0.1, 0.2, 0.4, 0.2, 0.1];

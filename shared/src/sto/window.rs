@@ -14,7 +14,7 @@ use chrono::{
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::profile::week::HourOfWeek;
+use crate::week::HourOfWeek;
 
 /// Longest window a decision considers.
 pub const MAX_WINDOW: Duration = Duration::days(14);

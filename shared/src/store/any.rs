@@ -3,7 +3,7 @@
 
 use super::dynamo::DynamoStore;
 use super::embedded::EmbeddedStore;
-use super::{Item, Key, Page, Query, Segment, Store, StoreError, StoreStats, Write};
+use super::{Consistency, Fetched, Item, Key, Meter, Page, Query, Segment, Store, StoreError, Write};
 
 pub enum AnyStore {
     Embedded(EmbeddedStore),
@@ -18,10 +18,10 @@ impl Store for AnyStore {
         }
     }
 
-    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+    async fn get_many(&self, keys: &[Key], consistency: Consistency) -> Result<Vec<Fetched>, StoreError> {
         match self {
-            AnyStore::Embedded(s) => s.get_many(keys).await,
-            AnyStore::Dynamo(s) => s.get_many(keys).await,
+            AnyStore::Embedded(s) => s.get_many(keys, consistency).await,
+            AnyStore::Dynamo(s) => s.get_many(keys, consistency).await,
         }
     }
 
@@ -46,10 +46,10 @@ impl Store for AnyStore {
         }
     }
 
-    fn stats(&self) -> &StoreStats {
+    fn meter(&self) -> &Meter {
         match self {
-            AnyStore::Embedded(s) => s.stats(),
-            AnyStore::Dynamo(s) => s.stats(),
+            AnyStore::Embedded(s) => s.meter(),
+            AnyStore::Dynamo(s) => s.meter(),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{Condition, Document, Item, Key, Query, Segment, Store, StoreError, Write};
+use super::{Condition, Consistency, Document, Item, Key, Query, Segment, Store, StoreError, Write};
 
 fn doc(value: serde_json::Value) -> Document {
     match value {
@@ -145,6 +145,17 @@ pub async fn impossible_writes_are_refused<S: Store>(store: S) {
         };
         assert!(matches!(store.write(vec![bad]).await, Err(StoreError::Invalid(_))), "{tiny_or_huge} is refused");
     }
+    let empty_name = Write::Put {
+        item: Item::new(Key::new("C#1", "A"), 1, doc(json!({"map": {"": 1}}))),
+        condition: Condition::Always,
+    };
+    assert!(matches!(store.write(vec![empty_name]).await, Err(StoreError::Invalid(_))));
+    let mut deep = json!(1);
+    for _ in 0..33 {
+        deep = json!([deep]);
+    }
+    let too_deep = Write::Put { item: Item::new(Key::new("C#1", "A"), 1, doc(json!({"deep": deep}))), condition: Condition::Always };
+    assert!(matches!(store.write(vec![too_deep]).await, Err(StoreError::Invalid(_))));
     assert_eq!(version_of(&store, "C#1", "A").await, None);
     // A large item under the limit is fine.
     let large = Write::Put {
@@ -159,17 +170,66 @@ pub async fn batch_get_keeps_order<S: Store>(store: S) {
         store.write(vec![put(&format!("C#{i}"), "PROFILE", 1, Condition::Always)]).await.unwrap();
     }
     let keys: Vec<Key> = (0..150).rev().map(|i| Key::new(format!("C#{i}"), "PROFILE")).collect();
-    let got = store.get_many(&keys).await.unwrap();
-    assert_eq!(got.len(), keys.len());
-    for (key, item) in keys.iter().zip(&got) {
-        let number: u32 = key.pk[2..].parse().unwrap();
-        match item {
-            Some(item) => assert_eq!(&item.key, key),
-            None => assert!(number % 2 == 1, "{key} was written but not returned"),
+    for consistency in [Consistency::Strong, Consistency::Eventual] {
+        let got = store.get_many(&keys, consistency).await.unwrap();
+        assert_eq!(got.len(), keys.len());
+        for (key, item) in keys.iter().zip(&got) {
+            let number: u32 = key.pk[2..].parse().unwrap();
+            match item.as_ref().unwrap() {
+                Some(item) => assert_eq!(&item.key, key),
+                None => assert!(number % 2 == 1, "{key} was written but not returned"),
+            }
+            assert_eq!(item.as_ref().unwrap().is_some(), number % 2 == 0, "{key}");
         }
-        assert_eq!(item.is_some(), number % 2 == 0, "{key}");
     }
-    assert!(store.get_many(&[]).await.unwrap().is_empty());
+    assert!(store.get_many(&[], Consistency::Strong).await.unwrap().is_empty());
+}
+
+/// A write sent again after its answer was lost applies once: the retry of a single conditional
+/// write fails its condition; the retry of a transaction is recognised or fails its conditions.
+pub async fn retried_writes_apply_once<S: Store>(store: S) {
+    let create = vec![put("C#1", "PART", 1, Condition::NotExists), put("C#1", "MARK", 1, Condition::NotExists)];
+    store.write(create.clone()).await.unwrap();
+    match store.write(create).await {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+        Err(e) => panic!("unexpected error on a retried transaction: {e}"),
+    }
+    let update = vec![put("C#1", "PART", 2, Condition::VersionIs(1))];
+    store.write(update.clone()).await.unwrap();
+    assert_eq!(store.write(update).await.unwrap_err(), StoreError::ConditionFailed { failed: vec![0] });
+    assert_eq!(version_of(&store, "C#1", "PART").await, Some(2));
+    assert_eq!(version_of(&store, "C#1", "MARK").await, Some(1));
+}
+
+/// Every adapter prices its requests the way DynamoDB bills them, from the same item sizes.
+pub async fn requests_are_metered_in_capacity_units<S: Store>(store: S) {
+    let sized = |sk: &str, version: u64, bytes: usize| {
+        Item::new(Key::new("C#1", sk), version, doc(json!({"blob": "x".repeat(bytes)})))
+    };
+    let before = store.meter().reading();
+    // 3 KB new: 3 units. Shrunk to 500 bytes: still 3 (the larger of before and after).
+    store.write(vec![Write::Put { item: sized("A", 1, 3000), condition: Condition::NotExists }]).await.unwrap();
+    store.get(&Key::new("C#1", "A")).await.unwrap();
+    store.write(vec![Write::Put { item: sized("A", 2, 500), condition: Condition::VersionIs(1) }]).await.unwrap();
+    // A transaction of two small items: 2 × 2.
+    let pair = vec![
+        Write::Put { item: sized("B", 1, 100), condition: Condition::NotExists },
+        Write::Put { item: sized("C", 1, 100), condition: Condition::NotExists },
+    ];
+    store.write(pair).await.unwrap();
+    // A failed condition still costs its unit.
+    let stale = store.write(vec![Write::Put { item: sized("B", 2, 100), condition: Condition::VersionIs(7) }]).await;
+    assert!(matches!(stale, Err(StoreError::ConditionFailed { .. })));
+    let writes = store.meter().reading().since(&before).units.writes;
+    assert_eq!(writes, 3 + 3 + 4 + 1);
+
+    store.write(vec![Write::Put { item: sized("D", 1, 5000), condition: Condition::NotExists }]).await.unwrap();
+    let before = store.meter().reading();
+    store.get(&Key::new("C#1", "D")).await.unwrap(); // 5 KB strong: 2
+    let keys = [Key::new("C#1", "D"), Key::new("C#1", "B"), Key::new("C#1", "nothing")];
+    store.get_many(&keys, Consistency::Eventual).await.unwrap(); // 1 + 0.5 + 0.5
+    let reads = store.meter().reading().since(&before).units.reads();
+    assert_eq!(reads, 2.0 + 2.0);
 }
 
 pub async fn queries_read_one_partition_by_prefix_in_order<S: Store>(store: S) {
@@ -302,6 +362,8 @@ macro_rules! store_contract_tests {
             checks_guard_other_writes,
             impossible_writes_are_refused,
             batch_get_keeps_order,
+            retried_writes_apply_once,
+            requests_are_metered_in_capacity_units,
             queries_read_one_partition_by_prefix_in_order,
             scan_segments_partition_the_table,
             optimistic_increments_never_lose_updates,

@@ -2,40 +2,91 @@
 //! string sort key `sk`, a numeric version `v` and a TTL attribute `ttl`.
 //!
 //! Documents become native DynamoDB attributes through `serde_dynamo`, so items stay readable in
-//! the console and usable in filters. Reads are strongly consistent: the read-modify-write paths
-//! depend on seeing the latest version.
+//! the console and usable in filters. `get`, queries and scans are strongly consistent;
+//! `get_many` reads as asked (read-modify-write paths read eventually consistent at half the
+//! price and rely on their version conditions to catch a stale read).
+//!
+//! Every request asks DynamoDB for the capacity it consumed (`ReturnConsumedCapacity`), which
+//! the [`Meter`] keeps beside the units modelled from item sizes (the model needs the size an
+//! item had before a write: the adapter remembers the sizes of items it recently read or wrote).
+//! Transactions carry a `ClientRequestToken` derived from their content, so a retry of one
+//! whose answer was lost within ten minutes is recognised by DynamoDB instead of failing its
+//! conditions.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement, KeyType,
-    KeysAndAttributes, Put, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
-    TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, ConsumedCapacity, Delete, KeySchemaElement,
+    KeyType, KeysAndAttributes, Put, ReturnConsumedCapacity, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification, TransactWriteItem,
 };
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use super::{Condition, Document, Item, Key, Page, Query, Segment, Store, StoreError, StoreStats, Write, check_writes};
+use super::cost::{self, Consistency, Meter, Units};
+use super::{
+    Condition, Document, Fetched, Item, Key, Page, Query, Segment, Store, StoreError, Write, check_writes, item_size,
+};
 
 type Attributes = HashMap<String, AttributeValue>;
 
 /// BatchGetItem's limit per request.
 const BATCH_GET_MAX: usize = 100;
+/// Item sizes remembered for the meter's model; forgotten all at once when full.
+const SIZES_REMEMBERED: usize = 100_000;
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
-    stats: std::sync::Arc<StoreStats>,
+    meter: Arc<Meter>,
+    /// Size (and version) of items recently read or written, for modelling write units.
+    sizes: Arc<Mutex<HashMap<Key, (u64, usize)>>>,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoStore { client, table: table.into(), stats: Default::default() }
+        DynamoStore { client, table: table.into(), meter: Default::default(), sizes: Default::default() }
+    }
+
+    fn remember_size(&self, item: &Item) {
+        let mut sizes = self.sizes.lock().unwrap_or_else(PoisonError::into_inner);
+        if sizes.len() >= SIZES_REMEMBERED {
+            sizes.clear();
+        }
+        sizes.insert(item.key.clone(), (item.version, item_size(item)));
+    }
+
+    /// The size an item has before `write`, as far as the adapter knows: exact when the write
+    /// names the version it replaces (read-modify-write) or requires the item to be absent.
+    fn size_before(&self, write: &Write) -> usize {
+        let sizes = self.sizes.lock().unwrap_or_else(PoisonError::into_inner);
+        let known = sizes.get(write.key());
+        match write.condition() {
+            Condition::NotExists => 0,
+            Condition::VersionIs(v) => known.filter(|(version, _)| *version == v).map_or(0, |(_, s)| *s),
+            Condition::Always | Condition::Exists => known.map_or(0, |(_, s)| *s),
+        }
+    }
+
+    fn modelled_write_units(&self, writes: &[Write], sizes: &[usize]) -> Units {
+        let transactional = writes.len() > 1;
+        let writes = writes.iter().zip(sizes).map(|(w, after)| cost::write_units(self.size_before(w), *after, transactional)).sum();
+        Units { read_halves: 0, writes }
+    }
+
+    /// Records what DynamoDB said a request consumed (`reads`: whether it was a read).
+    fn report<'a>(&self, reads: bool, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+        let units: f64 = consumed
+            .into_iter()
+            .map(|c| if reads { c.read_capacity_units() } else { c.write_capacity_units() }.or(c.capacity_units()).unwrap_or(0.0))
+            .sum();
+        if reads { self.meter.reported(units, 0.0) } else { self.meter.reported(0.0, units) }
     }
 
     pub fn table(&self) -> &str {
@@ -122,6 +173,13 @@ impl DynamoStore {
         Ok(attrs)
     }
 
+    fn key_of(attrs: &Attributes) -> Option<Key> {
+        match (attrs.get("pk"), attrs.get("sk")) {
+            (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(Key::new(pk, sk)),
+            _ => None,
+        }
+    }
+
     fn from_attributes(mut attrs: Attributes) -> Result<Item, StoreError> {
         let text = |attrs: &mut Attributes, name: &str| match attrs.remove(name) {
             Some(AttributeValue::S(s)) => Ok(s),
@@ -163,17 +221,23 @@ impl DynamoStore {
         let (expression, value) = Self::condition_parts(write.condition());
         let values = value.map(|v| HashMap::from([(":v".to_string(), v)]));
         let result = match write {
-            Write::Put { item, .. } => self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(Self::to_attributes(item)?))
-                .set_condition_expression(expression.map(String::from))
-                .set_expression_attribute_values(values)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(classify),
+            Write::Put { item, .. } => {
+                let written = item.clone();
+                let out = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(Self::to_attributes(item)?))
+                    .set_condition_expression(expression.map(String::from))
+                    .set_expression_attribute_values(values)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                self.report(false, out.consumed_capacity());
+                self.remember_size(&written);
+                Ok(())
+            }
             Write::Delete { key, .. } => self
                 .client
                 .delete_item()
@@ -181,9 +245,10 @@ impl DynamoStore {
                 .set_key(Some(Self::key_attributes(&key)))
                 .set_condition_expression(expression.map(String::from))
                 .set_expression_attribute_values(values)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
-                .map(|_| ())
+                .map(|out| self.report(false, out.consumed_capacity()))
                 .map_err(classify),
             Write::Check { .. } => Err(StoreError::Invalid("a lone check must be sent as a transaction".into())),
         };
@@ -231,9 +296,24 @@ impl DynamoStore {
     }
 
     async fn write_transaction(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let token = request_token(&writes);
+        let written: Vec<Item> =
+            writes.iter().filter_map(|w| if let Write::Put { item, .. } = w { Some(item.clone()) } else { None }).collect();
         let items = writes.into_iter().map(|w| self.transact_item(w)).collect::<Result<Vec<_>, _>>()?;
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(token)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match sent {
+            Ok(out) => {
+                self.report(false, out.consumed_capacity());
+                written.iter().for_each(|i| self.remember_size(i));
+                Ok(())
+            }
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 TransactWriteItemsError::TransactionCanceledException(cancelled) => {
                     Err(from_cancellation(cancelled.cancellation_reasons().iter().map(|r| r.code())))
@@ -243,6 +323,16 @@ impl DynamoStore {
             Err(e) => Err(classify(e)),
         }
     }
+}
+
+/// The idempotency token of a transaction: a hash of everything it writes, so the same
+/// transaction sent again (an SDK or caller retry after a lost answer) carries the same token and
+/// DynamoDB answers it without applying it twice, while any other transaction gets another.
+fn request_token(writes: &[Write]) -> String {
+    let text = format!("{writes:?}");
+    let a = crate::hash::mixed64(text.as_bytes());
+    let b = crate::hash::mixed64(&[text.as_bytes(), b"#2"].concat());
+    format!("{a:016x}{b:016x}")
 }
 
 /// Turns DynamoDB's per-item cancellation codes into the port's error.
@@ -300,21 +390,27 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 
 impl Store for DynamoStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.stats.read();
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_attributes(key)))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
-        out.item.map(Self::from_attributes).transpose()
+        self.report(true, out.consumed_capacity());
+        let item = out.item.map(Self::from_attributes).transpose()?;
+        self.meter.read(cost::item_reads(item.as_ref().map(item_size).into_iter(), usize::from(item.is_none()), Consistency::Strong));
+        if let Some(i) = &item {
+            self.remember_size(i);
+        }
+        Ok(item)
     }
 
-    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-        let mut found: HashMap<Key, Item> = HashMap::with_capacity(keys.len());
+    async fn get_many(&self, keys: &[Key], consistency: Consistency) -> Result<Vec<Fetched>, StoreError> {
+        let mut found: HashMap<Key, Result<Item, StoreError>> = HashMap::with_capacity(keys.len());
         let mut unique: Vec<&Key> = keys.iter().collect();
         unique.sort();
         unique.dedup();
@@ -322,19 +418,43 @@ impl Store for DynamoStore {
             let mut pending = Some(
                 KeysAndAttributes::builder()
                     .set_keys(Some(chunk.iter().map(|k| Self::key_attributes(k)).collect()))
-                    .consistent_read(true)
+                    .consistent_read(consistency == Consistency::Strong)
                     .build()
                     .map_err(|e| StoreError::Invalid(e.to_string()))?,
             );
             let mut attempt = 0_u32;
             while let Some(request) = pending.take() {
-                self.stats.read();
-                let out =
-                    self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(classify)?;
+                let asked = request.keys().len();
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                self.report(true, out.consumed_capacity());
+                let mut sizes = Vec::new();
                 for attrs in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                    let item = Self::from_attributes(attrs)?;
-                    found.insert(item.key.clone(), item);
+                    // An item that cannot be decoded fails only itself.
+                    let key = Self::key_of(&attrs);
+                    match Self::from_attributes(attrs) {
+                        Ok(item) => {
+                            sizes.push(item_size(&item));
+                            self.remember_size(&item);
+                            found.insert(item.key.clone(), Ok(item));
+                        }
+                        Err(e) => {
+                            sizes.push(0);
+                            if let Some(key) = key {
+                                found.insert(key, Err(e));
+                            }
+                        }
+                    }
                 }
+                let unprocessed = out.unprocessed_keys.as_ref().and_then(|u| u.get(&self.table)).map_or(0, |k| k.keys().len());
+                let missing = asked.saturating_sub(sizes.len() + unprocessed);
+                self.meter.read(cost::item_reads(sizes.into_iter(), missing, consistency));
                 pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
                 if pending.is_some() {
                     attempt += 1;
@@ -346,11 +466,10 @@ impl Store for DynamoStore {
                 }
             }
         }
-        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+        Ok(keys.iter().map(|k| found.get(k).cloned().transpose()).collect())
     }
 
     async fn query(&self, pk: &str, query: &Query) -> Result<Page, StoreError> {
-        self.stats.read();
         let mut values = HashMap::from([(":pk".to_string(), AttributeValue::S(pk.to_string()))]);
         // DynamoDB refuses an empty string in a key condition: no prefix means the whole partition.
         let condition = if query.sk_prefix.is_empty() {
@@ -369,15 +488,16 @@ impl Store for DynamoStore {
             .limit(i32::try_from(query.limit.max(1)).unwrap_or(i32::MAX))
             .set_exclusive_start_key(query.after.as_ref().map(Self::key_attributes))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
-        page(out.items, out.last_evaluated_key)
+        self.report(true, out.consumed_capacity());
+        self.page(out.items, out.last_evaluated_key)
     }
 
     async fn scan(&self, segment: Segment, after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
         let segment = Segment::new(segment.index, segment.total)?;
-        self.stats.read();
         let total = i32::try_from(segment.total).map_err(|_| StoreError::Invalid("too many segments".into()))?;
         let out = self
             .client
@@ -388,37 +508,54 @@ impl Store for DynamoStore {
             .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
             .set_exclusive_start_key(after.map(Self::key_attributes))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
-        page(out.items, out.last_evaluated_key)
+        self.report(true, out.consumed_capacity());
+        self.page(out.items, out.last_evaluated_key)
     }
 
     async fn write(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
-        check_writes(&writes)?;
-        self.stats.wrote();
+        let sizes = check_writes(&writes)?;
+        // Billed whether or not the conditions hold.
+        self.meter.wrote(self.modelled_write_units(&writes, &sizes));
         match writes.as_slice() {
             [Write::Put { .. } | Write::Delete { .. }] => self.write_one(writes.remove(0)).await,
             _ => self.write_transaction(writes).await,
         }
     }
 
-    fn stats(&self) -> &StoreStats {
-        &self.stats
+    fn meter(&self) -> &Meter {
+        &self.meter
     }
 }
 
-fn page(items: Option<Vec<Attributes>>, last: Option<Attributes>) -> Result<Page, StoreError> {
-    let items =
-        items.unwrap_or_default().into_iter().map(DynamoStore::from_attributes).collect::<Result<Vec<_>, _>>()?;
-    let next = match last {
-        Some(mut k) => match (k.remove("pk"), k.remove("sk")) {
-            (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(Key::new(pk, sk)),
-            _ => return Err(StoreError::Corrupt { key: "LastEvaluatedKey".into(), reason: "not a pk/sk pair".into() }),
-        },
-        None => None,
-    };
-    Ok(Page { items, next })
+impl DynamoStore {
+    /// A query or scan page: its items (each decoded on its own; see [`super::Page`]) and where
+    /// the next starts.
+    fn page(&self, items: Option<Vec<Attributes>>, last: Option<Attributes>) -> Result<Page, StoreError> {
+        let (mut decoded, mut corrupt) = (Vec::new(), Vec::new());
+        for attrs in items.unwrap_or_default() {
+            match Self::from_attributes(attrs) {
+                Ok(item) => decoded.push(item),
+                Err(e) => corrupt.push(e),
+            }
+        }
+        let items = decoded;
+        self.meter.read(cost::page_reads(items.iter().map(item_size), Consistency::Strong));
+        items.iter().for_each(|i| self.remember_size(i));
+        let next = match last {
+            Some(mut k) => match (k.remove("pk"), k.remove("sk")) {
+                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(Key::new(pk, sk)),
+                _ => {
+                    return Err(StoreError::Corrupt { key: "LastEvaluatedKey".into(), reason: "not a pk/sk pair".into() });
+                }
+            },
+            None => None,
+        };
+        Ok(Page { items, next, corrupt })
+    }
 }
 
 #[cfg(test)]

@@ -12,12 +12,18 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Condition, Document, Item, Key, Page, Query, Segment, Store, StoreError, StoreStats, Write, check_writes};
+use super::cost::{self, Consistency, Meter, Units};
+use super::{
+    Condition, Document, Fetched, Item, Key, Page, Query, Segment, Store, StoreError, Write, check_writes, item_size,
+};
 
 #[derive(Debug, Default)]
 pub struct EmbeddedStore {
     items: RwLock<BTreeMap<Key, Stored>>,
-    stats: StoreStats,
+    meter: Meter,
+    /// Lines of a saved table that could not be read (a hand edit gone wrong): reported when
+    /// loaded, kept as they are and written back on save, never a reason to lose the rest.
+    damaged: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -25,6 +31,19 @@ struct Stored {
     version: u64,
     expires_at: Option<i64>,
     body: Arc<Document>,
+    /// The item's size as DynamoDB counts it, for the meter.
+    size: usize,
+}
+
+impl Stored {
+    fn of(item: Item) -> (Key, Stored) {
+        let size = item_size(&item);
+        Self::sized(item, size)
+    }
+
+    fn sized(item: Item, size: usize) -> (Key, Stored) {
+        (item.key, Stored { version: item.version, expires_at: item.expires_at, body: item.body, size })
+    }
 }
 
 /// One line of a saved table.
@@ -43,25 +62,36 @@ impl EmbeddedStore {
         Self::default()
     }
 
-    /// Loads a table saved with [`EmbeddedStore::save`]; a missing file is an empty table.
+    /// Loads a table saved with [`EmbeddedStore::save`]; a missing file is an empty table. A line
+    /// that cannot be read is logged with its line number and kept aside (see
+    /// [`EmbeddedStore::damaged_lines`]).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let store = Self::new();
+        let mut store = Self::new();
         let file = match std::fs::File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(store),
             Err(e) => return Err(StoreError::Unavailable(format!("cannot read {}: {e}", path.display()))),
         };
+        let mut damaged = Vec::new();
         {
             let mut items = store.items.write().unwrap_or_else(PoisonError::into_inner);
             for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
                 let line = line.map_err(|e| StoreError::Unavailable(format!("cannot read {}: {e}", path.display())))?;
-                let l: Line = serde_json::from_str(&line).map_err(|e| StoreError::Corrupt {
-                    key: format!("{}:{}", path.display(), n + 1),
-                    reason: e.to_string(),
-                })?;
-                items.insert(Key::new(l.pk, l.sk), Stored { version: l.v, expires_at: l.ttl, body: Arc::new(l.body) });
+                let l: Line = match serde_json::from_str(&line) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let error = StoreError::Corrupt { key: format!("{}:{}", path.display(), n + 1), reason: e.to_string() };
+                        tracing::error!(%error, "saved item not readable; kept aside");
+                        damaged.push(line);
+                        continue;
+                    }
+                };
+                let item = Item { key: Key::new(l.pk, l.sk), version: l.v, expires_at: l.ttl, body: Arc::new(l.body) };
+                let (key, stored) = Stored::of(item);
+                items.insert(key, stored);
             }
         }
+        store.damaged = damaged;
         Ok(store)
     }
 
@@ -83,6 +113,10 @@ impl EmbeddedStore {
                 serde_json::to_writer(&mut out, &line).map_err(|e| fail(e.into()))?;
                 out.write_all(b"\n").map_err(fail)?;
             }
+            for line in &self.damaged {
+                out.write_all(line.as_bytes()).map_err(fail)?;
+                out.write_all(b"\n").map_err(fail)?;
+            }
             out.flush().map_err(fail)?;
         }
         std::fs::rename(&tmp, path).map_err(fail)
@@ -94,6 +128,11 @@ impl EmbeddedStore {
         let before = items.len();
         items.retain(|_, s| s.expires_at.is_none_or(|t| t > now_unix));
         before - items.len()
+    }
+
+    /// Lines of the loaded file that could not be read.
+    pub fn damaged_lines(&self) -> usize {
+        self.damaged.len()
     }
 
     pub fn len(&self) -> usize {
@@ -113,7 +152,7 @@ impl EmbeddedStore {
 fn page_of<'a>(mut matching: impl Iterator<Item = (&'a Key, &'a Stored)>, limit: usize) -> Page {
     let items: Vec<Item> = matching.by_ref().take(limit.max(1)).map(|(k, s)| EmbeddedStore::to_item(k, s)).collect();
     let next = if matching.next().is_some() { items.last().map(|i| i.key.clone()) } else { None };
-    Page { items, next }
+    Page { items, next, corrupt: Vec::new() }
 }
 
 fn holds(condition: Condition, current: Option<&Stored>) -> bool {
@@ -125,32 +164,34 @@ fn holds(condition: Condition, current: Option<&Stored>) -> bool {
     }
 }
 
-/// Which of `total` segments a partition belongs to: FNV-1a of the partition key, so all
+/// Which of `total` segments a partition belongs to: a stable hash of the partition key, so all
 /// items of a partition share a segment, as in DynamoDB.
 pub fn segment_of(pk: &str, total: u32) -> u32 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in pk.bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    (hash % u64::from(total)) as u32
+    crate::hash::bucket(pk, total)
 }
 
 impl Store for EmbeddedStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.stats.read();
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(items.get(key).map(|s| Self::to_item(key, s)))
+        let found = items.get(key);
+        self.meter.read(cost::item_reads(found.map(|s| s.size).into_iter(), usize::from(found.is_none()), Consistency::Strong));
+        Ok(found.map(|s| Self::to_item(key, s)))
     }
 
-    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-        self.stats.read();
+    async fn get_many(&self, keys: &[Key], consistency: Consistency) -> Result<Vec<Fetched>, StoreError> {
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(keys.iter().map(|k| items.get(k).map(|s| Self::to_item(k, s))).collect())
+        let mut unique: Vec<&Key> = keys.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(100) {
+            let found: Vec<usize> = chunk.iter().filter_map(|k| items.get(*k).map(|s| s.size)).collect();
+            let missing = chunk.len() - found.len();
+            self.meter.read(cost::item_reads(found.into_iter(), missing, consistency));
+        }
+        Ok(keys.iter().map(|k| Ok(items.get(k).map(|s| Self::to_item(k, s)))).collect())
     }
 
     async fn query(&self, pk: &str, query: &Query) -> Result<Page, StoreError> {
-        self.stats.read();
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
         let prefix = query.sk_prefix.as_str();
         let page = if query.descending {
@@ -173,39 +214,44 @@ impl Store for EmbeddedStore {
                 items.range((lower, Bound::Unbounded)).take_while(|(k, _)| k.pk == pk && k.sk.starts_with(prefix));
             page_of(matching, query.limit)
         };
+        self.meter.read(cost::page_reads(page.items.iter().map(item_size), Consistency::Strong));
         Ok(page)
     }
 
     async fn scan(&self, segment: Segment, after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
         let segment = Segment::new(segment.index, segment.total)?;
-        self.stats.read();
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
         let lower = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.clone()));
         let in_segment =
             items.range((lower, Bound::Unbounded)).filter(|(k, _)| segment_of(&k.pk, segment.total) == segment.index);
-        Ok(page_of(in_segment, limit))
+        let page = page_of(in_segment, limit);
+        self.meter.read(cost::page_reads(page.items.iter().map(item_size), Consistency::Strong));
+        Ok(page)
     }
 
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        check_writes(&writes)?;
-        self.stats.wrote();
+        let sizes = check_writes(&writes)?;
         let mut items = self.items.write().unwrap_or_else(PoisonError::into_inner);
-        let failed: Vec<usize> = writes
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| !holds(w.condition(), items.get(w.key())))
-            .map(|(i, _)| i)
-            .collect();
+        // Billed whether or not the conditions hold, by the larger of each item before and after.
+        let transactional = writes.len() > 1;
+        let mut units = Units::default();
+        let mut failed = Vec::new();
+        for (i, (w, after)) in writes.iter().zip(&sizes).enumerate() {
+            let current = items.get(w.key());
+            units.writes += cost::write_units(current.map_or(0, |s| s.size), *after, transactional);
+            if !holds(w.condition(), current) {
+                failed.push(i);
+            }
+        }
+        self.meter.wrote(units);
         if !failed.is_empty() {
             return Err(StoreError::ConditionFailed { failed });
         }
-        for w in writes {
+        for (w, size) in writes.into_iter().zip(sizes) {
             match w {
                 Write::Put { item, .. } => {
-                    items.insert(
-                        item.key,
-                        Stored { version: item.version, expires_at: item.expires_at, body: item.body },
-                    );
+                    let (key, stored) = Stored::sized(item, size);
+                    items.insert(key, stored);
                 }
                 Write::Delete { key, .. } => {
                     items.remove(&key);
@@ -216,8 +262,8 @@ impl Store for EmbeddedStore {
         Ok(())
     }
 
-    fn stats(&self) -> &StoreStats {
-        &self.stats
+    fn meter(&self) -> &Meter {
+        &self.meter
     }
 }
 

@@ -14,13 +14,15 @@
 pub mod any;
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
+pub mod cost;
 pub mod dynamo;
 pub mod embedded;
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use cost::{Consistency, Meter, Reading, Units};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -126,7 +128,13 @@ impl Write {
 pub struct Page {
     pub items: Vec<Item>,
     pub next: Option<Key>,
+    /// Items on this page that could not be decoded ([`StoreError::Corrupt`], naming each key):
+    /// reported, never a reason to lose the rest of the page.
+    pub corrupt: Vec<StoreError>,
 }
+
+/// One item of a batch read: absent, present, or present but undecodable (which fails only it).
+pub type Fetched = Result<Option<Item>, StoreError>;
 
 /// Which items of a partition to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -192,32 +200,17 @@ impl StoreError {
     }
 }
 
-/// Requests made, for benchmarks and metrics. A transaction is one write request.
-#[derive(Debug, Default)]
-pub struct StoreStats {
-    pub reads: AtomicU64,
-    pub writes: AtomicU64,
-}
-
-impl StoreStats {
-    pub fn read(&self) {
-        self.reads.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn wrote(&self) {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn snapshot(&self) -> (u64, u64) {
-        (self.reads.load(Ordering::Relaxed), self.writes.load(Ordering::Relaxed))
-    }
-}
-
 pub trait Store: Send + Sync {
+    /// One item, strongly consistent.
     fn get(&self, key: &Key) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send;
 
-    /// Items for `keys`, in the same order, `None` where absent.
-    fn get_many(&self, keys: &[Key]) -> impl Future<Output = Result<Vec<Option<Item>>, StoreError>> + Send;
+    /// Items for `keys`, in the same order, `None` where absent, an error where an item cannot
+    /// be decoded. The outer error is the request's.
+    fn get_many(
+        &self,
+        keys: &[Key],
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Vec<Fetched>, StoreError>> + Send;
 
     /// Items of partition `pk` whose sort key starts with the query's prefix, in sort-key order.
     fn query(&self, pk: &str, query: &Query) -> impl Future<Output = Result<Page, StoreError>> + Send;
@@ -231,13 +224,17 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
 
     /// All writes happen, or none: a single write is conditional, several are a transaction.
+    /// Retrying the same writes after a lost answer is safe: a write whose condition names the
+    /// version it replaces cannot apply twice, and a transaction carries an idempotency token.
     fn write(&self, writes: Vec<Write>) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    fn stats(&self) -> &StoreStats;
+    /// Requests and capacity units used so far, priced by DynamoDB's rules.
+    fn meter(&self) -> &Meter;
 }
 
-/// Checks what every adapter must refuse before it talks to its backend.
-pub fn check_writes(writes: &[Write]) -> Result<(), StoreError> {
+/// Checks what every adapter must refuse before it talks to its backend. Returns each write's
+/// item size (0 for deletes and checks), which adapters need anyway.
+pub fn check_writes(writes: &[Write]) -> Result<Vec<usize>, StoreError> {
     if writes.is_empty() {
         return Err(StoreError::Invalid("no writes given".into()));
     }
@@ -249,63 +246,125 @@ pub fn check_writes(writes: &[Write]) -> Result<(), StoreError> {
     if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
         return Err(StoreError::Invalid(format!("item {} is written twice in one transaction", w[0])));
     }
+    let mut sizes = Vec::with_capacity(writes.len());
     for w in writes {
         let key = w.key();
         if key.pk.is_empty() || key.sk.is_empty() {
             return Err(StoreError::Invalid(format!("item {key} has an empty key part")));
         }
+        sizes.push(0);
         if let Write::Put { item, .. } = w {
             if let Some(name) = RESERVED_ATTRIBUTES.iter().find(|n| item.body.contains_key(**n)) {
                 return Err(StoreError::Invalid(format!("item {key} uses the reserved attribute name {name:?}")));
             }
-            if let Some((path, n)) = out_of_range_number(&item.body) {
-                return Err(StoreError::Invalid(format!(
-                    "item {key}: {path} is {n}, outside the numbers DynamoDB stores (magnitudes 1e-130 to 1e125, or 0)"
-                )));
+            if let Some((path, problem)) = unstorable_value(&item.body) {
+                return Err(StoreError::Invalid(format!("item {key}: {path} {problem}")));
             }
             let size = item_size(item);
             if size > MAX_ITEM_BYTES {
                 return Err(StoreError::Invalid(format!("item {key} is {size} bytes (at most {MAX_ITEM_BYTES})")));
             }
+            if let Some(last) = sizes.last_mut() {
+                *last = size;
+            }
         }
     }
-    Ok(())
+    Ok(sizes)
 }
 
-/// The first number DynamoDB could not store, with its path.
-fn out_of_range_number(body: &Document) -> Option<(String, f64)> {
-    fn walk(v: &serde_json::Value, path: String) -> Option<(String, f64)> {
+/// The first value DynamoDB would refuse or could not read back, with its path: a number outside
+/// its range (magnitudes 1e-130 to 1e125, at most 38 significant digits), an empty map key, or
+/// nesting deeper than 32 levels. Paths are only built for the value at fault (this runs on
+/// every write).
+fn unstorable_value(body: &Document) -> Option<(String, String)> {
+    fn walk(v: &serde_json::Value, depth: usize) -> Option<(Vec<String>, String)> {
+        if depth > 32 {
+            return Some((Vec::new(), "is nested more than 32 levels deep".into()));
+        }
         match v {
-            serde_json::Value::Number(n) => {
-                let x = n.as_f64()?;
-                let ok = x == 0.0 || (1e-130..1e126).contains(&x.abs());
-                (!ok).then_some((path, x))
-            }
-            serde_json::Value::Array(items) => {
-                items.iter().enumerate().find_map(|(i, v)| walk(v, format!("{path}[{i}]")))
-            }
-            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| walk(v, format!("{path}.{k}"))),
+            serde_json::Value::Number(n) => storable_number(n).err().map(|problem| (Vec::new(), format!("is {n}, {problem}"))),
+            serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+                walk(v, depth + 1).map(|(mut path, problem)| {
+                    path.push(format!("[{i}]"));
+                    (path, problem)
+                })
+            }),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                if k.is_empty() {
+                    return Some((Vec::new(), "has an empty attribute name".into()));
+                }
+                walk(v, depth + 1).map(|(mut path, problem)| {
+                    path.push(format!(".{k}"));
+                    (path, problem)
+                })
+            }),
             _ => None,
         }
     }
-    body.iter().find_map(|(k, v)| walk(v, k.clone()))
+    body.iter().find_map(|(k, v)| {
+        walk(v, 1).map(|(path, problem)| {
+            let inner: String = path.into_iter().rev().collect();
+            (format!("{k}{inner}"), problem)
+        })
+    })
+}
+
+/// Whether DynamoDB can store `n` and give it back: zero, or a magnitude from 1e-130 to below
+/// 1e126, with at most 38 significant digits. Integers always can (twenty digits at most).
+pub fn storable_number(n: &serde_json::Number) -> Result<(), &'static str> {
+    if !n.is_f64() {
+        return Ok(());
+    }
+    let x = n.as_f64().unwrap_or(f64::INFINITY);
+    // An f64 never has more than 17 significant digits.
+    if x == 0.0 || (1e-130..1e126).contains(&x.abs()) {
+        Ok(())
+    } else {
+        Err("outside the numbers DynamoDB stores (magnitudes 1e-130 to 1e125, at most 38 digits)")
+    }
+}
+
+/// Significant digits of a number (1234500 has 5; 0.0012 has 2).
+fn number_digits(n: &serde_json::Number) -> usize {
+    fn integer_digits(mut x: u64) -> usize {
+        if x == 0 {
+            return 1;
+        }
+        while x % 10 == 0 {
+            x /= 10;
+        }
+        (x.ilog10() + 1) as usize
+    }
+    if let Some(u) = n.as_u64() {
+        integer_digits(u)
+    } else if let Some(i) = n.as_i64() {
+        integer_digits(i.unsigned_abs())
+    } else {
+        let text = n.to_string();
+        let mantissa = text.split(['e', 'E']).next().unwrap_or(&text);
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        digits.trim_start_matches('0').trim_end_matches('0').len().max(1)
+    }
 }
 
 /// An item's size as DynamoDB counts it: attribute names plus values (strings by their UTF-8
-/// bytes, numbers by about one byte per two digits, lists and maps with a few bytes of overhead).
+/// bytes, numbers by about one byte per two significant digits plus one, lists and maps with a
+/// few bytes of overhead plus a byte per element).
 pub fn item_size(item: &Item) -> usize {
     fn value_size(v: &serde_json::Value) -> usize {
         match v {
             serde_json::Value::Null | serde_json::Value::Bool(_) => 1,
-            serde_json::Value::Number(n) => 1 + n.to_string().len().div_ceil(2),
+            serde_json::Value::Number(n) => 1 + number_digits(n).div_ceil(2),
             serde_json::Value::String(s) => s.len(),
             serde_json::Value::Array(items) => 3 + items.iter().map(|i| 1 + value_size(i)).sum::<usize>(),
             serde_json::Value::Object(map) => 3 + map.iter().map(|(k, v)| 1 + k.len() + value_size(v)).sum::<usize>(),
         }
     }
+    let number = |n: i64| 1 + (n.unsigned_abs().max(1).ilog10() as usize + 1).div_ceil(2);
     let body: usize = item.body.iter().map(|(k, v)| k.len() + value_size(v)).sum();
-    // Key, version and expiry attributes.
-    body + item.key.pk.len() + item.key.sk.len() + 2 + 1 + 12 + 3 + 12
+    // Key, version and expiry attributes, as the DynamoDB adapter stores them.
+    body + 2 + item.key.pk.len() + 2 + item.key.sk.len() + 1 + number(item.version as i64)
+        + item.expires_at.map_or(0, |t| 3 + number(t))
 }
 
 /// Serializes a domain value into a document.
@@ -329,13 +388,17 @@ pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     })
 }
 
-/// Every item of a table, segment by segment, page by page (for reports and exports; jobs over
-/// large tables fan segments out instead).
+/// Every item of a table, page by page (for reports and exports; jobs over large tables fan
+/// segments out instead).
+/// Undecodable items are logged by key and left out.
 pub async fn scan_all<S: Store>(store: &S, prefix_sk: Option<&str>) -> Result<Vec<Item>, StoreError> {
     let mut items = Vec::new();
     let mut after: Option<Key> = None;
     loop {
         let page = store.scan(Segment::WHOLE, after.as_ref(), 1000).await?;
+        for e in &page.corrupt {
+            tracing::error!(error = %e, "item not readable; left out of the listing");
+        }
         items.extend(page.items.into_iter().filter(|i| prefix_sk.is_none_or(|p| i.key.sk.starts_with(p))));
         match page.next {
             Some(next) => after = Some(next),

@@ -1,4 +1,5 @@
-//! Hours of the customer's local week, the grid send-time optimization works on.
+//! Hours of the week, the grid send-time optimization works on: vocabulary below both the profile
+//! (which records when a customer pays attention) and send-time optimization (which reads it).
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
@@ -40,10 +41,15 @@ impl HourOfWeek {
     }
 }
 
+/// An hour-of-week index outside 0..168.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("hour of week {0} is out of range 0..168")]
+pub struct HourOutOfRange(pub u8);
+
 impl TryFrom<u8> for HourOfWeek {
-    type Error = String;
-    fn try_from(v: u8) -> Result<Self, String> {
-        HourOfWeek::new(usize::from(v)).ok_or_else(|| format!("hour of week {v} is out of range 0..168"))
+    type Error = HourOutOfRange;
+    fn try_from(v: u8) -> Result<Self, HourOutOfRange> {
+        HourOfWeek::new(usize::from(v)).ok_or(HourOutOfRange(v))
     }
 }
 

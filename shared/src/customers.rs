@@ -1,0 +1,228 @@
+//! The customer partition of the table: how profiles and their parts become items and back.
+//!
+//! The one place that encodes and decodes profile items ([`crate::keys`] says where they live).
+//! A part that cannot be decoded is an error naming its key, for that customer alone.
+
+use chrono::{DateTime, Utc};
+
+use crate::dedupe::IdHash;
+use crate::ids::CustomerId;
+use crate::keys::{self, PartKind};
+use crate::profile::{ArchivedOrders, Browse, ContactPart, Engagement, OrderBook, Profile, ProfilePart};
+use crate::store::{Item, Query, Store, StoreError, decode, encode};
+
+/// Applied-event markers (of parts too busy to hold their ids) expire after a day.
+const MARKER_TTL_SECS: i64 = 86_400;
+
+/// A stored value and the version it was read at (0: not stored yet).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+pub fn decode_part<P: ProfilePart>(item: Item) -> Result<Versioned<P>, StoreError> {
+    let version = item.version;
+    Ok(Versioned { value: decode(item)?, version })
+}
+
+pub fn part_item<P: ProfilePart>(customer: &CustomerId, part: &P, version: u64) -> Result<Item, StoreError> {
+    let key = keys::part(customer, P::KIND);
+    let body = encode(&key, part)?;
+    Ok(Item::new(key, version, body))
+}
+
+pub fn decode_archive(item: Item) -> Result<Versioned<ArchivedOrders>, StoreError> {
+    let version = item.version;
+    Ok(Versioned { value: decode(item)?, version })
+}
+
+pub fn archive_item(
+    customer: &CustomerId,
+    chunk: &str,
+    archive: &ArchivedOrders,
+    version: u64,
+) -> Result<Item, StoreError> {
+    let key = keys::archive(customer, chunk);
+    let body = encode(&key, archive)?;
+    Ok(Item::new(key, version, body))
+}
+
+/// The marker that remembers one applied event outside its (too busy) part.
+pub fn marker_item(customer: &CustomerId, kind: PartKind, id: IdHash, now: DateTime<Utc>) -> Item {
+    Item::new(keys::applied_marker(customer, kind, id), 1, Default::default()).expiring(now.timestamp() + MARKER_TTL_SECS)
+}
+
+/// A new archive chunk's id: unique to the part version it is split from.
+pub fn new_chunk_id(customer: &CustomerId, part_version: u64, oldest: &str) -> String {
+    let h = crate::hash::mixed64(format!("{customer}#{part_version}#{oldest}").as_bytes());
+    format!("{part_version:x}-{:08x}", h & 0xffff_ffff)
+}
+
+/// The profile of `customer` from the items of their partition (any order; items that are not
+/// profile parts, and archive chunks the orders part does not list, are ignored). `None` if no
+/// part exists.
+pub fn assemble(customer: &CustomerId, items: Vec<Item>) -> Result<Option<Profile>, StoreError> {
+    let mut profile = Profile::new(customer.clone());
+    let mut any = false;
+    let mut archives: Vec<(String, Item)> = Vec::new();
+    for item in items {
+        if let Some(chunk) = keys::archive_chunk(&item.key.sk) {
+            archives.push((chunk.to_string(), item));
+            continue;
+        }
+        let Some(kind) = PartKind::of_sk(&item.key.sk) else { continue };
+        any = true;
+        match kind {
+            PartKind::Browse => profile.browse = decode_part::<Browse>(item)?.value,
+            PartKind::Engagement => profile.engagement = decode_part::<Engagement>(item)?.value,
+            PartKind::Orders => profile.orders = decode_part::<OrderBook>(item)?.value,
+            PartKind::Contact => profile.contact = decode_part::<ContactPart>(item)?.value,
+        }
+    }
+    for id in &profile.orders.archives {
+        match archives.iter().position(|(chunk, _)| chunk == id) {
+            Some(i) => profile.archived_orders.push(decode_archive(archives.swap_remove(i).1)?.value),
+            None => {
+                return Err(StoreError::Corrupt {
+                    key: keys::archive(customer, id).to_string(),
+                    reason: "the orders part lists this archive chunk, but it is missing".into(),
+                });
+            }
+        }
+    }
+    Ok(any.then_some(profile))
+}
+
+/// Every item of `customer` whose sort key starts with `prefix`, page by page.
+pub async fn query_all<S: Store>(store: &S, customer: &CustomerId, prefix: &str) -> Result<Vec<Item>, StoreError> {
+    let pk = keys::customer_pk(customer);
+    let mut items = Vec::new();
+    let mut query = Query::prefix(prefix);
+    loop {
+        let page = store.query(&pk, &query).await?;
+        if let Some(e) = page.corrupt.into_iter().next() {
+            return Err(e);
+        }
+        items.extend(page.items);
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// One customer's profile (one query), or `None` if they have none.
+pub async fn load<S: Store>(store: &S, customer: &CustomerId) -> Result<Option<Profile>, StoreError> {
+    assemble(customer, query_all(store, customer, keys::PROFILE_PREFIX).await?)
+}
+
+/// The archive chunks the orders part lists, with their versions, in its order.
+pub async fn load_archives<S: Store>(
+    store: &S,
+    customer: &CustomerId,
+    ids: &[String],
+) -> Result<Vec<(String, Versioned<ArchivedOrders>)>, StoreError> {
+    let mut found = query_all(store, customer, keys::ARCHIVE_PREFIX).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let key = keys::archive(customer, id);
+        let i = found.iter().position(|item| item.key == key).ok_or_else(|| StoreError::Corrupt {
+            key: key.to_string(),
+            reason: "the orders part lists this archive chunk, but it is missing".into(),
+        })?;
+        out.push((id.clone(), decode_archive(found.swap_remove(i))?));
+    }
+    Ok(out)
+}
+
+/// Splits the items of a scan into customers: consecutive items of one customer partition (a
+/// scan returns a partition's items together, in sort-key order). Items of other partitions
+/// are passed over. The last customer of a page may continue on the next one, so the caller
+/// holds it back until the next page (or the end) says it is complete.
+#[derive(Debug, Default)]
+pub struct CustomerGroups {
+    current: Option<(CustomerId, Vec<Item>)>,
+}
+
+impl CustomerGroups {
+    /// Adds a page's items; returns the customers completed by them.
+    pub fn push(&mut self, items: Vec<Item>) -> Vec<(CustomerId, Vec<Item>)> {
+        let mut done = Vec::new();
+        for item in items {
+            let Some(customer) = keys::customer_of(&item.key.pk) else { continue };
+            match &mut self.current {
+                Some((c, group)) if *c == customer => group.push(item),
+                _ => {
+                    if let Some(finished) = self.current.replace((customer, vec![item])) {
+                        done.push(finished);
+                    }
+                }
+            }
+        }
+        done
+    }
+
+    /// The customer still held back, at the end of the scan.
+    pub fn finish(&mut self) -> Option<(CustomerId, Vec<Item>)> {
+        self.current.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::embedded::EmbeddedStore;
+    use crate::store::{Condition, Key, Write};
+
+    fn customer(id: &str) -> CustomerId {
+        CustomerId::new(id).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_profile_is_assembled_from_its_parts_and_listed_archives() {
+        let store = EmbeddedStore::new();
+        let c = customer("c-1");
+        let mut orders = OrderBook::default();
+        orders.archives.push("a1".into());
+        let mut archive = ArchivedOrders::default();
+        archive.orders.insert(crate::ids::OrderId::new("o-1").unwrap(), Default::default());
+        let writes = vec![
+            Write::Put { item: part_item(&c, &orders, 1).unwrap(), condition: Condition::NotExists },
+            Write::Put { item: archive_item(&c, "a1", &archive, 1).unwrap(), condition: Condition::NotExists },
+            // An unlisted chunk (left by a failed split) is ignored.
+            Write::Put { item: archive_item(&c, "stray", &archive, 1).unwrap(), condition: Condition::NotExists },
+        ];
+        store.write(writes).await.unwrap();
+        let p = load(&store, &c).await.unwrap().unwrap();
+        assert_eq!(p.archived_orders, vec![archive]);
+        assert!(load(&store, &customer("nobody")).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_part_is_an_error_naming_its_key() {
+        let store = EmbeddedStore::new();
+        let c = customer("c-2");
+        let mut body = crate::store::Document::new();
+        body.insert("m".into(), serde_json::json!({"n": "many"}));
+        let item = Item::new(keys::part(&c, PartKind::Browse), 1, body);
+        store.write(vec![Write::Put { item, condition: Condition::NotExists }]).await.unwrap();
+        match load(&store, &c).await {
+            Err(StoreError::Corrupt { key, .. }) => assert_eq!(key, "C#c-2|P#B"),
+            other => panic!("expected a corrupt-item error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn scans_split_into_whole_customers() {
+        let item = |pk: &str, sk: &str| Item::new(Key::new(pk, sk), 1, Default::default());
+        let mut groups = CustomerGroups::default();
+        let first = groups.push(vec![item("C#a", "P#B"), item("C#a", "P#O"), item("JOB#x#1", "STATE"), item("C#b", "P#B")]);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].1.len(), 2);
+        let second = groups.push(vec![item("C#b", "STO")]);
+        assert!(second.is_empty());
+        let (c, items) = groups.finish().unwrap();
+        assert_eq!((c.as_str(), items.len()), ("b", 2));
+    }
+}

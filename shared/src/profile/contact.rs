@@ -1,0 +1,167 @@
+//! The contact part of a profile: addresses and personal details, consent per channel and topic,
+//! and the shop's own attributes, each last-writer-wins with its provenance.
+//!
+//! Everything here is idempotent by construction (a value changes only for a newer event), so a
+//! duplicate however late changes nothing. Topics and attribute names are the shop's free
+//! choice, so both are bounded: an event that would add one more than a profile holds is
+//! refused with the field to blame; changing or clearing an existing one always works.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::part::{PartMeta, ProfilePart};
+use super::tracked::{Provenance, Tracked, set_entry_if_newer, set_if_newer};
+use crate::contact::{Birthday, Channel, Country, Email, FirstName, Locale, Phone, PushToken, TimeZone};
+use crate::event::{ConsentStatus, CustomerUpdated, Payload, ShopEvent};
+use crate::ids::Topic;
+use crate::keys::PartKind;
+use crate::validate::FieldError;
+
+/// Push devices kept per customer (the most recently registered).
+pub const MAX_PUSH_TOKENS: usize = 5;
+/// Consent records (channel and topic) a profile holds.
+pub const MAX_CONSENTS: usize = 200;
+/// Attributes a profile holds.
+pub const MAX_ATTRIBUTES: usize = 200;
+
+/// Addresses and personal details, each with the provenance of its last change.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Tracked<Email>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Tracked<Phone>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub push_tokens: Vec<Tracked<PushToken>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<Tracked<TimeZone>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Tracked<Locale>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<Tracked<Country>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<Tracked<Birthday>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<Tracked<FirstName>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContactPart {
+    #[serde(rename = "m", default)]
+    pub meta: PartMeta,
+    #[serde(default)]
+    pub details: Contact,
+    /// Consent per `channel/topic`, with its provenance.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consents: BTreeMap<String, Tracked<ConsentStatus>>,
+    /// Shop-specific attributes for audience filters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, Tracked<serde_json::Value>>,
+}
+
+pub fn consent_key(channel: Channel, topic: &Topic) -> String {
+    format!("{channel}/{topic}")
+}
+
+impl ProfilePart for ContactPart {
+    const KIND: PartKind = PartKind::Contact;
+
+    fn meta(&self) -> &PartMeta {
+        &self.meta
+    }
+
+    fn meta_mut(&mut self) -> &mut PartMeta {
+        &mut self.meta
+    }
+
+    fn apply(&mut self, event: &ShopEvent, at: DateTime<Utc>) -> Result<(), FieldError> {
+        let provenance = Provenance { at, source: event.source.clone(), event: event.id.clone() };
+        match &event.payload {
+            Payload::ConsentChanged(c) => {
+                let key = consent_key(c.channel, &c.topic);
+                if !self.consents.contains_key(&key) && self.consents.len() >= MAX_CONSENTS {
+                    return Err(FieldError::new(
+                        "data.topic",
+                        format!("this customer already has consent records for {MAX_CONSENTS} channel and topic pairs, the most a profile holds"),
+                    ));
+                }
+                // The collection method is the consent's provenance, more useful than the system.
+                let consent_provenance = Provenance { source: c.source.clone(), ..provenance };
+                set_entry_if_newer(&mut self.consents, key, Some(c.status), &consent_provenance);
+            }
+            Payload::CustomerUpdated(u) => {
+                let live = |t: Option<&Tracked<serde_json::Value>>| t.is_some_and(|t| t.value.is_some());
+                let have = self.attributes.values().filter(|t| t.value.is_some()).count();
+                let adding = u.attributes.iter().filter(|(n, v)| !v.is_null() && !live(self.attributes.get(*n))).count();
+                if have + adding > MAX_ATTRIBUTES {
+                    return Err(FieldError::new(
+                        "data.attributes",
+                        format!(
+                            "would give this customer {} attributes, more than the {MAX_ATTRIBUTES} a profile holds (clear some with null first)",
+                            have + adding
+                        ),
+                    ));
+                }
+                self.update(u, &provenance);
+                self.forget_old_clears();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl ContactPart {
+    /// Cleared attributes are remembered (so a late, older value cannot come back), but only the
+    /// newest [`MAX_ATTRIBUTES`] of them.
+    fn forget_old_clears(&mut self) {
+        let mut cleared: Vec<(DateTime<Utc>, String)> =
+            self.attributes.iter().filter(|(_, t)| t.value.is_none()).map(|(n, t)| (t.at, n.clone())).collect();
+        if cleared.len() > MAX_ATTRIBUTES {
+            cleared.sort();
+            for (_, name) in cleared.into_iter().rev().skip(MAX_ATTRIBUTES) {
+                self.attributes.remove(&name);
+            }
+        }
+    }
+
+    fn update(&mut self, u: &CustomerUpdated, p: &Provenance) {
+        let c = &mut self.details;
+        if let Some(v) = &u.email {
+            set_if_newer(&mut c.email, v.clone(), p);
+        }
+        if let Some(v) = &u.phone {
+            set_if_newer(&mut c.phone, v.clone(), p);
+        }
+        if let Some(v) = &u.time_zone {
+            set_if_newer(&mut c.time_zone, *v, p);
+        }
+        if let Some(v) = &u.locale {
+            set_if_newer(&mut c.locale, v.clone(), p);
+        }
+        if let Some(v) = &u.country {
+            set_if_newer(&mut c.country, v.clone(), p);
+        }
+        if let Some(v) = &u.birthday {
+            set_if_newer(&mut c.birthday, *v, p);
+        }
+        if let Some(v) = &u.first_name {
+            set_if_newer(&mut c.first_name, v.clone(), p);
+        }
+        if let Some(token) = &u.push_token {
+            match c.push_tokens.iter_mut().find(|t| t.value.as_ref() == Some(token)) {
+                Some(existing) if existing.is_older_than(p) => *existing = Tracked::new(Some(token.clone()), p),
+                Some(_) => {}
+                None => c.push_tokens.push(Tracked::new(Some(token.clone()), p)),
+            }
+            c.push_tokens.sort_by(|a, b| (b.at, &b.event).cmp(&(a.at, &a.event)));
+            c.push_tokens.truncate(MAX_PUSH_TOKENS);
+        }
+        for (name, value) in &u.attributes {
+            let value = (!value.is_null()).then(|| value.clone());
+            set_entry_if_newer(&mut self.attributes, name.clone(), value, p);
+        }
+    }
+}
