@@ -169,7 +169,8 @@ pub async fn show_profile(customer: &str, store_args: &StoreArgs, json: bool) ->
         None => None,
     };
     if json {
-        let doc = serde_json::json!({ "profile": output::profile_json(&profile), "send_time": send_time, "churn": churn });
+        let doc =
+            serde_json::json!({ "profile": output::profile_json(&profile), "send_time": send_time, "churn": churn });
         out(serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?);
     } else {
         out(output::profile_summary(&profile));
@@ -184,7 +185,11 @@ pub async fn show_profile(customer: &str, store_args: &StoreArgs, json: bool) ->
 }
 
 /// `kairos rejected`: the records parked on a day, with why.
-pub async fn show_rejected(day: Option<chrono::NaiveDate>, store_args: &StoreArgs, json: bool) -> Result<ExitCode, String> {
+pub async fn show_rejected(
+    day: Option<chrono::NaiveDate>,
+    store_args: &StoreArgs,
+    json: bool,
+) -> Result<ExitCode, String> {
     let store = store_args.open().await?;
     let day = day.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let parked = kairos::ingest::rejected::list(&store, day).await.map_err(|e| e.to_string())?;

@@ -213,7 +213,10 @@ fn score(args: ScoreArgs) -> Result<ExitCode, String> {
         };
         out.serialize(row).map_err(crate::print::csv_error)?;
     }
-    out.flush().map_err(|e| { crate::print::gone_or_fail(&e); e.to_string() })?;
+    out.flush().map_err(|e| {
+        crate::print::gone_or_fail(&e);
+        e.to_string()
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -222,7 +225,8 @@ fn summarize_cmd(path: &Path, end: NaiveDate, unit: Unit) -> Result<ExitCode, St
     let (transactions, errors) = read_transactions(std::io::BufReader::new(file))?;
     report(path, &errors);
     let mut out = csv::Writer::from_writer(std::io::stdout().lock());
-    out.write_record(["customer_id", "frequency", "recency", "T", "monetary_value"]).map_err(crate::print::csv_error)?;
+    out.write_record(["customer_id", "frequency", "recency", "T", "monetary_value"])
+        .map_err(crate::print::csv_error)?;
     for s in summarize(&transactions, end, unit) {
         let record = [
             s.customer_id.clone(),
@@ -233,6 +237,9 @@ fn summarize_cmd(path: &Path, end: NaiveDate, unit: Unit) -> Result<ExitCode, St
         ];
         out.write_record(&record).map_err(crate::print::csv_error)?;
     }
-    out.flush().map_err(|e| { crate::print::gone_or_fail(&e); e.to_string() })?;
+    out.flush().map_err(|e| {
+        crate::print::gone_or_fail(&e);
+        e.to_string()
+    })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,8 @@ use kairos::profile::engagement::EngagementKind;
 pub fn profile_summary(p: &Profile) -> String {
     let s = p.purchases();
     let mut out = String::new();
-    let day = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or("-".to_string(), |t| t.format("%Y-%m-%d").to_string());
+    let day =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or("-".to_string(), |t| t.format("%Y-%m-%d").to_string());
     let _ = writeln!(
         out,
         "{}  (events {}, seen {} – {})",

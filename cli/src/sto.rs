@@ -124,7 +124,10 @@ fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, String> {
             }
         }
     }
-    writer.flush().map_err(|e| { crate::print::gone_or_fail(&e); e.to_string() })?;
+    writer.flush().map_err(|e| {
+        crate::print::gone_or_fail(&e);
+        e.to_string()
+    })?;
     eprintln!("{} rows read, {} skipped; {} customers without a send time", rows.len(), errors.len(), unplaced);
     Ok(ExitCode::SUCCESS)
 }

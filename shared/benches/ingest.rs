@@ -16,6 +16,10 @@ use kairos::store::Store;
 use kairos::store::embedded::EmbeddedStore;
 use kairos::synth::shop::{ShopConfig, Stream, stream};
 
+// As the binaries that run ingest allocate.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench_ingest(c: &mut Criterion) {
     let end = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -27,19 +31,22 @@ fn bench_ingest(c: &mut Criterion) {
     group.sample_size(10);
     for batch_size in [10_usize, 100] {
         // Each batch with the time it arrives at: the clock follows the stream.
-        let batches: Vec<(chrono::DateTime<Utc>, Vec<(String, String)>)> = Stream::busy_batches(&shop.events, batch_size)
-            .into_iter()
-            .enumerate()
-            .map(|(n, b)| {
-                let arrival = b.iter().map(|(t, _)| *t).max().unwrap_or(end);
-                let bodies = b
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (_, e))| (format!("m{n}-{i}"), serde_json::to_string(e).expect("an event serializes")))
-                    .collect();
-                (arrival, bodies)
-            })
-            .collect();
+        let batches: Vec<(chrono::DateTime<Utc>, Vec<(String, String)>)> =
+            Stream::busy_batches(&shop.events, batch_size)
+                .into_iter()
+                .enumerate()
+                .map(|(n, b)| {
+                    let arrival = b.iter().map(|(t, _)| *t).max().unwrap_or(end);
+                    let bodies = b
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (_, e))| {
+                            (format!("m{n}-{i}"), serde_json::to_string(e).expect("an event serializes"))
+                        })
+                        .collect();
+                    (arrival, bodies)
+                })
+                .collect();
         let events: usize = batches.iter().map(|(_, b)| b.len()).sum();
         let run = |store: &EmbeddedStore| {
             runtime.block_on(async {
@@ -52,10 +59,14 @@ fn bench_ingest(c: &mut Criterion) {
         };
         group.throughput(Throughput::Elements(events as u64));
         group.bench_function(format!("{events} events of a realistic shop, batches of {batch_size}"), |b| {
-            b.iter_batched(EmbeddedStore::new, |store| {
-                run(&store);
-                store
-            }, BatchSize::PerIteration);
+            b.iter_batched(
+                EmbeddedStore::new,
+                |store| {
+                    run(&store);
+                    store
+                },
+                BatchSize::PerIteration,
+            );
         });
         // Capacity units per event, printed once (counts, not timings).
         let store = EmbeddedStore::new();

@@ -4,14 +4,27 @@ use kairos::ingest::{IngestConfig, Record, ingest_batch};
 use kairos::store::embedded::EmbeddedStore;
 use kairos::synth::shop::{ShopConfig, Stream, stream};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let end = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let clock = ManualClock::new(end);
-    let shop = stream(&ShopConfig { seed: 42, customers: 4_000, days: 28, end, ..ShopConfig::default() });
+    let customers: usize = std::env::args().nth(1).and_then(|c| c.parse().ok()).unwrap_or(4_000);
+    let shop = stream(&ShopConfig { seed: 42, customers, days: 28, end, ..ShopConfig::default() });
     let batches: Vec<(chrono::DateTime<Utc>, Vec<(String, String)>)> = Stream::busy_batches(&shop.events, 10)
-        .into_iter().enumerate()
-        .map(|(n, b)| (b.iter().map(|(t, _)| *t).max().unwrap(), b.iter().enumerate().map(|(i, (_, e))| (format!("m{n}-{i}"), serde_json::to_string(e).unwrap())).collect()))
+        .into_iter()
+        .enumerate()
+        .map(|(n, b)| {
+            (
+                b.iter().map(|(t, _)| *t).max().unwrap(),
+                b.iter()
+                    .enumerate()
+                    .map(|(i, (_, e))| (format!("m{n}-{i}"), serde_json::to_string(e).unwrap()))
+                    .collect(),
+            )
+        })
         .collect();
     let store = EmbeddedStore::new();
     let start = std::time::Instant::now();

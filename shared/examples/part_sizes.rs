@@ -16,13 +16,22 @@ fn main() {
     rt.block_on(async {
         for (n, b) in batches.iter().enumerate() {
             clock.set(b.iter().map(|(t, _)| *t).max().unwrap());
-            let bodies: Vec<(String, String)> = b.iter().enumerate().map(|(i, (_, e))| (format!("m{n}-{i}"), serde_json::to_string(e).unwrap())).collect();
+            let bodies: Vec<(String, String)> = b
+                .iter()
+                .enumerate()
+                .map(|(i, (_, e))| (format!("m{n}-{i}"), serde_json::to_string(e).unwrap()))
+                .collect();
             let records: Vec<Record> = bodies.iter().map(|(id, body)| Record { id, body }).collect();
             ingest_batch(&store, &clock, &IngestConfig::default(), &records).await;
         }
         let used = kairos::store::Store::meter(&store).reading();
         let n = shop.events.len() as f64;
-        println!("{:.3} WCU/event {:.3} RCU/event {:.3} writes/event", used.units.writes as f64 / n, used.units.reads() / n, used.write_requests as f64 / n);
+        println!(
+            "{:.3} WCU/event {:.3} RCU/event {:.3} writes/event",
+            used.units.writes as f64 / n,
+            used.units.reads() / n,
+            used.write_requests as f64 / n
+        );
         let items = kairos::store::scan_all(&store, None).await.unwrap();
         let mut by: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
         for i in &items {

@@ -248,9 +248,16 @@ impl StoredAttention {
 const PACK_HEADER: [usize; 4] = [4, 5, 6, 2];
 
 impl From<StoredAttention> for String {
+    fn from(a: StoredAttention) -> String {
+        a.packed()
+    }
+}
+
+impl StoredAttention {
     /// `<reference block><signals><last signal><entries in season 1>` then the entries of both
     /// seasons, each `<UTC hour: 2 digits><log-quantized mass: 3 digits>`.
-    fn from(a: StoredAttention) -> String {
+    fn packed(&self) -> String {
+        let a = self;
         let entries = |s: &[(u8, f64)]| s.iter().filter(|(_, m)| log_quantize(*m) > 0).count();
         let mut out = String::with_capacity(17 + 5 * (a.masses[0].len() + a.masses[1].len()));
         let block = a.reference.max(0) / (REFERENCE_BLOCK_DAYS * DAY);
@@ -285,7 +292,10 @@ impl TryFrom<String> for StoredAttention {
             let hour = take_fixed(&mut rest, 2, "attention")?;
             let q = take_fixed(&mut rest, 3, "attention")?;
             if hour >= HOURS_PER_WEEK as u64 {
-                return Err(PackError { what: "attention", problem: format!("hour {hour} is not an hour of the week") });
+                return Err(PackError {
+                    what: "attention",
+                    problem: format!("hour {hour} is not an hour of the week"),
+                });
             }
             let season = &mut masses[usize::from(n >= first)];
             if season.last().is_some_and(|(h, _)| u64::from(*h) >= hour) {
@@ -300,7 +310,7 @@ impl TryFrom<String> for StoredAttention {
 
 impl Serialize for StoredAttention {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&String::from(self.clone()))
+        s.serialize_str(&self.packed())
     }
 }
 

@@ -42,7 +42,10 @@ pub fn take_fixed(text: &mut &[u8], width: usize, what: &'static str) -> Result<
     let (head, rest) = text.split_at(width);
     let mut value = 0_u64;
     for &c in head {
-        let d = digit_value(c).ok_or_else(|| PackError { what, problem: format!("has a character {c:#04x} that is not a base-64 digit") })?;
+        let d = digit_value(c).ok_or_else(|| PackError {
+            what,
+            problem: format!("has a character {c:#04x} that is not a base-64 digit"),
+        })?;
         value = (value << 6) | d;
     }
     *text = rest;

@@ -3,8 +3,6 @@
 //! AWS settings (region, credentials, endpoint overrides such as `AWS_ENDPOINT_URL` for a local
 //! emulator) are the SDK's standard environment variables; only Kairos's own are read here.
 
-use std::time::Duration;
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("environment variable {name} is required: {why}")]
@@ -26,22 +24,6 @@ pub fn table_name() -> Result<String, ConfigError> {
         });
     }
     Ok(name)
-}
-
-/// An optional whole number of days from the environment.
-pub fn days(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
-    match std::env::var(name) {
-        Err(_) => Ok(Duration::from_secs(default * 86_400)),
-        Ok(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|d| (1..=3650).contains(d))
-            .map(|d| Duration::from_secs(d * 86_400))
-            .ok_or_else(|| ConfigError::Invalid {
-                name,
-                problem: "expected a whole number of days from 1 to 3650".into(),
-            }),
-    }
 }
 
 /// The SDK configuration from the standard AWS environment, loaded once per process.

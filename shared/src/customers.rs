@@ -50,7 +50,8 @@ pub fn archive_item(
 
 /// The marker that remembers one applied event outside its (too busy) part.
 pub fn marker_item(customer: &CustomerId, kind: PartKind, id: IdHash, now: DateTime<Utc>) -> Item {
-    Item::new(keys::applied_marker(customer, kind, id), 1, Default::default()).expiring(now.timestamp() + MARKER_TTL_SECS)
+    Item::new(keys::applied_marker(customer, kind, id), 1, Default::default())
+        .expiring(now.timestamp() + MARKER_TTL_SECS)
 }
 
 /// A new archive chunk's id: unique to the part version it is split from.
@@ -217,7 +218,8 @@ mod tests {
     fn scans_split_into_whole_customers() {
         let item = |pk: &str, sk: &str| Item::new(Key::new(pk, sk), 1, Default::default());
         let mut groups = CustomerGroups::default();
-        let first = groups.push(vec![item("C#a", "P#B"), item("C#a", "P#O"), item("JOB#x#1", "STATE"), item("C#b", "P#B")]);
+        let first =
+            groups.push(vec![item("C#a", "P#B"), item("C#a", "P#O"), item("JOB#x#1", "STATE"), item("C#b", "P#B")]);
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].1.len(), 2);
         let second = groups.push(vec![item("C#b", "STO")]);

@@ -136,8 +136,15 @@ impl Seen {
 }
 
 impl From<Seen> for String {
-    /// `<markers until: 5 digits>` then per group `<minute: 5><count: 2><ids: 8 each>`.
     fn from(s: Seen) -> String {
+        s.packed()
+    }
+}
+
+impl Seen {
+    /// `<markers until: 5 digits>` then per group `<minute: 5><count: 2><ids: 8 each>`.
+    fn packed(&self) -> String {
+        let s = self;
         let mut out = String::with_capacity(5 + s.groups.len() * 7 + s.len() * 8);
         push_fixed(&mut out, s.markers_until.max(0) as u64, 5);
         for (m, ids) in &s.groups {
@@ -177,7 +184,7 @@ impl TryFrom<String> for Seen {
 
 impl Serialize for Seen {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&String::from(self.clone()))
+        s.serialize_str(&self.packed())
     }
 }
 

@@ -166,9 +166,17 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
     for (i, event) in events.iter().enumerate() {
         let Some(e) = event else { continue };
         let part = home(&e.payload);
-        units.entry((&e.customer_id, part)).or_insert_with(|| Unit { customer: &e.customer_id, home: Vec::new(), touch: Vec::new() }).home.push((i, e));
+        units
+            .entry((&e.customer_id, part))
+            .or_insert_with(|| Unit { customer: &e.customer_id, home: Vec::new(), touch: Vec::new() })
+            .home
+            .push((i, e));
         if let Some(other) = also_touches(&e.payload) {
-            units.entry((&e.customer_id, other)).or_insert_with(|| Unit { customer: &e.customer_id, home: Vec::new(), touch: Vec::new() }).touch.push((i, e));
+            units
+                .entry((&e.customer_id, other))
+                .or_insert_with(|| Unit { customer: &e.customer_id, home: Vec::new(), touch: Vec::new() })
+                .touch
+                .push((i, e));
         }
     }
     for unit in units.values_mut() {
@@ -229,10 +237,8 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
         match o {
             Some(Ok(Applied::Applied)) => report.applied += 1,
             Some(Ok(Applied::Duplicate)) => report.duplicates += 1,
-            Some(Ok(Applied::Refused(error))) => rejections.push((
-                i,
-                IngestError::Refused { kind: e.payload.kind().as_str(), event_id: e.id.clone(), error },
-            )),
+            Some(Ok(Applied::Refused(error))) => rejections
+                .push((i, IngestError::Refused { kind: e.payload.kind().as_str(), event_id: e.id.clone(), error })),
             Some(Err(error)) if error.is_retryable() => {
                 report.failures.push(RecordFailure { record_id: records[i].id.to_string(), error });
             }
@@ -271,7 +277,12 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
     report
 }
 
-fn rejected_record(record: &Record<'_>, event: Option<&ShopEvent>, error: &IngestError, now: DateTime<Utc>) -> RejectedRecord {
+fn rejected_record(
+    record: &Record<'_>,
+    event: Option<&ShopEvent>,
+    error: &IngestError,
+    now: DateTime<Utc>,
+) -> RejectedRecord {
     let mut parked = RejectedRecord::new(record.id, record.body, now, scrub(&error.to_string()), &error.field_errors());
     if let Some(e) = event {
         parked.event_id = Some(e.id.to_string());

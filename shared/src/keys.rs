@@ -175,8 +175,10 @@ mod tests {
         // Every profile part and archive shares the prefix a profile is read with.
         assert!(PartKind::ALL.iter().all(|p| p.sk().starts_with(PROFILE_PREFIX)));
         assert!(ARCHIVE_PREFIX.starts_with(PROFILE_PREFIX));
-        assert!(!applied_marker(&c, PartKind::Browse, IdHash::of(&crate::ids::EventId::new("e").unwrap()))
-            .sk
-            .starts_with(PROFILE_PREFIX));
+        assert!(
+            !applied_marker(&c, PartKind::Browse, IdHash::of(&crate::ids::EventId::new("e").unwrap()))
+                .sk
+                .starts_with(PROFILE_PREFIX)
+        );
     }
 }

@@ -110,6 +110,13 @@ fn mask_phones(text: &str) -> String {
                 }
                 end += 1;
             }
+            // A date is not a phone number, even with a time after it ("2026-11-24 10:00").
+            let head: String = chars[i..(i + 10).min(chars.len())].iter().collect();
+            if is_date(&head) {
+                out.push_str(&head);
+                i += 10;
+                continue;
+            }
             if digits >= 7 {
                 out.push_str("[phone]");
                 i = last_digit + 1;
@@ -123,6 +130,15 @@ fn mask_phones(text: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// A calendar date as RFC 3339 writes it (`2026-11-24`): digits, not a phone number.
+fn is_date(run: &str) -> bool {
+    let b = run.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -143,6 +159,10 @@ mod tests {
         assert_eq!(scrub("line 1 column 57"), "line 1 column 57");
         assert_eq!(scrub("at @ handle"), "at @ handle");
         assert_eq!(scrub("user@localhost"), "user@localhost");
+        // Dates and times in messages are kept.
+        let m = "e.g. \"2026-11-24T09:30:00+01:00\", day 2026-11-24 10:00";
+        assert_eq!(scrub(m), m);
+        assert_eq!(scrub("call 2026-112-4123"), "call [phone]");
     }
 
     proptest! {

@@ -42,6 +42,14 @@ pub fn init_human() {
         .try_init();
 }
 
+/// Writes an Embedded Metric Format line to standard output when running in Lambda (whose log
+/// agent turns it into metrics); elsewhere (tests, benchmarks) it would only be noise.
+pub fn emit_metrics(function: &str, counts: &[(&str, f64)]) {
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        println!("{}", emf_line(function, chrono::Utc::now().timestamp_millis(), counts));
+    }
+}
+
 /// One Embedded Metric Format line: values in namespace `Kairos`, dimension `Function`.
 pub fn emf_line(function: &str, timestamp_ms: i64, counts: &[(&str, f64)]) -> String {
     let metrics: Vec<_> = counts.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect();

@@ -67,12 +67,21 @@ impl TextRule {
 
     /// Checks `s` against the rule; the error describes the rule, never echoes `s`.
     pub fn check(&self, s: &str) -> Result<(), TextError> {
-        // One pass: ids are checked on every event and every stored item read back.
+        // One pass (over bytes for the usual ASCII text): ids are checked on every event and on
+        // every stored item read back.
         let (mut len, mut control, mut space) = (0, false, false);
-        for c in s.chars() {
-            len += 1;
-            control |= c.is_control();
-            space |= c.is_whitespace();
+        if s.is_ascii() {
+            len = s.len();
+            for b in s.bytes() {
+                control |= b < 0x20 || b == 0x7f;
+                space |= b == b' ';
+            }
+        } else {
+            for c in s.chars() {
+                len += 1;
+                control |= c.is_control();
+                space |= c.is_whitespace();
+            }
         }
         if len < self.min {
             return Err(TextError::Empty { min: self.min, max: self.max });

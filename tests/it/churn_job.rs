@@ -96,8 +96,7 @@ async fn scoring_flags_each_lapse_once_and_queues_one_win_back_per_episode() {
         let records: Vec<Record> = chunk.iter().map(|b| Record { id: "r", body: b }).collect();
         assert!(ingest_batch(&local, &clock, &IngestConfig::default(), &records).await.failures.is_empty());
     }
-    let profiles: Vec<Item> =
-        scan_all(&local, Some("PROFILE")).await.unwrap().into_iter().filter(|i| i.key.sk == "PROFILE").collect();
+    let profiles: Vec<Item> = scan_all(&local, Some(kairos::keys::PROFILE_PREFIX)).await.unwrap();
     for chunk in profiles.chunks(100) {
         let writes = chunk.iter().map(|i| Write::Put { item: i.clone(), condition: Condition::NotExists }).collect();
         store.write(writes).await.unwrap();

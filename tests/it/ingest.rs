@@ -3,18 +3,18 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
-use kairos::ids::CustomerId;
-use kairos::ingest::IngestConfig;
 use kairos::customers;
+use kairos::ids::CustomerId;
+use kairos::ingest::rejected;
 use kairos::profile::Profile;
 use kairos::store::Store;
 use kairos::store::dynamo::DynamoStore;
 use kairos_ingest::{Deps, handle};
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::json;
 
 async fn deps() -> Deps<DynamoStore> {
-    Deps { store: kairos_tests::fresh_store().await, config: IngestConfig::default() }
+    Deps::new(kairos_tests::fresh_store().await)
 }
 
 /// An SQS event as Lambda delivers it.
@@ -31,7 +31,7 @@ fn sqs_event(messages: &[(String, String)]) -> LambdaEvent<SqsEvent> {
         })
         .collect();
     let event: SqsEvent = serde_json::from_value(json!({"Records": records})).expect("an SQS event");
-    LambdaEvent::new(event, Context::default())
+    LambdaEvent::new(event, kairos_tests::lambda_context_with(30))
 }
 
 fn event(id: &str, customer: &str, at: &str, kind: &str, data: serde_json::Value) -> String {
@@ -94,7 +94,7 @@ async fn the_same_event_in_two_batches_counts_once() {
 }
 
 #[tokio::test]
-async fn a_malformed_event_fails_alone() {
+async fn a_malformed_event_is_parked_alone_and_acknowledged() {
     let deps = deps().await;
     let bad = event(
         "e2",
@@ -115,10 +115,13 @@ async fn a_malformed_event_fails_alone() {
         ),
     ]);
     let response = handle(&deps, sqs_event(&batch)).await.unwrap();
-    assert_eq!(failed_ids(&response), ["msg-1"]);
+    assert!(failed_ids(&response).is_empty(), "a record that can never apply is not retried");
     let p = profile(&deps.store, "c1").await;
     assert_eq!(p.events_applied(), 2);
     assert_eq!(p.time_zone(), chrono_tz_berlin());
+    let parked = rejected::list(&deps.store, Utc::now().date_naive()).await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!((parked[0].record_id.as_str(), parked[0].errors[0].field.as_str()), ("msg-1", "data.status"));
 }
 
 fn chrono_tz_berlin() -> chrono_tz::Tz {
@@ -156,10 +159,11 @@ async fn a_thousand_events_for_a_hundred_customers_end_in_the_generated_totals()
     }
 }
 
-/// The whole path through a real queue: partial batch failures return only the bad record, which
-/// reaches the dead-letter queue after the receive limit; a redelivered batch changes nothing.
+/// The whole path through a real queue with a redrive policy: the poison record is parked on its
+/// first receive (not retried into the dead-letter queue), a redelivered batch changes nothing,
+/// and a record that fails for a passing reason comes back until it applies.
 #[tokio::test]
-async fn through_sqs_a_poison_event_reaches_the_dead_letter_queue_and_nothing_else_does() {
+async fn through_sqs_a_poison_event_is_parked_and_nothing_reaches_the_dead_letter_queue() {
     let deps = deps().await;
     let sqs = kairos_tests::sqs();
     let dlq = sqs.create_queue().queue_name(kairos_tests::unique_name("dlq")).send().await.unwrap().queue_url.unwrap();
@@ -231,8 +235,11 @@ async fn through_sqs_a_poison_event_reaches_the_dead_letter_queue_and_nothing_el
         .unwrap()
         .messages
         .unwrap_or_default();
-    assert_eq!(dead.len(), 1, "only the poison event is dead-lettered");
-    assert!(dead[0].body.as_ref().unwrap().contains("poison"));
+    assert!(dead.is_empty(), "nothing is dead-lettered: {dead:?}");
+    let parked = rejected::list(&deps.store, Utc::now().date_naive()).await.unwrap();
+    assert_eq!(parked.len(), 1, "the poison record is parked once");
+    assert!(parked[0].body.contains("poison"));
+    assert!(parked[0].errors.iter().any(|e| e.field == "occurred_at"), "{:?}", parked[0].errors);
     for c in 0..4 {
         let p = profile(&deps.store, &format!("c{c}")).await;
         assert_eq!((p.purchases().orders, p.events_applied()), (3, 3), "c{c}");

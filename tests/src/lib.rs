@@ -9,9 +9,14 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextMut;
+use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
 use kairos::store::dynamo::DynamoStore;
 
 pub const REGION: &str = "us-east-1";
@@ -57,13 +62,59 @@ fn credentials() -> Credentials {
 }
 
 pub fn dynamodb() -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
+    aws_sdk_dynamodb::Client::from_conf(dynamodb_config().build())
+}
+
+fn dynamodb_config() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .credentials_provider(credentials())
         .endpoint_url(endpoint())
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A DynamoDB client whose first answer to each named operation is lost on the way back: the
+/// server has done the work, the SDK sees a server error and sends the same request again, as
+/// after a connection dropped mid-response.
+pub fn dynamodb_losing_first_answers(operations: &[&'static str]) -> (aws_sdk_dynamodb::Client, Arc<LoseFirstAnswers>) {
+    let interceptor = Arc::new(LoseFirstAnswers { left: Mutex::new(operations.to_vec()), lost: AtomicU32::new(0) });
+    let config = dynamodb_config().interceptor(SharedLoser(Arc::clone(&interceptor))).build();
+    (aws_sdk_dynamodb::Client::from_conf(config), interceptor)
+}
+
+#[derive(Debug)]
+pub struct LoseFirstAnswers {
+    left: Mutex<Vec<&'static str>>,
+    /// Answers lost so far.
+    pub lost: AtomicU32,
+}
+
+#[derive(Debug)]
+struct SharedLoser(Arc<LoseFirstAnswers>);
+
+impl Intercept for SharedLoser {
+    fn name(&self) -> &'static str {
+        "LoseFirstAnswers"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(operation) = cfg.load::<Metadata>().map(|m| m.name().to_string()) else { return Ok(()) };
+        let mut left = self.0.left.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = left.iter().position(|o| *o == operation) {
+            left.remove(i);
+            self.0.lost.fetch_add(1, Ordering::SeqCst);
+            let response = context.response_mut();
+            *response.status_mut() = StatusCode::try_from(500_u16)?;
+            *response.body_mut() =
+                SdkBody::from(r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"lost"}"#);
+        }
+        Ok(())
+    }
 }
 
 pub fn sqs() -> aws_sdk_sqs::Client {
@@ -98,8 +149,14 @@ pub async fn fresh_store() -> DynamoStore {
 
 /// A Lambda context with fifteen minutes left, as a scheduled job's worker gets.
 pub fn lambda_context() -> lambda_runtime::Context {
+    lambda_context_with(900)
+}
+
+/// A Lambda context with `seconds` left (the ingest function has 30).
+pub fn lambda_context_with(seconds: u64) -> lambda_runtime::Context {
     let mut ctx = lambda_runtime::Context::default();
-    ctx.deadline = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0) + 900_000;
+    ctx.deadline = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0) + seconds * 1000;
+    ctx.request_id = unique_name("request");
     ctx
 }
 

@@ -60,7 +60,7 @@ pub fn respond(function: &str, failures: Vec<Failed>, counts: &[(&str, f64)]) ->
     let failed = response.batch_item_failures.len() as f64;
     let mut all: Vec<(&str, f64)> = counts.to_vec();
     all.push(("RecordsFailed", failed));
-    println!("{}", kairos::telemetry::emf_line(function, chrono::Utc::now().timestamp_millis(), &all));
+    kairos::telemetry::emit_metrics(function, &all);
     response
 }
 

@@ -6,7 +6,7 @@
 //! can are parked by the domain call and acknowledged. Everything else lives in `kairos`.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use kairos::clock::SystemClock;
+use kairos::clock::{Clock, SystemClock};
 use kairos::ingest::{IngestConfig, ingest_batch_until};
 use kairos::store::Store;
 use kairos_lambda::Failed;
@@ -14,19 +14,26 @@ use lambda_runtime::LambdaEvent;
 use tracing::Instrument;
 
 /// What the handler needs, built once per process.
-pub struct Deps<S> {
+pub struct Deps<S, C = SystemClock> {
     pub store: S,
     pub config: IngestConfig,
+    /// The system clock in production; tests and benchmarks replay time.
+    pub clock: C,
+}
+
+impl<S> Deps<S> {
+    pub fn new(store: S) -> Self {
+        Deps { store, config: IngestConfig::default(), clock: SystemClock }
+    }
 }
 
 /// Builds the production dependencies from the environment.
 pub async fn from_env() -> Result<Deps<kairos::store::dynamo::DynamoStore>, kairos::config::ConfigError> {
-    let store = kairos::config::dynamo_store().await?;
-    Ok(Deps { store, config: IngestConfig::default() })
+    Ok(Deps::new(kairos::config::dynamo_store().await?))
 }
 
-pub async fn handle<S: Store>(
-    deps: &Deps<S>,
+pub async fn handle<S: Store, C: Clock>(
+    deps: &Deps<S, C>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
     let span = kairos_lambda::invocation(&event.context, "ingest");
@@ -34,7 +41,7 @@ pub async fn handle<S: Store>(
         let records = kairos_lambda::records(&event.payload)?;
         let deadline = kairos_lambda::deadline(&event.context);
         let before = deps.store.meter().reading();
-        let report = ingest_batch_until(&deps.store, &SystemClock, &deps.config, &records, Some(deadline)).await;
+        let report = ingest_batch_until(&deps.store, &deps.clock, &deps.config, &records, Some(deadline)).await;
         let used = deps.store.meter().reading().since(&before);
         tracing::info!(
             records = records.len(),

@@ -153,9 +153,21 @@ async fn a_refused_effect_is_parked_alone_while_the_rest_applies() {
         for a in 0..50 {
             attributes.insert(format!("a{n}_{a}"), json!(a));
         }
-        bodies.push(body(&format!("u{n}"), "c1", &format!("2026-11-01T10:0{n}:00Z"), "customer_updated", json!({"attributes": attributes})));
+        bodies.push(body(
+            &format!("u{n}"),
+            "c1",
+            &format!("2026-11-01T10:0{n}:00Z"),
+            "customer_updated",
+            json!({"attributes": attributes}),
+        ));
     }
-    bodies.push(body("c", "c1", "2026-11-01T11:00:00Z", "consent_changed", json!({"channel": "email", "status": "granted", "source": "form"})));
+    bodies.push(body(
+        "c",
+        "c1",
+        "2026-11-01T11:00:00Z",
+        "consent_changed",
+        json!({"channel": "email", "status": "granted", "source": "form"}),
+    ));
     let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&bodies)).await;
     // Four updates fill the profile's 200 attributes; the fifth would exceed them.
     assert_eq!(report.applied, 5);
@@ -277,7 +289,15 @@ async fn racing_batches_for_one_customer_lose_nothing() {
 async fn a_burst_of_events_for_one_customer_is_deduplicated_beyond_what_one_item_holds() {
     let store = EmbeddedStore::new();
     let bodies: Vec<String> = (0..250)
-        .map(|i| body(&format!("v{i}"), "c1", "2026-11-01T10:00:00Z", "product_viewed", json!({"product_id": format!("p{i}")})))
+        .map(|i| {
+            body(
+                &format!("v{i}"),
+                "c1",
+                "2026-11-01T10:00:00Z",
+                "product_viewed",
+                json!({"product_id": format!("p{i}")}),
+            )
+        })
         .collect();
     let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&bodies)).await;
     assert_eq!((report.applied, report.failures.len()), (250, 0));
@@ -327,7 +347,12 @@ async fn a_long_history_of_big_orders_stays_writable_and_every_order_counts() {
         .collect();
     for batch in bodies.chunks(10) {
         let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(batch)).await;
-        assert!(report.failures.is_empty() && report.rejected.is_empty(), "{:?} {:?}", report.failures, report.rejected);
+        assert!(
+            report.failures.is_empty() && report.rejected.is_empty(),
+            "{:?} {:?}",
+            report.failures,
+            report.rejected
+        );
     }
     let p = profile(&store, "b2b").await;
     assert_eq!(p.purchases().orders, 260);
@@ -336,7 +361,13 @@ async fn a_long_history_of_big_orders_stays_writable_and_every_order_counts() {
     let largest = everything.iter().map(crate::store::item_size).max().unwrap();
     assert!(largest < 100 * 1024, "largest item {largest} bytes");
     // A refund of the oldest order still finds it.
-    let refund = body("r1", "b2b", "2026-11-01T10:00:00Z", "order_refunded", json!({"order_id": "order-0000", "refund_id": "r1", "scope": "whole"}));
+    let refund = body(
+        "r1",
+        "b2b",
+        "2026-11-01T10:00:00Z",
+        "order_refunded",
+        json!({"order_id": "order-0000", "refund_id": "r1", "scope": "whole"}),
+    );
     let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&[refund])).await;
     assert_eq!(report.applied, 1);
     assert_eq!(profile(&store, "b2b").await.purchases().orders, 259);
@@ -403,4 +434,3 @@ fn logs_never_carry_an_address_even_from_misplaced_input() {
         assert!(!logs.contains(secret), "{secret} appears in the logs:\n{logs}");
     }
 }
-

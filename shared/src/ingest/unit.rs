@@ -96,7 +96,7 @@ pub(crate) async fn run<S: Store, P: ProfilePart>(
     };
     for slice in &slices {
         loop {
-            match attempt_once(store, slice, &read, now).await {
+            match attempt_once(store, slice, read, now).await {
                 Ok(Outcome::Written(done, written)) => {
                     outcomes.extend(done);
                     read = written;
@@ -112,7 +112,8 @@ pub(crate) async fn run<S: Store, P: ProfilePart>(
                 }
                 Err(e) => return Err(e),
             }
-            // Read again, strongly this time: the last read was stale or another writer won.
+            // Read again, strongly this time: the last read was stale, another writer won, or
+            // the store did not answer.
             read = loop {
                 match store.get(&key).await {
                     Ok(item) => break decode_or_default(item)?,
@@ -142,13 +143,16 @@ enum Outcome<P> {
     Conflict,
 }
 
+/// One read-fold-write round. Takes the part as read (it is folded in place); after a conflict or
+/// an error the caller reads it again.
 async fn attempt_once<S: Store, P: ProfilePart>(
     store: &S,
     unit: &Unit<'_>,
-    read: &Versioned<P>,
+    read: Versioned<P>,
     now: DateTime<Utc>,
 ) -> Result<Outcome<P>, IngestError> {
-    let (original, version) = (&read.value, read.version);
+    let Versioned { value: original, version } = read;
+    let original = &original;
     let mut duplicates: Vec<(usize, Applied)> = Vec::new();
 
     // What this part has applied before.
@@ -162,7 +166,8 @@ async fn attempt_once<S: Store, P: ProfilePart>(
         }
     }
     if original.meta().seen.check_markers(now) && !fresh.is_empty() {
-        let marker_keys: Vec<_> = fresh.iter().map(|(_, _, id)| keys::applied_marker(unit.customer, P::KIND, *id)).collect();
+        let marker_keys: Vec<_> =
+            fresh.iter().map(|(_, _, id)| keys::applied_marker(unit.customer, P::KIND, *id)).collect();
         let found = store.get_many(&marker_keys, Consistency::Strong).await?;
         let mut kept = Vec::with_capacity(fresh.len());
         for (f, marker) in fresh.into_iter().zip(found) {
@@ -184,19 +189,21 @@ async fn attempt_once<S: Store, P: ProfilePart>(
         }
     }
 
-    let mut folded = fold_all(unit, original, version, &fresh, &chunks, now, false)?;
-    if folded.part == *original {
+    let mut folded = fold_all(unit, original.clone(), version, &fresh, &chunks, now, false)?;
+    if !folded.changed {
         // Nothing to write: only duplicates, refusals, or touches that changed nothing.
-        return Ok(Outcome::Written(duplicates.into_iter().chain(folded.outcomes).collect(), read.clone()));
+        let outcomes = duplicates.into_iter().chain(folded.outcomes).collect();
+        return Ok(Outcome::Written(outcomes, Versioned { value: folded.part, version }));
     }
     let mut sent = store.write(folded.writes(unit, version, now)?).await;
     if let Err(StoreError::Invalid(problem)) = &sent {
         // The store refuses the folded part (a bug, or a limit the parser does not know): fold
         // again one event at a time, refusing alone each one after which it could not be stored.
         tracing::warn!(customer = %unit.customer, part = ?P::KIND, problem = %crate::redact::scrub(problem), "isolating events a profile part cannot store");
-        folded = fold_all(unit, original, version, &fresh, &chunks, now, true)?;
-        if folded.part == *original {
-            return Ok(Outcome::Written(duplicates.into_iter().chain(folded.outcomes).collect(), read.clone()));
+        folded = fold_all(unit, original.clone(), version, &fresh, &chunks, now, true)?;
+        if !folded.changed {
+            let outcomes = duplicates.into_iter().chain(folded.outcomes).collect();
+            return Ok(Outcome::Written(outcomes, Versioned { value: folded.part, version }));
         }
         sent = store.write(folded.writes(unit, version, now)?).await;
     }
@@ -213,6 +220,8 @@ async fn attempt_once<S: Store, P: ProfilePart>(
 /// A part with a unit's events folded in, and what else must be written with it.
 struct Folded<P> {
     part: P,
+    /// Whether anything changed (an event applied, or a touch took effect).
+    changed: bool,
     outcomes: Vec<(usize, Applied)>,
     /// Archive chunks as read, the changed ones marked.
     chunks: Vec<(String, Versioned<ArchivedOrders>, bool)>,
@@ -220,18 +229,17 @@ struct Folded<P> {
     spilled: Vec<IdHash>,
 }
 
-/// Folds the fresh events (and the touches) into a copy of `original`. With `check_each`, an
-/// event after which the part could not be stored is refused and undone.
+/// Folds the fresh events (and the touches) into `part`. With `check_each`, an event after
+/// which the part could not be stored is refused and undone.
 fn fold_all<P: ProfilePart>(
     unit: &Unit<'_>,
-    original: &P,
+    mut part: P,
     version: u64,
     fresh: &[(usize, &ShopEvent, IdHash)],
     chunks: &[(String, Versioned<ArchivedOrders>)],
     now: DateTime<Utc>,
     check_each: bool,
 ) -> Result<Folded<P>, IngestError> {
-    let mut part = original.clone();
     let mut chunks: Vec<(String, Versioned<ArchivedOrders>, bool)> =
         chunks.iter().map(|(id, c)| (id.clone(), c.clone(), false)).collect();
     let mut outcomes = Vec::with_capacity(fresh.len());
@@ -245,7 +253,8 @@ fn fold_all<P: ProfilePart>(
                     if let Err(err) = check_writes(&[Write::Put { item, condition: Condition::Always }]) {
                         part = before;
                         let problem = crate::redact::scrub(&err.to_string());
-                        let refusal = FieldError::new("data", format!("its effect cannot be stored in the profile: {problem}"));
+                        let refusal =
+                            FieldError::new("data", format!("its effect cannot be stored in the profile: {problem}"));
                         outcomes.push((*i, Applied::Refused(refusal)));
                         continue;
                     }
@@ -256,13 +265,14 @@ fn fold_all<P: ProfilePart>(
             Err(refused) => outcomes.push((*i, Applied::Refused(refused))),
         }
     }
+    let mut changed = !applied_ids.is_empty();
     for (_, e) in &unit.touch {
         let at = crate::profile::event_instant(e);
-        catch_unwind(AssertUnwindSafe(|| part.touch(e, at)))
+        changed |= catch_unwind(AssertUnwindSafe(|| part.touch(e, at)))
             .map_err(|_| IngestError::Panicked(format!("applying {e} to the {:?} part", P::KIND)))?;
     }
-    if part == *original {
-        return Ok(Folded { part, outcomes, chunks, new_chunk: None, spilled: Vec::new() });
+    if !changed {
+        return Ok(Folded { part, changed, outcomes, chunks, new_chunk: None, spilled: Vec::new() });
     }
     // Old orders move to a new archive chunk when the part has grown too big.
     let mut new_chunk = None;
@@ -275,7 +285,7 @@ fn fold_all<P: ProfilePart>(
         }
     }
     let spilled = part.meta_mut().seen.remember(&applied_ids, now);
-    Ok(Folded { part, outcomes, chunks, new_chunk, spilled })
+    Ok(Folded { part, changed, outcomes, chunks, new_chunk, spilled })
 }
 
 impl<P: ProfilePart> Folded<P> {
@@ -318,7 +328,8 @@ fn fold_guarded<P: ProfilePart>(
     catch_unwind(AssertUnwindSafe(|| match as_orders_mut(part) {
         Some(book) => {
             // The orders part looks for an event's order in the archive chunks too.
-            let mut archives: Vec<ArchivedOrders> = chunks.iter_mut().map(|(_, c, _)| std::mem::take(&mut c.value)).collect();
+            let mut archives: Vec<ArchivedOrders> =
+                chunks.iter_mut().map(|(_, c, _)| std::mem::take(&mut c.value)).collect();
             let changed = book.apply_with(event, at, &mut archives);
             book.meta.count(at);
             for ((_, c, _), a) in chunks.iter_mut().zip(archives) {

@@ -468,7 +468,8 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                 counts.skipped += 1;
                 return Ok(());
             }
-            let Some(output) = self.job.apply(&customer.profile, model, previous.as_ref().map(|(p, _)| &p.value), now) else {
+            let Some(output) = self.job.apply(&customer.profile, model, previous.as_ref().map(|(p, _)| &p.value), now)
+            else {
                 counts.skipped += 1;
                 return Ok(());
             };
@@ -477,7 +478,8 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                 None => (1, Condition::NotExists),
             };
             let stored = StoredOutput { run: run.to_string(), value: output.value };
-            let mut writes = vec![Write::Put { item: Item::new(key.clone(), version, encode(&key, &stored)?), condition }];
+            let mut writes =
+                vec![Write::Put { item: Item::new(key.clone(), version, encode(&key, &stored)?), condition }];
             for due in &output.due {
                 writes.push(Write::Put { item: due.item()?, condition: Condition::NotExists });
             }

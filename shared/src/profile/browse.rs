@@ -73,10 +73,13 @@ impl ProfilePart for Browse {
         Ok(())
     }
 
-    fn touch(&mut self, event: &ShopEvent, at: DateTime<Utc>) {
+    fn touch(&mut self, event: &ShopEvent, at: DateTime<Utc>) -> bool {
         if let Payload::OrderPlaced(_) = event.payload {
+            let before = self.cart.clone();
             self.cart.order_placed(at);
+            return self.cart != before;
         }
+        false
     }
 }
 

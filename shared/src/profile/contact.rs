@@ -84,7 +84,9 @@ impl ProfilePart for ContactPart {
                 if !self.consents.contains_key(&key) && self.consents.len() >= MAX_CONSENTS {
                     return Err(FieldError::new(
                         "data.topic",
-                        format!("this customer already has consent records for {MAX_CONSENTS} channel and topic pairs, the most a profile holds"),
+                        format!(
+                            "this customer already has consent records for {MAX_CONSENTS} channel and topic pairs, the most a profile holds"
+                        ),
                     ));
                 }
                 // The collection method is the consent's provenance, more useful than the system.
@@ -94,7 +96,8 @@ impl ProfilePart for ContactPart {
             Payload::CustomerUpdated(u) => {
                 let live = |t: Option<&Tracked<serde_json::Value>>| t.is_some_and(|t| t.value.is_some());
                 let have = self.attributes.values().filter(|t| t.value.is_some()).count();
-                let adding = u.attributes.iter().filter(|(n, v)| !v.is_null() && !live(self.attributes.get(*n))).count();
+                let adding =
+                    u.attributes.iter().filter(|(n, v)| !v.is_null() && !live(self.attributes.get(*n))).count();
                 if have + adding > MAX_ATTRIBUTES {
                     return Err(FieldError::new(
                         "data.attributes",

@@ -28,11 +28,12 @@ use crate::money::{Amount, Currency, Money};
 use crate::validate::FieldError;
 
 /// Line detail kept, newest orders first, in (approximate) stored bytes.
-pub const LINE_DETAIL_BYTES: usize = 16 * 1024;
-/// The orders item moves its oldest days to an archive when it grows past this...
-pub const HEAD_BYTES: usize = 64 * 1024;
+pub const LINE_DETAIL_BYTES: usize = 8 * 1024;
+/// The orders item moves its oldest days to an archive when it grows past this (so an order
+/// event costs at most about 32 write units, even for the busiest buyer)...
+pub const HEAD_BYTES: usize = 32 * 1024;
 /// ...until it is this small again.
-pub const HEAD_TARGET_BYTES: usize = 24 * 1024;
+pub const HEAD_TARGET_BYTES: usize = 16 * 1024;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OrderRecord {
@@ -233,7 +234,12 @@ impl OrderBook {
     /// Applies an order or refund event to wherever its order is kept: this part, or one of the
     /// given archive chunks (the ones this part lists, when any event may be about them).
     /// Returns the index of the chunk it changed, if it changed one.
-    pub fn apply_with(&mut self, event: &ShopEvent, at: DateTime<Utc>, archives: &mut [ArchivedOrders]) -> Option<usize> {
+    pub fn apply_with(
+        &mut self,
+        event: &ShopEvent,
+        at: DateTime<Utc>,
+        archives: &mut [ArchivedOrders],
+    ) -> Option<usize> {
         let id = order_of(event)?;
         if !self.orders.contains_key(id) {
             if let Some(i) = archives.iter().position(|a| a.orders.contains_key(id)) {
@@ -283,11 +289,8 @@ impl OrderBook {
         if size <= HEAD_BYTES {
             return None;
         }
-        let mut by_day: Vec<(NaiveDate, OrderId)> = self
-            .orders
-            .iter()
-            .filter_map(|(id, o)| o.placed.as_ref().map(|p| (p.day, id.clone())))
-            .collect();
+        let mut by_day: Vec<(NaiveDate, OrderId)> =
+            self.orders.iter().filter_map(|(id, o)| o.placed.as_ref().map(|p| (p.day, id.clone()))).collect();
         by_day.sort();
         let mut chunk = ArchivedOrders::default();
         let mut i = 0;
@@ -316,14 +319,20 @@ fn strip_lines(record: &mut OrderRecord) {
 /// About what a line costs in the item.
 fn line_bytes(o: &OrderRecord) -> usize {
     o.placed.as_ref().map_or(0, |p| {
-        p.lines.iter().map(|l| 24 + l.product_id.as_str().len() + l.category.as_ref().map_or(0, |c| c.as_str().len())).sum()
+        p.lines
+            .iter()
+            .map(|l| 24 + l.product_id.as_str().len() + l.category.as_ref().map_or(0, |c| c.as_str().len()))
+            .sum()
     })
 }
 
 /// About what a record costs in the item.
 fn record_bytes(id: &OrderId, o: &OrderRecord) -> usize {
-    let refunds: usize =
-        o.refunds.iter().map(|r| 40 + r.refund_id.as_str().len() + r.lines.iter().map(|(p, _)| p.as_str().len() + 8).sum::<usize>()).sum();
+    let refunds: usize = o
+        .refunds
+        .iter()
+        .map(|r| 40 + r.refund_id.as_str().len() + r.lines.iter().map(|(p, _)| p.as_str().len() + 8).sum::<usize>())
+        .sum();
     id.as_str().len() + 60 + line_bytes(o) + refunds
 }
 
@@ -407,7 +416,10 @@ mod tests {
             scope: if lines.is_empty() && amount.is_none() { RefundScope::Whole } else { RefundScope::Lines },
             lines: lines
                 .iter()
-                .map(|(p, q)| RefundLine { product_id: ProductId::new(*p).unwrap(), quantity: Quantity::new(*q).unwrap() })
+                .map(|(p, q)| RefundLine {
+                    product_id: ProductId::new(*p).unwrap(),
+                    quantity: Quantity::new(*q).unwrap(),
+                })
                 .collect(),
             amount: amount.map(|a| Amount::parse(a).unwrap()),
             currency: amount.map(|_| Currency::new("EUR").unwrap()),
@@ -494,7 +506,11 @@ mod tests {
         let long = "x".repeat(100);
         for i in 0..300_i64 {
             let o = order(&format!("o{i:04}"), &[(&format!("{long}-{i}"), "1", 1)]);
-            b.fold(&event(i as usize, 1_700_000_000 + i * 86_400, Payload::OrderPlaced(o)), Utc.timestamp_opt(1_700_000_000 + i * 86_400, 0).unwrap()).unwrap();
+            b.fold(
+                &event(i as usize, 1_700_000_000 + i * 86_400, Payload::OrderPlaced(o)),
+                Utc.timestamp_opt(1_700_000_000 + i * 86_400, 0).unwrap(),
+            )
+            .unwrap();
         }
         let with_lines = b.orders.values().filter(|o| !o.placed.as_ref().unwrap().lines.is_empty()).count();
         assert!(with_lines > 50 && with_lines < 300, "{with_lines}");

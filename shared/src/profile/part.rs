@@ -49,7 +49,10 @@ pub trait ProfilePart: Clone + Default + PartialEq + Serialize + DeserializeOwne
 
     /// The effect on this part of an event whose home is another part (an order empties the
     /// cart). It must be idempotent: it is applied again whenever that event is redelivered.
-    fn touch(&mut self, _event: &ShopEvent, _at: DateTime<Utc>) {}
+    /// Returns whether it changed anything.
+    fn touch(&mut self, _event: &ShopEvent, _at: DateTime<Utc>) -> bool {
+        false
+    }
 
     /// Folds in and counts an event whose home is this part.
     fn fold(&mut self, event: &ShopEvent, at: DateTime<Utc>) -> Result<(), FieldError> {

@@ -152,7 +152,8 @@ fn limits_refuse_the_event_and_change_nothing() {
     }
     let mut attributes = serde_json::Map::new();
     attributes.insert("one_more".into(), serde_json::json!(true));
-    let one_more = ev("x", 10_000, Payload::CustomerUpdated(CustomerUpdated { attributes, ..CustomerUpdated::default() }));
+    let one_more =
+        ev("x", 10_000, Payload::CustomerUpdated(CustomerUpdated { attributes, ..CustomerUpdated::default() }));
     let before = p.clone();
     let refused = p.apply(&one_more).unwrap_err();
     assert_eq!(refused.field, "data.attributes");
@@ -160,7 +161,8 @@ fn limits_refuse_the_event_and_change_nothing() {
     // Changing an existing attribute still works.
     let mut attributes = serde_json::Map::new();
     attributes.insert("a0".into(), serde_json::json!("changed"));
-    p.apply(&ev("y", 10_001, Payload::CustomerUpdated(CustomerUpdated { attributes, ..CustomerUpdated::default() }))).unwrap();
+    p.apply(&ev("y", 10_001, Payload::CustomerUpdated(CustomerUpdated { attributes, ..CustomerUpdated::default() })))
+        .unwrap();
     assert_eq!(p.attribute("a0"), Some(&serde_json::json!("changed")));
 }
 
@@ -187,7 +189,12 @@ fn profiles_round_trip_through_json() {
     back.engagement.attention = Default::default();
     assert_eq!(back, p);
     // No part uses a name the store keeps for itself.
-    for part in [serde_json::to_value(&p.browse), serde_json::to_value(&p.engagement), serde_json::to_value(&p.orders), serde_json::to_value(&p.contact)] {
+    for part in [
+        serde_json::to_value(&p.browse),
+        serde_json::to_value(&p.engagement),
+        serde_json::to_value(&p.orders),
+        serde_json::to_value(&p.contact),
+    ] {
         let part = part.unwrap();
         for reserved in crate::store::RESERVED_ATTRIBUTES {
             assert!(part.get(reserved).is_none(), "{reserved} in {part}");

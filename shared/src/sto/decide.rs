@@ -165,10 +165,10 @@ fn signals(n: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::week::HOURS_PER_WEEK;
     use crate::attention::{Attention, Signal};
     use crate::sto::posterior::History;
     use crate::sto::prior::{Prior, Priors};
+    use crate::week::HOURS_PER_WEEK;
     use chrono::{Duration, TimeZone, Timelike};
     use proptest::prelude::*;
 

@@ -18,11 +18,11 @@ pub use crate::tabular::RowError;
 use crate::tabular::read_rows;
 use crate::validate::FieldError;
 
-use crate::attention::{Attention, Signal};
 use super::decide::{Decision, Policy, decide};
 use super::posterior::{History, Posterior};
 use super::prior::PriorStats;
 use super::window::{QuietHours, Window};
+use crate::attention::{Attention, Signal};
 
 #[derive(Debug, Deserialize)]
 struct RawRow {

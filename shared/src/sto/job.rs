@@ -139,7 +139,8 @@ mod tests {
         let state = runner.start("2026-11-24T03:00:00Z", 5, now).await.unwrap();
         assert_eq!(state.phase, RunPhase::Done);
         assert!(queue.is_empty());
-        let published = store.get(&Key::new(keys::SEND_TIME_PRIORS.0, keys::SEND_TIME_PRIORS.1)).await.unwrap().unwrap();
+        let published =
+            store.get(&Key::new(keys::SEND_TIME_PRIORS.0, keys::SEND_TIME_PRIORS.1)).await.unwrap().unwrap();
         assert_eq!(published.body["run"], "2026-11-24T03:00:00Z");
 
         // The next night's run rewrites every model once more.

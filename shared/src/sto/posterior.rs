@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::week::{HOURS_PER_WEEK, HourOfWeek};
 
-use crate::attention::Attention;
 use super::prior::{Prior, Priors};
 use super::smooth::smooth;
+use crate::attention::Attention;
 
 /// How a message sent at an hour gets read over the following hours: mostly in the first one
 /// or two, a little later. Used to score a send hour by the attention that follows it.

@@ -309,7 +309,12 @@ pub fn evaluate(config: &SimConfig) -> Report {
         let mut stats = PriorStats::default();
         for (c, o) in customers.iter().zip(&observed) {
             let h = o.history();
-            stats.add(&o.engagement.attention.local(c.tz, start).masses_at(start), Some(c.country), h.delivered, h.engaged);
+            stats.add(
+                &o.engagement.attention.local(c.tz, start).masses_at(start),
+                Some(c.country),
+                h.delivered,
+                h.engaged,
+            );
         }
         let priors: Priors = stats.fit();
         let mut result = WeekResult { week: w as u32, ..WeekResult::default() };

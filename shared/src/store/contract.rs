@@ -154,7 +154,10 @@ pub async fn impossible_writes_are_refused<S: Store>(store: S) {
     for _ in 0..33 {
         deep = json!([deep]);
     }
-    let too_deep = Write::Put { item: Item::new(Key::new("C#1", "A"), 1, doc(json!({"deep": deep}))), condition: Condition::Always };
+    let too_deep = Write::Put {
+        item: Item::new(Key::new("C#1", "A"), 1, doc(json!({"deep": deep}))),
+        condition: Condition::Always,
+    };
     assert!(matches!(store.write(vec![too_deep]).await, Err(StoreError::Invalid(_))));
     assert_eq!(version_of(&store, "C#1", "A").await, None);
     // A large item under the limit is fine.

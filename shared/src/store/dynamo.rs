@@ -23,8 +23,8 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, ConsumedCapacity, Delete, KeySchemaElement,
-    KeyType, KeysAndAttributes, Put, ReturnConsumedCapacity, ScalarAttributeType, StreamSpecification,
-    StreamViewType, TimeToLiveSpecification, TransactWriteItem,
+    KeyType, KeysAndAttributes, Put, ReturnConsumedCapacity, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification, TransactWriteItem,
 };
 use aws_smithy_types::error::display::DisplayErrorContext;
 
@@ -76,7 +76,11 @@ impl DynamoStore {
 
     fn modelled_write_units(&self, writes: &[Write], sizes: &[usize]) -> Units {
         let transactional = writes.len() > 1;
-        let writes = writes.iter().zip(sizes).map(|(w, after)| cost::write_units(self.size_before(w), *after, transactional)).sum();
+        let writes = writes
+            .iter()
+            .zip(sizes)
+            .map(|(w, after)| cost::write_units(self.size_before(w), *after, transactional))
+            .sum();
         Units { read_halves: 0, writes }
     }
 
@@ -84,7 +88,11 @@ impl DynamoStore {
     fn report<'a>(&self, reads: bool, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
         let units: f64 = consumed
             .into_iter()
-            .map(|c| if reads { c.read_capacity_units() } else { c.write_capacity_units() }.or(c.capacity_units()).unwrap_or(0.0))
+            .map(|c| {
+                if reads { c.read_capacity_units() } else { c.write_capacity_units() }
+                    .or(c.capacity_units())
+                    .unwrap_or(0.0)
+            })
             .sum();
         if reads { self.meter.reported(units, 0.0) } else { self.meter.reported(0.0, units) }
     }
@@ -223,7 +231,7 @@ impl DynamoStore {
         let result = match write {
             Write::Put { item, .. } => {
                 let written = item.clone();
-                let out = self
+                let sent = self
                     .client
                     .put_item()
                     .table_name(&self.table)
@@ -232,11 +240,12 @@ impl DynamoStore {
                     .set_expression_attribute_values(values)
                     .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
-                    .await
-                    .map_err(classify)?;
-                self.report(false, out.consumed_capacity());
-                self.remember_size(&written);
-                Ok(())
+                    .await;
+                sent.map(|out| {
+                    self.report(false, out.consumed_capacity());
+                    self.remember_size(&written);
+                })
+                .map_err(classify)
             }
             Write::Delete { key, .. } => self
                 .client
@@ -297,8 +306,10 @@ impl DynamoStore {
 
     async fn write_transaction(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let token = request_token(&writes);
-        let written: Vec<Item> =
-            writes.iter().filter_map(|w| if let Write::Put { item, .. } = w { Some(item.clone()) } else { None }).collect();
+        let written: Vec<Item> = writes
+            .iter()
+            .filter_map(|w| if let Write::Put { item, .. } = w { Some(item.clone()) } else { None })
+            .collect();
         let items = writes.into_iter().map(|w| self.transact_item(w)).collect::<Result<Vec<_>, _>>()?;
         let sent = self
             .client
@@ -402,7 +413,11 @@ impl Store for DynamoStore {
             .map_err(classify)?;
         self.report(true, out.consumed_capacity());
         let item = out.item.map(Self::from_attributes).transpose()?;
-        self.meter.read(cost::item_reads(item.as_ref().map(item_size).into_iter(), usize::from(item.is_none()), Consistency::Strong));
+        self.meter.read(cost::item_reads(
+            item.as_ref().map(item_size).into_iter(),
+            usize::from(item.is_none()),
+            Consistency::Strong,
+        ));
         if let Some(i) = &item {
             self.remember_size(i);
         }
@@ -452,7 +467,8 @@ impl Store for DynamoStore {
                         }
                     }
                 }
-                let unprocessed = out.unprocessed_keys.as_ref().and_then(|u| u.get(&self.table)).map_or(0, |k| k.keys().len());
+                let unprocessed =
+                    out.unprocessed_keys.as_ref().and_then(|u| u.get(&self.table)).map_or(0, |k| k.keys().len());
                 let missing = asked.saturating_sub(sizes.len() + unprocessed);
                 self.meter.read(cost::item_reads(sizes.into_iter(), missing, consistency));
                 pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
@@ -549,7 +565,10 @@ impl DynamoStore {
             Some(mut k) => match (k.remove("pk"), k.remove("sk")) {
                 (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(Key::new(pk, sk)),
                 _ => {
-                    return Err(StoreError::Corrupt { key: "LastEvaluatedKey".into(), reason: "not a pk/sk pair".into() });
+                    return Err(StoreError::Corrupt {
+                        key: "LastEvaluatedKey".into(),
+                        reason: "not a pk/sk pair".into(),
+                    });
                 }
             },
             None => None,

@@ -80,7 +80,8 @@ impl EmbeddedStore {
                 let l: Line = match serde_json::from_str(&line) {
                     Ok(l) => l,
                     Err(e) => {
-                        let error = StoreError::Corrupt { key: format!("{}:{}", path.display(), n + 1), reason: e.to_string() };
+                        let error =
+                            StoreError::Corrupt { key: format!("{}:{}", path.display(), n + 1), reason: e.to_string() };
                         tracing::error!(%error, "saved item not readable; kept aside");
                         damaged.push(line);
                         continue;
@@ -174,7 +175,11 @@ impl Store for EmbeddedStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
         let found = items.get(key);
-        self.meter.read(cost::item_reads(found.map(|s| s.size).into_iter(), usize::from(found.is_none()), Consistency::Strong));
+        self.meter.read(cost::item_reads(
+            found.map(|s| s.size).into_iter(),
+            usize::from(found.is_none()),
+            Consistency::Strong,
+        ));
         Ok(found.map(|s| Self::to_item(key, s)))
     }
 

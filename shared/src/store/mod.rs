@@ -282,7 +282,9 @@ fn unstorable_value(body: &Document) -> Option<(String, String)> {
             return Some((Vec::new(), "is nested more than 32 levels deep".into()));
         }
         match v {
-            serde_json::Value::Number(n) => storable_number(n).err().map(|problem| (Vec::new(), format!("is {n}, {problem}"))),
+            serde_json::Value::Number(n) => {
+                storable_number(n).err().map(|problem| (Vec::new(), format!("is {n}, {problem}")))
+            }
             serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
                 walk(v, depth + 1).map(|(mut path, problem)| {
                     path.push(format!("[{i}]"));
@@ -363,7 +365,12 @@ pub fn item_size(item: &Item) -> usize {
     let number = |n: i64| 1 + (n.unsigned_abs().max(1).ilog10() as usize + 1).div_ceil(2);
     let body: usize = item.body.iter().map(|(k, v)| k.len() + value_size(v)).sum();
     // Key, version and expiry attributes, as the DynamoDB adapter stores them.
-    body + 2 + item.key.pk.len() + 2 + item.key.sk.len() + 1 + number(item.version as i64)
+    body + 2
+        + item.key.pk.len()
+        + 2
+        + item.key.sk.len()
+        + 1
+        + number(item.version as i64)
         + item.expires_at.map_or(0, |t| 3 + number(t))
 }
 

@@ -202,7 +202,8 @@ pub fn shop_events(seed: u64, customers: usize, count: usize, end: DateTime<Utc>
         x.orders += 1;
         x.spend_micros += o.value;
         x.purchase_days.insert(o.at.date_naive());
-        let utc = o.at.with_timezone(&Utc);
+        // Profiles keep instants to the second.
+        let utc = chrono::SubsecRound::trunc_subsecs(o.at.with_timezone(&Utc), 0);
         x.last_purchase_at = Some(x.last_purchase_at.map_or(utc, |l| l.max(utc)));
     }
 

@@ -25,7 +25,9 @@ use crate::event::{
     OrderLine, OrderPlaced, OrderRefunded, Payload, ProductViewed, Quantity, RefundScope, SCHEMA_VERSION,
     SessionStarted, ShopEvent,
 };
-use crate::ids::{CampaignId, Category, CustomerId, EventId, MessageId, OrderId, ProductId, RefundId, SessionId, Source, Topic};
+use crate::ids::{
+    CampaignId, Category, CustomerId, EventId, MessageId, OrderId, ProductId, RefundId, SessionId, Source, Topic,
+};
 use crate::money::{Amount, Currency};
 
 /// What the shop looks like.
@@ -162,7 +164,8 @@ fn valid<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
 pub fn stream(config: &ShopConfig) -> Stream {
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let start = config.end - Duration::days(i64::from(config.days));
-    let (Ok(rate), Ok(popularity)) = (LogNormal::new((0.12_f64).ln(), 1.1), Zipf::new(config.products.max(1) as f64, 1.05))
+    let (Ok(rate), Ok(popularity)) =
+        (LogNormal::new((0.12_f64).ln(), 1.1), Zipf::new(config.products.max(1) as f64, 1.05))
     else {
         return Stream::default();
     };
@@ -186,7 +189,11 @@ pub fn stream(config: &ShopConfig) -> Stream {
         .collect();
 
     let mut events: Vec<(DateTime<Utc>, ShopEvent)> = Vec::new();
-    let push = |events: &mut Vec<(DateTime<Utc>, ShopEvent)>, rng: &mut ChaCha8Rng, c: &Customer, at: DateTime<Utc>, payload: Payload| {
+    let push = |events: &mut Vec<(DateTime<Utc>, ShopEvent)>,
+                rng: &mut ChaCha8Rng,
+                c: &Customer,
+                at: DateTime<Utc>,
+                payload: Payload| {
         let arrival = at + Duration::milliseconds(rng.random_range(200..6_000));
         events.push((
             arrival,
@@ -206,14 +213,20 @@ pub fn stream(config: &ShopConfig) -> Stream {
 
     for c in &customers {
         // Signing up: details and consent, once.
-        let joined_at = if c.joins < 0 { None } else { Some(start + Duration::days(c.joins) + Duration::minutes(rng.random_range(0..1440))) };
+        let joined_at = if c.joins < 0 {
+            None
+        } else {
+            Some(start + Duration::days(c.joins) + Duration::minutes(rng.random_range(0..1440)))
+        };
         let identify = |rng: &mut ChaCha8Rng| {
             let n: u32 = rng.random_range(1000..99999);
             Payload::CustomerUpdated(CustomerUpdated {
                 email: Some(Some(valid(Email::parse(&format!("customer.{n}@mail.example"))))),
                 time_zone: Some(Some(valid(TimeZone::parse(ZONES[c.zone].0)))),
                 country: Some(Some(valid(Country::parse(ZONES[c.zone].1)))),
-                first_name: Some(Some(valid(FirstName::parse(["Lena", "Ana", "Kenji", "Priya", "Tom", "Chloé"][n as usize % 6])))),
+                first_name: Some(Some(valid(FirstName::parse(
+                    ["Lena", "Ana", "Kenji", "Priya", "Tom", "Chloé"][n as usize % 6],
+                )))),
                 ..CustomerUpdated::default()
             })
         };
@@ -246,26 +259,70 @@ pub fn stream(config: &ShopConfig) -> Stream {
             }
             let mut at = t;
             let session = valid(SessionId::new(uuid(&mut rng)));
-            push(&mut events, &mut rng, c, at, Payload::SessionStarted(SessionStarted { session_id: session, platform: Default::default() }));
+            push(
+                &mut events,
+                &mut rng,
+                c,
+                at,
+                Payload::SessionStarted(SessionStarted { session_id: session, platform: Default::default() }),
+            );
             let views = 1 + (-(rng.random::<f64>().max(1e-12)).ln() * (3.0 + c.rate.min(4.0))) as usize;
             let mut cart: Vec<usize> = Vec::new();
             for _ in 0..views.min(60) {
                 at += Duration::seconds(rng.random_range(15..120));
                 let n = popularity.sample(&mut rng) as usize;
-                push(&mut events, &mut rng, c, at, Payload::ProductViewed(ProductViewed { product_id: product(n), category: Some(category(n)), price: Some(price(n)), currency: Some(eur), session_id: None }));
+                push(
+                    &mut events,
+                    &mut rng,
+                    c,
+                    at,
+                    Payload::ProductViewed(ProductViewed {
+                        product_id: product(n),
+                        category: Some(category(n)),
+                        price: Some(price(n)),
+                        currency: Some(eur),
+                        session_id: None,
+                    }),
+                );
                 if rng.random_bool(0.07) {
                     at += Duration::seconds(rng.random_range(5..40));
                     cart.push(n);
-                    push(&mut events, &mut rng, c, at, Payload::CartItemAdded(CartItemAdded { product_id: product(n), category: Some(category(n)), quantity: Quantity::ONE, unit_price: Some(price(n)), currency: Some(eur) }));
+                    push(
+                        &mut events,
+                        &mut rng,
+                        c,
+                        at,
+                        Payload::CartItemAdded(CartItemAdded {
+                            product_id: product(n),
+                            category: Some(category(n)),
+                            quantity: Quantity::ONE,
+                            unit_price: Some(price(n)),
+                            currency: Some(eur),
+                        }),
+                    );
                 }
             }
             if !cart.is_empty() && rng.random_bool(0.4) {
                 at += Duration::seconds(rng.random_range(20..200));
-                push(&mut events, &mut rng, c, at, Payload::CheckoutStarted(CheckoutStarted { checkout_id: None, value: None, currency: None }));
+                push(
+                    &mut events,
+                    &mut rng,
+                    c,
+                    at,
+                    Payload::CheckoutStarted(CheckoutStarted { checkout_id: None, value: None, currency: None }),
+                );
                 if rng.random_bool(0.7) {
                     at += Duration::seconds(rng.random_range(60..400));
                     let id = valid(OrderId::new(format!("#{}", 1_000_000 + events.len())));
-                    let lines = cart.iter().map(|n| OrderLine { product_id: product(*n), category: Some(category(*n)), unit_price: price(*n), quantity: Quantity::ONE }).collect();
+                    let lines = cart
+                        .iter()
+                        .map(|n| OrderLine {
+                            product_id: product(*n),
+                            category: Some(category(*n)),
+                            unit_price: price(*n),
+                            quantity: Quantity::ONE,
+                        })
+                        .collect();
                     let order = OrderPlaced { order_id: id.clone(), currency: eur, lines, total: None };
                     if joined_at.is_none() && orders.is_empty() {
                         // A guest checkout identifies the customer.
@@ -288,7 +345,14 @@ pub fn stream(config: &ShopConfig) -> Stream {
                 };
                 let at = placed_at + Duration::days(rng.random_range(2..20));
                 if at < config.end {
-                    let refund = OrderRefunded { order_id: id.clone(), refund_id: valid(RefundId::new(format!("r{id}"))), scope: RefundScope::Whole, lines: vec![], amount: None, currency: None };
+                    let refund = OrderRefunded {
+                        order_id: id.clone(),
+                        refund_id: valid(RefundId::new(format!("r{id}"))),
+                        scope: RefundScope::Whole,
+                        lines: vec![],
+                        amount: None,
+                        currency: None,
+                    };
                     push(&mut events, &mut rng, c, at, Payload::OrderRefunded(refund));
                 }
             }
@@ -301,7 +365,14 @@ pub fn stream(config: &ShopConfig) -> Stream {
                 if joined_at.is_none_or(|j| send > j) {
                     let message = valid(MessageId::new(format!("0100018c{:08x}-{}-000000", n, uuid(&mut rng))));
                     let campaign = Some(valid(CampaignId::new(format!("newsletter-{n}"))));
-                    let engaged = |action| Payload::MessageEngaged(MessageEngaged { message_id: message.clone(), channel: Channel::Email, action, campaign_id: campaign.clone() });
+                    let engaged = |action| {
+                        Payload::MessageEngaged(MessageEngaged {
+                            message_id: message.clone(),
+                            channel: Channel::Email,
+                            action,
+                            campaign_id: campaign.clone(),
+                        })
+                    };
                     push(&mut events, &mut rng, c, send, engaged(Engagement::Delivered));
                     if c.proxy {
                         let prefetch = send + Duration::seconds(rng.random_range(1..8));
@@ -357,7 +428,12 @@ mod tests {
 
     #[test]
     fn the_stream_looks_like_a_busy_shop() {
-        let config = ShopConfig { customers: 400, days: 28, end: Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap(), ..ShopConfig::default() };
+        let config = ShopConfig {
+            customers: 400,
+            days: 28,
+            end: Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap(),
+            ..ShopConfig::default()
+        };
         let s = stream(&config);
         let mix = Stream::mix(&s.events);
         let total = s.events.len() as f64;
@@ -376,7 +452,14 @@ mod tests {
         let batches = Stream::busy_batches(&s.events, 10);
         let full = batches.iter().filter(|b| b.len() == 10).count();
         assert!(full as f64 > 0.9 * batches.len() as f64, "{full} of {} batches full", batches.len());
-        assert!(batches.iter().all(|b| b.iter().map(|(_, e)| &e.customer_id).collect::<std::collections::BTreeSet<_>>().len() == b.len()));
+        assert!(
+            batches.iter().all(|b| b
+                .iter()
+                .map(|(_, e)| &e.customer_id)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                == b.len())
+        );
         assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), s.events.len());
     }
 }
