@@ -308,18 +308,7 @@ impl TryFrom<String> for StoredAttention {
     }
 }
 
-impl Serialize for StoredAttention {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.packed())
-    }
-}
-
-impl<'de> Deserialize<'de> for StoredAttention {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        StoredAttention::try_from(text).map_err(serde::de::Error::custom)
-    }
-}
+crate::compact::serde_as_packed_text!(StoredAttention);
 
 #[cfg(test)]
 mod tests {

@@ -105,6 +105,26 @@ mod tests {
     }
 }
 
+/// Serializes a type as the text its `packed(&self) -> String` writes, and deserializes it
+/// through its `TryFrom<String>` (whose error, a [`PackError`], becomes the decode error).
+macro_rules! serde_as_packed_text {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.packed())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
+                <$t>::try_from(text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use serde_as_packed_text;
+
 /// Instants as unix seconds (a number of ten digits, six bytes in DynamoDB) rather than RFC 3339
 /// text (twenty-five).
 pub mod unix_secs {

@@ -9,7 +9,7 @@ use crate::dedupe::IdHash;
 use crate::ids::CustomerId;
 use crate::keys::{self, PartKind};
 use crate::profile::{ArchivedOrders, Browse, ContactPart, Engagement, OrderBook, Profile, ProfilePart};
-use crate::store::{Item, Query, Store, StoreError, decode, encode};
+use crate::store::{Item, Key, Query, Segment, Store, StoreError, decode, encode};
 
 /// Applied-event markers (of parts too busy to hold their ids) expire after a day.
 const MARKER_TTL_SECS: i64 = 86_400;
@@ -170,11 +170,72 @@ impl CustomerGroups {
     }
 }
 
+/// One segment of the table read as whole customers, page by page, knowing where a hand-over
+/// to another invocation must resume so that no customer is read in halves.
+pub struct SegmentScan<'a, S> {
+    store: &'a S,
+    segment: Segment,
+    start: Option<Key>,
+    after: Option<Key>,
+    groups: CustomerGroups,
+    /// The last item of the last customer handed out.
+    resume: Option<Key>,
+    finished: bool,
+    /// Items that could not be decoded (each logged with its key), so far.
+    pub corrupt: u64,
+}
+
+impl<'a, S: Store> SegmentScan<'a, S> {
+    /// Scans `segment` from after `after` (a previous hand-over's resume point).
+    pub fn new(store: &'a S, segment: Segment, after: Option<Key>) -> Self {
+        SegmentScan {
+            store,
+            segment,
+            start: after.clone(),
+            resume: after.clone(),
+            after,
+            groups: CustomerGroups::default(),
+            finished: false,
+            corrupt: 0,
+        }
+    }
+
+    /// The customers the next page completes (possibly none), or `None` once the segment is done.
+    pub async fn next(&mut self, page_size: usize) -> Result<Option<Vec<(CustomerId, Vec<Item>)>>, StoreError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let page = self.store.scan(self.segment, self.after.as_ref(), page_size).await?;
+        for e in &page.corrupt {
+            tracing::error!(error = %e, "item not readable; its customer is left out of this scan");
+        }
+        self.corrupt += page.corrupt.len() as u64;
+        let mut complete = self.groups.push(page.items);
+        match page.next {
+            Some(next) => self.after = Some(next),
+            None => {
+                complete.extend(self.groups.finish());
+                self.finished = true;
+            }
+        }
+        if let Some(last) = complete.last().and_then(|(_, items)| items.last()) {
+            self.resume = Some(last.key.clone());
+        }
+        Ok(Some(complete))
+    }
+
+    /// Where another invocation resumes this segment (it scans after this key): after the last
+    /// whole customer handed out. `None` when the scan is done or has handed out nobody yet.
+    pub fn resume_point(&self) -> Option<&Key> {
+        self.resume.as_ref().filter(|r| !self.finished && Some(*r) != self.start.as_ref())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::embedded::EmbeddedStore;
-    use crate::store::{Condition, Key, Write};
+    use crate::store::{Condition, Write};
 
     fn customer(id: &str) -> CustomerId {
         CustomerId::new(id).unwrap()

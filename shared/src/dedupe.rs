@@ -19,12 +19,10 @@
 //! by their provenance) do not depend on this window: they are exact however late a duplicate
 //! comes. Counters (views, sessions, engagement) are exact for duplicates within it.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use crate::compact::{PackError, push_fixed, take_fixed};
 use crate::hash::mixed64;
 use crate::ids::EventId;
+use chrono::{DateTime, Utc};
 
 /// Ids are never forgotten sooner than this after they were applied.
 pub const MIN_KEEP_MINUTES: i64 = 20;
@@ -182,17 +180,7 @@ impl TryFrom<String> for Seen {
     }
 }
 
-impl Serialize for Seen {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.packed())
-    }
-}
-
-impl<'de> Deserialize<'de> for Seen {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Seen::try_from(String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+crate::compact::serde_as_packed_text!(Seen);
 
 #[cfg(test)]
 mod tests {

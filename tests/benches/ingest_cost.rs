@@ -17,7 +17,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{DateTime, TimeZone, Utc};
 use kairos::clock::ManualClock;
 use kairos::customers;
@@ -27,8 +26,6 @@ use kairos::store::embedded::EmbeddedStore;
 use kairos::store::{Condition, Reading, Store, Write, item_size, scan_all};
 use kairos::synth::shop::{ShopConfig, Stream, stream};
 use kairos_ingest::{Deps, handle};
-use lambda_runtime::LambdaEvent;
-use serde_json::json;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -81,15 +78,6 @@ async fn ingest_in_process(store: &EmbeddedStore, batches: &[Batch]) -> Duration
         );
     }
     busy
-}
-
-fn sqs_event(batch: &[(String, String)]) -> LambdaEvent<SqsEvent> {
-    let records: Vec<_> =
-        batch.iter().map(|(id, body)| json!({"messageId": id, "body": body, "eventSource": "aws:sqs"})).collect();
-    LambdaEvent::new(
-        serde_json::from_value(json!({ "Records": records })).expect("an SQS event"),
-        kairos_tests::lambda_context_with(30),
-    )
 }
 
 struct Measured {
@@ -150,7 +138,7 @@ fn main() {
         let started = Instant::now();
         for (arrival, batch) in &ten {
             deps.clock.set(*arrival);
-            let response = handle(&deps, sqs_event(batch)).await.expect("the handler answers");
+            let response = handle(&deps, kairos_tests::sqs_batch(batch)).await.expect("the handler answers");
             assert!(response.batch_item_failures.is_empty(), "failures: {:?}", response.batch_item_failures);
         }
         let emulator_time = started.elapsed();

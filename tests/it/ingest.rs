@@ -1,6 +1,6 @@
 //! The ingest handler against DynamoDB and SQS on the emulator.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
 use kairos::customers;
@@ -17,27 +17,11 @@ async fn deps() -> Deps<DynamoStore> {
     Deps::new(kairos_tests::fresh_store().await)
 }
 
-/// An SQS event as Lambda delivers it.
 fn sqs_event(messages: &[(String, String)]) -> LambdaEvent<SqsEvent> {
-    let records: Vec<_> = messages
-        .iter()
-        .map(|(id, body)| {
-            json!({
-                "messageId": id, "receiptHandle": format!("rh-{id}"), "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:kairos-events",
-                "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    let event: SqsEvent = serde_json::from_value(json!({"Records": records})).expect("an SQS event");
-    LambdaEvent::new(event, kairos_tests::lambda_context_with(30))
+    kairos_tests::sqs_batch(messages)
 }
 
-fn event(id: &str, customer: &str, at: &str, kind: &str, data: serde_json::Value) -> String {
-    json!({"schema_version": 1, "id": id, "customer_id": customer, "occurred_at": at, "source": "shop", "type": kind, "data": data})
-        .to_string()
-}
+use kairos_tests::{failed_ids, shop_event as event};
 
 fn order(id: &str, customer: &str, at: &str, price: &str) -> String {
     event(
@@ -51,11 +35,7 @@ fn order(id: &str, customer: &str, at: &str, price: &str) -> String {
 }
 
 fn messages(bodies: &[String]) -> Vec<(String, String)> {
-    bodies.iter().enumerate().map(|(i, b)| (format!("msg-{i}"), b.clone())).collect()
-}
-
-fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
-    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+    kairos_tests::named(bodies, "msg")
 }
 
 async fn profile(store: &DynamoStore, customer: &str) -> Profile {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use kairos::customers;
@@ -16,32 +15,16 @@ use kairos::profile::Profile;
 use kairos::store::dynamo::DynamoStore;
 use kairos::store::{Store, item_size, scan_all};
 use kairos_ingest::{Deps, handle};
-use lambda_runtime::LambdaEvent;
 use serde_json::json;
 
 fn deps(store: DynamoStore) -> Deps<DynamoStore> {
     Deps::new(store)
 }
 
-/// An SQS event as Lambda delivers it, with the ingest function's 30 seconds to answer.
-fn sqs_event(bodies: &[(String, String)]) -> LambdaEvent<SqsEvent> {
-    let records: Vec<_> =
-        bodies.iter().map(|(id, body)| json!({"messageId": id, "body": body, "eventSource": "aws:sqs"})).collect();
-    let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).expect("an SQS event");
-    LambdaEvent::new(event, kairos_tests::lambda_context_with(30))
-}
-
-fn event(id: &str, customer: &str, at: &str, kind: &str, data: serde_json::Value) -> String {
-    json!({"schema_version": 1, "id": id, "customer_id": customer, "occurred_at": at, "source": "shop", "type": kind, "data": data})
-        .to_string()
-}
+use kairos_tests::{failed_ids as failed, shop_event as event, sqs_batch as sqs_event};
 
 fn named(bodies: Vec<String>, prefix: &str) -> Vec<(String, String)> {
-    bodies.into_iter().enumerate().map(|(i, b)| (format!("{prefix}-{i}"), b)).collect()
-}
-
-fn failed(response: &SqsBatchResponse) -> Vec<String> {
-    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+    kairos_tests::named(&bodies, prefix)
 }
 
 async fn profile(store: &DynamoStore, customer: &str) -> Profile {

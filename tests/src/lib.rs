@@ -207,3 +207,38 @@ pub async fn task_queue(prefix: &str) -> (aws_sdk_sqs::Client, String) {
         .expect("create queue");
     (sqs, created.queue_url.unwrap_or_default())
 }
+
+/// A shop event's JSON.
+pub fn shop_event(id: &str, customer: &str, at: &str, kind: &str, data: serde_json::Value) -> String {
+    serde_json::json!({"schema_version": 1, "id": id, "customer_id": customer, "occurred_at": at, "source": "shop", "type": kind, "data": data})
+        .to_string()
+}
+
+/// Bodies with message ids `<prefix>-<n>`.
+pub fn named(bodies: &[String], prefix: &str) -> Vec<(String, String)> {
+    bodies.iter().enumerate().map(|(i, b)| (format!("{prefix}-{i}"), b.clone())).collect()
+}
+
+/// An SQS event as Lambda delivers it, with the ingest function's 30 seconds to answer.
+pub fn sqs_batch(
+    messages: &[(String, String)],
+) -> lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent> {
+    let records: Vec<_> = messages
+        .iter()
+        .map(|(id, body)| {
+            serde_json::json!({
+                "messageId": id, "receiptHandle": format!("rh-{id}"), "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:kairos-events",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    let event = serde_json::from_value(serde_json::json!({ "Records": records })).expect("an SQS event");
+    lambda_runtime::LambdaEvent::new(event, lambda_context_with(30))
+}
+
+/// The message ids a partial batch response hands back.
+pub fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
+    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+}

@@ -23,11 +23,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Phase, QueueError, SegmentedJob, Task, TaskQueue};
-use crate::customers::{self, CustomerGroups};
+use crate::customers::{self, SegmentScan};
 use crate::ids::CustomerId;
 use crate::keys;
 use crate::profile::Profile;
-use crate::store::{Condition, Item, Key, Page, Query, Segment, Store, StoreError, Write, decode, encode};
+use crate::store::{Condition, Item, Key, Query, Segment, Store, StoreError, Write, decode, encode};
 
 /// Run items are kept this long, for inspection, then expire.
 const RUN_ITEM_DAYS: i64 = 30;
@@ -118,14 +118,6 @@ fn scanned<T: serde::de::DeserializeOwned>(
         None => None,
     };
     Ok(Some(Scanned { profile, previous }))
-}
-
-/// Logs the undecodable items of a page.
-fn report_corrupt(page: &Page, job: &str) -> u64 {
-    for e in &page.corrupt {
-        tracing::error!(job, error = %e, "item not readable; its customer is left out of this run");
-    }
-    page.corrupt.len() as u64
 }
 
 pub struct Runner<'a, S, Q, J> {
@@ -286,37 +278,22 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                 .map_err(|e| JobError::Invalid(format!("carried statistics: {e}")))?,
             None => J::Stats::default(),
         };
-        let segment = Segment::new(task.segment, task.total)?;
-        let mut after = task.after_key();
-        let mut groups = CustomerGroups::default();
-        // The last item of the last customer gathered: where a continuation resumes.
-        let mut resume = after.clone();
-        loop {
-            let page = self.store.scan(segment, after.as_ref(), PAGE).await?;
-            report_corrupt(&page, J::NAME);
-            let next = page.next;
-            let mut complete = groups.push(page.items);
-            if next.is_none() {
-                complete.extend(groups.finish());
-            }
-            for (customer, items) in complete {
-                resume = items.last().map(|i| i.key.clone());
+        let mut scan = SegmentScan::new(self.store, Segment::new(task.segment, task.total)?, task.after_key());
+        while let Some(customers) = scan.next(PAGE).await? {
+            for (customer, items) in customers {
                 match scanned::<J::Output>(&customer, items, J::OUTPUT_SK) {
                     Ok(Some(s)) => self.job.gather(&s.profile, now, &mut stats),
                     Ok(None) => {}
                     Err(e) => tracing::error!(job = J::NAME, error = %e, "customer not readable; left out of this run"),
                 }
             }
-            let Some(next) = next else { break };
-            // Near the deadline, hand the rest on, from after the last whole customer (if this
-            // invocation got that far).
-            if let Some(from) = resume.as_ref().filter(|r| deadline.near() && Some(*r) != task.after_key().as_ref()) {
+            // Near the deadline, hand the rest on, from after the last whole customer.
+            if let Some(from) = scan.resume_point().filter(|_| deadline.near()) {
                 let carry = serde_json::to_value(&stats).map_err(|e| JobError::Invalid(e.to_string()))?;
                 let rest = Task { after: Some((from.pk.clone(), from.sk.clone())), carry: Some(carry), ..task };
                 self.queue.enqueue(vec![rest]).await?;
                 return Ok(());
             }
-            after = Some(next);
         }
         let item =
             Item::new(done_key.clone(), 1, encode(&done_key, &json!({ "stats": stats }))?).expiring(Self::expiry(now));
@@ -402,20 +379,10 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                 .map_err(|e| JobError::Invalid(format!("carried counts of segment {}: {e}", task.segment)))?,
             None => Applied::default(),
         };
-        let segment = Segment::new(task.segment, task.total)?;
-        let mut after = task.after_key();
-        let mut groups = CustomerGroups::default();
-        let mut resume = after.clone();
-        loop {
-            let page = self.store.scan(segment, after.as_ref(), PAGE).await?;
-            counts.unreadable += report_corrupt(&page, J::NAME);
-            let next = page.next;
-            let mut complete = groups.push(page.items);
-            if next.is_none() {
-                complete.extend(groups.finish());
-            }
-            for (customer, items) in complete {
-                resume = items.last().map(|i| i.key.clone());
+        let mut scan = SegmentScan::new(self.store, Segment::new(task.segment, task.total)?, task.after_key());
+        let corrupt_before = scan.corrupt;
+        while let Some(customers) = scan.next(PAGE).await? {
+            for (customer, items) in customers {
                 match scanned::<J::Output>(&customer, items, J::OUTPUT_SK) {
                     Ok(Some(s)) => self.apply_one(&task.run, s, &model, now, &mut counts).await?,
                     Ok(None) => {}
@@ -425,15 +392,15 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                     }
                 }
             }
-            let Some(next) = next else { break };
-            if let Some(from) = resume.as_ref().filter(|r| deadline.near() && Some(*r) != task.after_key().as_ref()) {
+            if let Some(from) = scan.resume_point().filter(|_| deadline.near()) {
+                counts.unreadable += scan.corrupt - corrupt_before;
                 let carry = serde_json::to_value(counts).map_err(|e| JobError::Invalid(e.to_string()))?;
                 let rest = Task { after: Some((from.pk.clone(), from.sk.clone())), carry: Some(carry), ..task };
                 self.queue.enqueue(vec![rest]).await?;
                 return Ok(());
             }
-            after = Some(next);
         }
+        counts.unreadable += scan.corrupt - corrupt_before;
         let item = Item::new(done_key.clone(), 1, encode(&done_key, &counts)?).expiring(Self::expiry(now));
         match self.store.write(vec![Write::Put { item, condition: Condition::NotExists }]).await {
             Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}

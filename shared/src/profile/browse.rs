@@ -48,13 +48,7 @@ pub struct Browse {
 impl ProfilePart for Browse {
     const KIND: PartKind = PartKind::Browse;
 
-    fn meta(&self) -> &PartMeta {
-        &self.meta
-    }
-
-    fn meta_mut(&mut self) -> &mut PartMeta {
-        &mut self.meta
-    }
+    super::part::part_meta!();
 
     fn apply(&mut self, event: &ShopEvent, at: DateTime<Utc>) -> Result<(), FieldError> {
         match &event.payload {

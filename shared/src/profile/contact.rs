@@ -68,13 +68,7 @@ pub fn consent_key(channel: Channel, topic: &Topic) -> String {
 impl ProfilePart for ContactPart {
     const KIND: PartKind = PartKind::Contact;
 
-    fn meta(&self) -> &PartMeta {
-        &self.meta
-    }
-
-    fn meta_mut(&mut self) -> &mut PartMeta {
-        &mut self.meta
-    }
+    super::part::part_meta!();
 
     fn apply(&mut self, event: &ShopEvent, at: DateTime<Utc>) -> Result<(), FieldError> {
         let provenance = Provenance { at, source: event.source.clone(), event: event.id.clone() };

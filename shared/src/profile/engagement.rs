@@ -120,13 +120,7 @@ fn message_hash(m: &MessageId) -> u64 {
 impl ProfilePart for Engagement {
     const KIND: PartKind = PartKind::Engagement;
 
-    fn meta(&self) -> &PartMeta {
-        &self.meta
-    }
-
-    fn meta_mut(&mut self) -> &mut PartMeta {
-        &mut self.meta
-    }
+    super::part::part_meta!();
 
     fn apply(&mut self, event: &ShopEvent, at: DateTime<Utc>) -> Result<(), FieldError> {
         match &event.payload {

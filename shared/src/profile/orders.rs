@@ -216,13 +216,7 @@ pub struct ArchivedOrders {
 impl ProfilePart for OrderBook {
     const KIND: PartKind = PartKind::Orders;
 
-    fn meta(&self) -> &PartMeta {
-        &self.meta
-    }
-
-    fn meta_mut(&mut self) -> &mut PartMeta {
-        &mut self.meta
-    }
+    super::part::part_meta!();
 
     fn apply(&mut self, event: &ShopEvent, at: DateTime<Utc>) -> Result<(), FieldError> {
         self.apply_with(event, at, &mut []);

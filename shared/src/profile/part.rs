@@ -35,6 +35,20 @@ impl PartMeta {
     }
 }
 
+/// The bookkeeping accessors of a part whose [`PartMeta`] is its field `meta`.
+macro_rules! part_meta {
+    () => {
+        fn meta(&self) -> &$crate::profile::part::PartMeta {
+            &self.meta
+        }
+
+        fn meta_mut(&mut self) -> &mut $crate::profile::part::PartMeta {
+            &mut self.meta
+        }
+    };
+}
+pub(crate) use part_meta;
+
 /// One part of a profile, stored as its own item (so its top-level field names must not be the
 /// store's own: `pk`, `sk`, `v`, `ttl`; a test checks every part).
 pub trait ProfilePart: Clone + Default + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static {
