@@ -134,7 +134,8 @@ fn fit_json(f: &Fit) -> serde_json::Value {
 pub async fn run(command: ModelsCommand) -> Result<ExitCode, String> {
     match command {
         ModelsCommand::Rescore { store, segments, run } => {
-            let config = kairos::churn::job::ChurnConfig::from_lookup(|name| std::env::var(name).ok())?;
+            let config = kairos::churn::job::ChurnConfig::from_lookup(|name| std::env::var(name).ok())
+                .map_err(|e| e.to_string())?;
             crate::jobs::run_local(&store, kairos::churn::job::ChurnJob { config }, segments, run).await
         }
         ModelsCommand::Fit { input, model } => {

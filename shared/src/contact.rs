@@ -37,13 +37,52 @@ impl fmt::Display for Channel {
     }
 }
 
+/// Why a contact detail was refused: the rule it broke, never the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContactError {
+    #[error("is longer than 254 characters ({EMAIL_RULE})")]
+    EmailTooLong,
+    #[error("has no @ ({EMAIL_RULE})")]
+    EmailWithoutAt,
+    #[error("has an invalid part before the @ ({EMAIL_RULE})")]
+    EmailLocalPart,
+    #[error("has an invalid domain ({EMAIL_RULE})")]
+    EmailDomain,
+    #[error("does not start with + and a country code ({PHONE_RULE})")]
+    PhoneWithoutCountryCode,
+    #[error("contains characters other than digits ({PHONE_RULE})")]
+    PhoneNotDigits,
+    #[error("has {0} digits ({PHONE_RULE})")]
+    PhoneLength(usize),
+    #[error("is not an IANA time zone name (expected e.g. \"Europe/Berlin\")")]
+    TimeZone,
+    #[error("must be an ISO 3166-1 alpha-2 code in capitals, e.g. \"DE\"")]
+    Country,
+    #[error("must be a BCP 47 language tag, e.g. \"en-US\"")]
+    Locale,
+    #[error("{BIRTHDAY_RULE}")]
+    BirthdayFormat,
+    #[error("is not a real calendar date ({BIRTHDAY_RULE})")]
+    BirthdayDate,
+    #[error("has a year before 1900")]
+    BirthdayYear,
+    #[error("{0}")]
+    FirstName(crate::validate::TextError),
+    #[error("must be a device token of 1 to 4096 characters without whitespace")]
+    DeviceToken,
+}
+
+const EMAIL_RULE: &str = "must be an email address like name@shop.example";
+const PHONE_RULE: &str = "must be an E.164 phone number like +14155550123";
+const BIRTHDAY_RULE: &str = "must be a date \"YYYY-MM-DD\" or a day \"MM-DD\"";
+
 /// Implements the string-backed plumbing shared by the contact newtypes: serde through a
 /// validating constructor, `as_str`, and a JSON schema.
 macro_rules! validated_string {
     ($name:ident, $parse:path, $schema:tt) => {
         impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(value: String) -> Result<Self, String> {
+            type Error = ContactError;
+            fn try_from(value: String) -> Result<Self, ContactError> {
                 $parse(&value)
             }
         }
@@ -74,23 +113,22 @@ macro_rules! validated_string {
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let rule = "must be an email address like name@shop.example";
+    pub fn parse(s: &str) -> Result<Self, ContactError> {
         if s.len() > 254 {
-            return Err(format!("is longer than 254 characters ({rule})"));
+            return Err(ContactError::EmailTooLong);
         }
         let Some((local, domain)) = s.rsplit_once('@') else {
-            return Err(format!("has no @ ({rule})"));
+            return Err(ContactError::EmailWithoutAt);
         };
         let bad = |c: char| c.is_whitespace() || c.is_control();
         if local.is_empty() || local.len() > 64 || local.chars().any(bad) {
-            return Err(format!("has an invalid part before the @ ({rule})"));
+            return Err(ContactError::EmailLocalPart);
         }
         let labels_ok = domain.split('.').all(|l| {
             !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && !l.chars().any(|c| bad(c) || c == '@')
         });
         if !domain.contains('.') || !labels_ok {
-            return Err(format!("has an invalid domain ({rule})"));
+            return Err(ContactError::EmailDomain);
         }
         Ok(Email(format!("{local}@{}", domain.to_ascii_lowercase())))
     }
@@ -116,17 +154,16 @@ impl fmt::Debug for Email {
 pub struct Phone(String);
 
 impl Phone {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let rule = "must be an E.164 phone number like +14155550123";
+    pub fn parse(s: &str) -> Result<Self, ContactError> {
         let compact: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
         let Some(digits) = compact.strip_prefix('+') else {
-            return Err(format!("does not start with + and a country code ({rule})"));
+            return Err(ContactError::PhoneWithoutCountryCode);
         };
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("contains characters other than digits ({rule})"));
+            return Err(ContactError::PhoneNotDigits);
         }
         if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
-            return Err(format!("has {} digits ({rule})", digits.len()));
+            return Err(ContactError::PhoneLength(digits.len()));
         }
         Ok(Phone(compact))
     }
@@ -152,10 +189,8 @@ impl fmt::Debug for Phone {
 pub struct TimeZone(pub chrono_tz::Tz);
 
 impl TimeZone {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        chrono_tz::Tz::from_str(s)
-            .map(TimeZone)
-            .map_err(|_| "is not an IANA time zone name (expected e.g. \"Europe/Berlin\")".to_string())
+    pub fn parse(s: &str) -> Result<Self, ContactError> {
+        chrono_tz::Tz::from_str(s).map(TimeZone).map_err(|_| ContactError::TimeZone)
     }
 
     pub fn tz(&self) -> chrono_tz::Tz {
@@ -164,8 +199,8 @@ impl TimeZone {
 }
 
 impl TryFrom<String> for TimeZone {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
+    type Error = ContactError;
+    fn try_from(value: String) -> Result<Self, ContactError> {
         TimeZone::parse(&value)
     }
 }
@@ -191,11 +226,11 @@ impl JsonSchema for TimeZone {
 pub struct Country(String);
 
 impl Country {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ContactError> {
         if s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()) {
             Ok(Country(s.to_string()))
         } else {
-            Err("must be an ISO 3166-1 alpha-2 code in capitals, e.g. \"DE\"".into())
+            Err(ContactError::Country)
         }
     }
 }
@@ -208,16 +243,12 @@ validated_string!(Country, Country::parse, {"type": "string", "pattern": "^[A-Z]
 pub struct Locale(String);
 
 impl Locale {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ContactError> {
         let mut parts = s.split(['-', '_']);
         let lang_ok =
             parts.next().is_some_and(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase()));
         let rest_ok = parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
-        if lang_ok && rest_ok && s.len() <= 35 {
-            Ok(Locale(s.replace('_', "-")))
-        } else {
-            Err("must be a BCP 47 language tag, e.g. \"en-US\"".into())
-        }
+        if lang_ok && rest_ok && s.len() <= 35 { Ok(Locale(s.replace('_', "-"))) } else { Err(ContactError::Locale) }
     }
 }
 
@@ -233,21 +264,25 @@ pub struct Birthday {
 }
 
 impl Birthday {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let rule = "must be a date \"YYYY-MM-DD\" or a day \"MM-DD\"";
+    pub fn parse(s: &str) -> Result<Self, ContactError> {
+        let rule = ContactError::BirthdayFormat;
         let nums: Vec<&str> = s.split('-').collect();
         let num = |t: &str, len: usize| (t.len() == len).then(|| t.parse::<u32>().ok()).flatten();
         let (year, month, day) = match nums.as_slice() {
-            [y, m, d] => (Some(num(y, 4).ok_or(rule)? as i32), num(m, 2).ok_or(rule)?, num(d, 2).ok_or(rule)?),
-            [m, d] => (None, num(m, 2).ok_or(rule)?, num(d, 2).ok_or(rule)?),
-            _ => return Err(rule.into()),
+            [y, m, d] => (
+                Some(num(y, 4).ok_or(rule.clone())? as i32),
+                num(m, 2).ok_or(rule.clone())?,
+                num(d, 2).ok_or(rule.clone())?,
+            ),
+            [m, d] => (None, num(m, 2).ok_or(rule.clone())?, num(d, 2).ok_or(rule.clone())?),
+            _ => return Err(rule),
         };
         // 2000 is a leap year, so 02-29 without a year is accepted.
         if NaiveDate::from_ymd_opt(year.unwrap_or(2000), month, day).is_none() {
-            return Err(format!("is not a real calendar date ({rule})"));
+            return Err(ContactError::BirthdayDate);
         }
         if year.is_some_and(|y| y < 1900) {
-            return Err("has a year before 1900".into());
+            return Err(ContactError::BirthdayYear);
         }
         Ok(Birthday { year, month, day })
     }
@@ -260,8 +295,8 @@ impl fmt::Debug for Birthday {
 }
 
 impl TryFrom<String> for Birthday {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
+    type Error = ContactError;
+    fn try_from(value: String) -> Result<Self, ContactError> {
         Birthday::parse(&value)
     }
 }
@@ -290,11 +325,11 @@ impl JsonSchema for Birthday {
 pub struct FirstName(String);
 
 impl FirstName {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ContactError> {
         crate::validate::TextRule { min: 1, max: 100, inner_space: true }
             .check(s)
             .map(|()| FirstName(s.to_string()))
-            .map_err(|e| e.to_string())
+            .map_err(ContactError::FirstName)
     }
 }
 
@@ -335,9 +370,9 @@ impl fmt::Debug for PushToken {
 pub struct DeviceToken(String);
 
 impl DeviceToken {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ContactError> {
         if s.is_empty() || s.len() > 4096 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("must be a device token of 1 to 4096 characters without whitespace".into());
+            return Err(ContactError::DeviceToken);
         }
         Ok(DeviceToken(s.to_string()))
     }
@@ -355,7 +390,7 @@ mod tests {
         assert_eq!(e.as_str(), "Ana.Lopez@example.com");
         assert_eq!(format!("{e:?}"), "Email(<redacted>@example.com)");
         for bad in ["ana", "@example.com", "ana@", "ana@example", "a b@example.com", "ana@exa..mple.com"] {
-            let err = Email::parse(bad).unwrap_err();
+            let err = Email::parse(bad).unwrap_err().to_string();
             assert!(!err.contains(bad), "error echoes the value: {err}");
         }
     }

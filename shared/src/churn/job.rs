@@ -59,10 +59,22 @@ pub struct ChurnConfig {
     pub recovered_above: f64,
 }
 
+/// A churn setting that is missing its rule: which setting, and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct ChurnConfigError {
+    pub setting: &'static str,
+    pub problem: String,
+}
+
+fn config_error(setting: &'static str, problem: impl Into<String>) -> ChurnConfigError {
+    ChurnConfigError { setting, problem: problem.into() }
+}
+
 impl ChurnConfig {
     /// Reads the configuration through `lookup` (the environment, in Lambda), with defaults.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let number = |name: &str, default: f64| -> Result<f64, String> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ChurnConfigError> {
+        let number = |name: &'static str, default: f64| -> Result<f64, ChurnConfigError> {
             match lookup(name) {
                 None => Ok(default),
                 Some(v) => v
@@ -70,20 +82,23 @@ impl ChurnConfig {
                     .parse::<f64>()
                     .ok()
                     .filter(|x| x.is_finite())
-                    .ok_or_else(|| format!("{name}={v:?} is not a number")),
+                    .ok_or_else(|| config_error(name, format!("{v:?} is not a number"))),
             }
         };
         let model = match lookup("KAIROS_CHURN_MODEL").as_deref() {
             None | Some("bgnbd") => ModelKind::Bgnbd,
             Some("pareto-nbd") => ModelKind::ParetoNbd,
-            Some(other) => return Err(format!("KAIROS_CHURN_MODEL={other:?}: expected bgnbd or pareto-nbd")),
+            Some(other) => {
+                return Err(config_error("KAIROS_CHURN_MODEL", format!("{other:?}: expected bgnbd or pareto-nbd")));
+            }
         };
         let campaign = lookup("KAIROS_WINBACK_CAMPAIGN").unwrap_or_else(|| "winback".into());
         let config = ChurnConfig {
             model,
             horizon_weeks: number("KAIROS_CHURN_HORIZON_WEEKS", 52.0)?,
             weekly_discount_rate: number("KAIROS_CHURN_WEEKLY_DISCOUNT_RATE", 0.0018)?,
-            winback_campaign: CampaignId::new(campaign).map_err(|e| format!("KAIROS_WINBACK_CAMPAIGN {e}"))?,
+            winback_campaign: CampaignId::new(campaign)
+                .map_err(|e| config_error("KAIROS_WINBACK_CAMPAIGN", e.to_string()))?,
             min_clv: number("KAIROS_WINBACK_MIN_CLV", 50.0)?,
             at_risk_below: number("KAIROS_AT_RISK_BELOW", 0.3)?,
             recovered_above: number("KAIROS_RECOVERED_ABOVE", 0.5)?,
@@ -91,21 +106,24 @@ impl ChurnConfig {
         config.check().map(|()| config)
     }
 
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ChurnConfigError> {
         if !(self.horizon_weeks > 0.0 && self.horizon_weeks <= 520.0) {
-            return Err("the CLV horizon must be between 0 and 520 weeks".into());
+            return Err(config_error("KAIROS_CHURN_HORIZON_WEEKS", "the CLV horizon must be between 0 and 520 weeks"));
         }
         if !(0.0..1.0).contains(&self.weekly_discount_rate) {
-            return Err("the weekly discount rate must be at least 0 and below 1".into());
+            return Err(config_error("KAIROS_CHURN_WEEKLY_DISCOUNT_RATE", "must be at least 0 and below 1"));
         }
         if !(0.0 < self.at_risk_below && self.at_risk_below < self.recovered_above && self.recovered_above < 1.0) {
-            return Err(format!(
-                "need 0 < at-risk threshold ({}) < recovered threshold ({}) < 1",
-                self.at_risk_below, self.recovered_above
+            return Err(config_error(
+                "KAIROS_AT_RISK_BELOW",
+                format!(
+                    "need 0 < at-risk threshold ({}) < recovered threshold (KAIROS_RECOVERED_ABOVE, {}) < 1",
+                    self.at_risk_below, self.recovered_above
+                ),
             ));
         }
         if matches!(self.model, ModelKind::GammaGamma) {
-            return Err("the churn model must be bgnbd or pareto-nbd".into());
+            return Err(config_error("KAIROS_CHURN_MODEL", "the churn model must be bgnbd or pareto-nbd"));
         }
         Ok(())
     }

@@ -123,16 +123,19 @@ impl EventType {
 #[serde(try_from = "u32", into = "u32")]
 pub struct Quantity(u32);
 
+/// A count outside 1 to 10,000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be between 1 and {max} (got {got})", max = Quantity::MAX)]
+pub struct QuantityError {
+    pub got: u32,
+}
+
 impl Quantity {
     pub const MAX: u32 = 10_000;
     pub const ONE: Quantity = Quantity(1);
 
-    pub fn new(n: u32) -> Result<Self, String> {
-        if (1..=Self::MAX).contains(&n) {
-            Ok(Quantity(n))
-        } else {
-            Err(format!("must be between 1 and {} (got {n})", Self::MAX))
-        }
+    pub fn new(n: u32) -> Result<Self, QuantityError> {
+        if (1..=Self::MAX).contains(&n) { Ok(Quantity(n)) } else { Err(QuantityError { got: n }) }
     }
 
     pub fn get(self) -> u32 {
@@ -141,8 +144,8 @@ impl Quantity {
 }
 
 impl TryFrom<u32> for Quantity {
-    type Error = String;
-    fn try_from(n: u32) -> Result<Self, String> {
+    type Error = QuantityError;
+    fn try_from(n: u32) -> Result<Self, QuantityError> {
         Quantity::new(n)
     }
 }

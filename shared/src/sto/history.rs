@@ -65,7 +65,7 @@ fn parse_row(raw: RawRow) -> Result<HistoryRow, FieldError> {
         "purchase" => Signal::Purchase,
         _ => return Err(FieldError::new("kind", "must be one of open, click, session, purchase")),
     };
-    let tz = TimeZone::parse(&raw.timezone).map_err(|e| FieldError::new("timezone", e))?.tz();
+    let tz = TimeZone::parse(&raw.timezone).map_err(|e| FieldError::new("timezone", e.to_string()))?.tz();
     Ok(HistoryRow { customer_id: raw.customer_id, at, signal, tz })
 }
 
