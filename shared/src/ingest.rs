@@ -40,7 +40,7 @@ use crate::redact::scrub;
 use crate::store::{Consistency, Fetched, Store, StoreError};
 use crate::validate::FieldError;
 use rejected::RejectedRecord;
-use unit::{Applied, Retry, Unit};
+use unit::{Applied, Retry, Unit, UnitResult};
 
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
@@ -208,27 +208,23 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
             (kind, unit, result)
         });
     }
-    let results: Vec<(PartKind, &Unit<'_>, Result<Vec<(usize, Applied)>, IngestError>)> =
+    let results: Vec<(PartKind, &Unit<'_>, UnitResult)> =
         futures::stream::iter(work).buffer_unordered(config.concurrency.max(1)).collect().await;
 
     // Per record: its home's outcome, unless a unit it needed failed.
     let mut outcome: Vec<Option<Result<Applied, IngestError>>> = vec![None; events.len()];
     let mut changed: HashSet<&CustomerId> = HashSet::new();
-    for (kind, unit, result) in &results {
-        match result {
-            Ok(applied) => {
-                for (i, a) in applied {
-                    if *a == Applied::Applied {
-                        changed.insert(unit.customer);
-                    }
-                    outcome[*i].get_or_insert(Ok(a.clone()));
-                }
+    for (kind, unit, result) in results {
+        for (i, a) in result.outcomes {
+            if a == Applied::Applied {
+                changed.insert(unit.customer);
             }
-            Err(error) => {
-                for i in unit.home.iter().chain(&unit.touch).map(|(i, _)| *i) {
-                    tracing::error!(record_id = records[i].id, event_id = events[i].as_ref().map(|e| e.id.as_str()), part = ?kind, error = %scrub(&error.to_string()), "event not applied");
-                    outcome[i] = Some(Err(error.clone()));
-                }
+            outcome[i].get_or_insert(Ok(a));
+        }
+        if let Some((error, undone)) = result.failed {
+            for i in undone {
+                tracing::error!(record_id = records[i].id, event_id = events[i].as_ref().map(|e| e.id.as_str()), part = ?kind, error = %scrub(&error.to_string()), "event not applied");
+                outcome[i] = Some(Err(error.clone()));
             }
         }
     }

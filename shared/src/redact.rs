@@ -110,9 +110,10 @@ fn mask_phones(text: &str) -> String {
                 }
                 end += 1;
             }
-            // A date is not a phone number, even with a time after it ("2026-11-24 10:00").
+            // A date is not a phone number, even with a time after it ("2026-11-24 10:00"); one
+            // that more digits follow may be.
             let head: String = chars[i..(i + 10).min(chars.len())].iter().collect();
-            if is_date(&head) {
+            if is_date(&head) && !chars.get(i + 10).is_some_and(char::is_ascii_digit) {
                 out.push_str(&head);
                 i += 10;
                 continue;
@@ -132,13 +133,15 @@ fn mask_phones(text: &str) -> String {
     out
 }
 
-/// A calendar date as RFC 3339 writes it (`2026-11-24`): digits, not a phone number.
+/// A plausible calendar date as RFC 3339 writes it (`2026-11-24`: a year 1900–2199, a month, a
+/// day): digits, not a phone number.
 fn is_date(run: &str) -> bool {
     let b = run.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let number = |r: std::ops::Range<usize>| run.get(r).and_then(|t| t.parse::<u32>().ok());
+    matches!((number(0..4), number(5..7), number(8..10)), (Some(1900..=2199), Some(1..=12), Some(1..=31)))
 }
 
 #[cfg(test)]
@@ -163,6 +166,9 @@ mod tests {
         let m = "e.g. \"2026-11-24T09:30:00+01:00\", day 2026-11-24 10:00";
         assert_eq!(scrub(m), m);
         assert_eq!(scrub("call 2026-112-4123"), "call [phone]");
+        for phone in ["0612-34-5678", "4155-55-0123", "0701-23-45 67", "2026-11-2412345"] {
+            assert!(!scrub(&format!("data.{phone}: unknown")).contains(phone), "{phone} survived");
+        }
     }
 
     proptest! {

@@ -37,10 +37,13 @@ pub fn invocation(context: &Context, function: &'static str) -> tracing::Span {
     tracing::info_span!("invocation", function, request_id = %context.request_id)
 }
 
-/// When the invocation must have answered by.
+/// Time kept back from the invocation's deadline to answer (and log) after the last retry.
+pub const ANSWER_MARGIN: Duration = Duration::from_secs(3);
+
+/// When the work of the invocation must be done by: its deadline, less [`ANSWER_MARGIN`].
 pub fn deadline(context: &Context) -> Instant {
     let left = context.deadline().duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-    Instant::now() + left
+    Instant::now() + left.saturating_sub(ANSWER_MARGIN)
 }
 
 /// One record that failed, and why (scrubbed before it is logged).

@@ -216,6 +216,14 @@ async fn synthetic_shop_ends_in_exactly_the_generated_totals() {
 struct Flaky<S> {
     inner: S,
     failures_left: AtomicU32,
+    /// Writes to let through before failing.
+    allow_first: AtomicU32,
+}
+
+impl Flaky<EmbeddedStore> {
+    fn failing(n: u32) -> Self {
+        Flaky { inner: EmbeddedStore::new(), failures_left: AtomicU32::new(n), allow_first: AtomicU32::new(0) }
+    }
 }
 
 impl<S: Store> Store for Flaky<S> {
@@ -232,7 +240,9 @@ impl<S: Store> Store for Flaky<S> {
         self.inner.scan(segment, after, limit).await
     }
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        if self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        let allowed = self.allow_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+        if !allowed && self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+        {
             return Err(StoreError::Throttled);
         }
         self.inner.write(writes).await
@@ -244,7 +254,7 @@ impl<S: Store> Store for Flaky<S> {
 
 #[tokio::test]
 async fn a_store_that_stays_busy_fails_only_that_customer_and_redelivery_applies_once() {
-    let store = Flaky { inner: EmbeddedStore::new(), failures_left: AtomicU32::new(100) };
+    let store = Flaky::failing(100);
     let config = IngestConfig { max_attempts: 2, ..IngestConfig::default() };
     let bodies = vec![order("e1", "c1", "2026-11-01T10:00:00Z", "10")];
     let report = ingest_batch(&store, &clock(), &config, &records(&bodies)).await;
@@ -257,6 +267,84 @@ async fn a_store_that_stays_busy_fails_only_that_customer_and_redelivery_applies
     let third = ingest_batch(&store, &clock(), &config, &records(&bodies)).await;
     assert_eq!((third.applied, third.duplicates), (0, 1));
     assert_eq!(profile(&store.inner, "c1").await.purchases().orders, 1);
+}
+
+/// A unit written in several writes: when a later one fails, the events of the earlier ones are
+/// reported applied (not failed), and a redelivery finds them applied.
+#[tokio::test]
+async fn a_failure_after_a_first_write_fails_only_the_events_not_yet_written() {
+    let store = Flaky::failing(1000);
+    store.allow_first.store(1, Ordering::SeqCst);
+    let config = IngestConfig { max_attempts: 1, ..IngestConfig::default() };
+    let bodies: Vec<String> = (0..60)
+        .map(|i| body(&format!("v{i}"), "c1", "2026-11-01T10:00:00Z", "product_viewed", json!({"product_id": "p"})))
+        .collect();
+    let report = ingest_batch(&store, &clock(), &config, &records(&bodies)).await;
+    assert_eq!((report.applied, report.failures.len()), (48, 12));
+    store.failures_left.store(0, Ordering::SeqCst);
+    let again = ingest_batch(&store, &clock(), &config, &records(&bodies)).await;
+    assert_eq!((again.applied, again.duplicates), (12, 48));
+    assert_eq!(profile(&store.inner, "c1").await.browse.views[0].count, 60);
+}
+
+/// A store whose eventually consistent reads return an older version of one item.
+struct Stale {
+    inner: EmbeddedStore,
+    old: Item,
+}
+
+impl Store for Stale {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[Key], consistency: Consistency) -> Result<Vec<Fetched>, StoreError> {
+        let mut items = self.inner.get_many(keys, consistency).await?;
+        if consistency == Consistency::Eventual {
+            for (k, item) in keys.iter().zip(items.iter_mut()) {
+                if *k == self.old.key {
+                    *item = Ok(Some(self.old.clone()));
+                }
+            }
+        }
+        Ok(items)
+    }
+    async fn query(&self, pk: &str, query: &Query) -> Result<Page, StoreError> {
+        self.inner.query(pk, query).await
+    }
+    async fn scan(&self, segment: Segment, after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
+        self.inner.scan(segment, after, limit).await
+    }
+    async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.inner.write(writes).await
+    }
+    fn meter(&self) -> &Meter {
+        self.inner.meter()
+    }
+}
+
+/// A refusal decided on a stale read is decided again on a strong one.
+#[tokio::test]
+async fn an_event_refused_on_a_stale_read_is_decided_again_on_a_fresh_one() {
+    let inner = EmbeddedStore::new();
+    // Four updates of fifty (the most one event carries) fill the profile's 200 attributes.
+    let fill: Vec<String> = (0..4)
+        .map(|n| {
+            let some: serde_json::Map<String, serde_json::Value> =
+                (0..50).map(|a| (format!("a{n}_{a}"), json!(a))).collect();
+            body(&format!("u0-{n}"), "c1", "2026-11-01T10:00:00Z", "customer_updated", json!({"attributes": some}))
+        })
+        .collect();
+    assert_eq!(ingest_batch(&inner, &clock(), &IngestConfig::default(), &records(&fill)).await.applied, 4);
+    let old = inner.get(&keys::part(&CustomerId::new("c1").unwrap(), keys::PartKind::Contact)).await.unwrap().unwrap();
+    let clear = body("u1", "c1", "2026-11-01T10:01:00Z", "customer_updated", json!({"attributes": {"a0_0": null}}));
+    let cleared = ingest_batch(&inner, &clock(), &IngestConfig::default(), &records(&[clear])).await;
+    assert_eq!(cleared.applied, 1, "{cleared:?}");
+    let store = Stale { inner, old };
+    // The stale read still shows 200 attributes; the table has room for one more.
+    let add = body("u2", "c1", "2026-11-01T10:02:00Z", "customer_updated", json!({"attributes": {"new": true}}));
+    let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&[add])).await;
+    assert_eq!((report.applied, report.rejected.len()), (1, 0), "{:?}", report.rejected);
+    assert_eq!(profile(&store.inner, "c1").await.attribute("new"), Some(&json!(true)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

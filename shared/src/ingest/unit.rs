@@ -17,7 +17,6 @@ use crate::dedupe::IdHash;
 use crate::event::ShopEvent;
 use crate::ids::CustomerId;
 use crate::keys::{self, PartKind};
-use crate::profile::orders::order_of;
 use crate::profile::{ArchivedOrders, OrderBook, ProfilePart};
 use crate::store::{Condition, Consistency, Fetched, Store, StoreError, Write, check_writes};
 use crate::validate::FieldError;
@@ -68,6 +67,13 @@ impl Retry<'_> {
 /// chunks they may change, a write stays inside DynamoDB's 100 items per transaction.
 const EVENTS_PER_WRITE: usize = 48;
 
+/// What became of a unit: the outcome of each event that was decided, and, if a write failed,
+/// why and which events it leaves undone (the events of earlier writes stay done).
+pub(crate) struct UnitResult {
+    pub outcomes: Vec<(usize, Applied)>,
+    pub failed: Option<(IngestError, Vec<usize>)>,
+}
+
 /// Runs a unit against the part as first read (`initial`), to completion or a failure.
 pub(crate) async fn run<S: Store, P: ProfilePart>(
     store: &S,
@@ -75,11 +81,7 @@ pub(crate) async fn run<S: Store, P: ProfilePart>(
     initial: Fetched,
     now: DateTime<Utc>,
     retry: &Retry<'_>,
-) -> Result<Vec<(usize, Applied)>, IngestError> {
-    let key = keys::part(unit.customer, P::KIND);
-    let mut read: Versioned<P> = decode_or_default(initial?)?;
-    let mut outcomes = Vec::with_capacity(unit.home.len());
-    let mut attempt = 0_u32;
+) -> UnitResult {
     // The touches go with the first write.
     let slices: Vec<Unit<'_>> = if unit.home.is_empty() {
         vec![Unit { customer: unit.customer, home: Vec::new(), touch: unit.touch.clone() }]
@@ -94,15 +96,59 @@ pub(crate) async fn run<S: Store, P: ProfilePart>(
             })
             .collect()
     };
-    for slice in &slices {
+    let mut outcomes = Vec::with_capacity(unit.home.len());
+    let mut done = 0;
+    let result = run_slices::<S, P>(store, &slices, initial, now, retry, &mut outcomes, &mut done).await;
+    let failed = result.err().map(|e| {
+        let undone = slices[done..].iter().flat_map(|s| s.home.iter().chain(&s.touch)).map(|(i, _)| *i).collect();
+        (e, undone)
+    });
+    UnitResult { outcomes, failed }
+}
+
+/// Writes the slices in turn; `done` counts those written.
+async fn run_slices<S: Store, P: ProfilePart>(
+    store: &S,
+    slices: &[Unit<'_>],
+    initial: Fetched,
+    now: DateTime<Utc>,
+    retry: &Retry<'_>,
+    outcomes: &mut Vec<(usize, Applied)>,
+    done: &mut usize,
+) -> Result<(), IngestError> {
+    let Some(first) = slices.first() else { return Ok(()) };
+    let key = keys::part(first.customer, P::KIND);
+    let mut attempt = 0_u32;
+    // The batch's read may have failed for a passing reason: read this part on its own then.
+    let mut read: Versioned<P> = match initial {
+        Ok(item) => decode_or_default(item)?,
+        Err(e) if e.is_retryable() => loop {
+            attempt += 1;
+            retry.wait(attempt, &e.to_string()).await?;
+            match store.get(&key).await {
+                Ok(item) => break decode_or_default(item)?,
+                Err(e) if e.is_retryable() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        },
+        Err(e) => return Err(e.into()),
+    };
+    // Whether `read` came from a strongly consistent read (the first is eventually consistent).
+    let mut strong = false;
+    for slice in slices {
         loop {
             match attempt_once(store, slice, read, now).await {
-                Ok(Outcome::Written(done, written)) => {
-                    outcomes.extend(done);
+                Ok(Outcome::Written(decided, written)) => {
+                    outcomes.extend(decided);
                     read = written;
+                    *done += 1;
                     break;
                 }
-                Ok(Outcome::Conflict) => {
+                Ok(Outcome::Unconfirmed) if !strong => {
+                    // A refusal decided on a possibly stale read, with nothing written to prove
+                    // the read current: decide again on a strong read.
+                }
+                Ok(Outcome::Unconfirmed | Outcome::Conflict) => {
                     attempt += 1;
                     retry.wait(attempt, "the profile kept changing underneath").await?;
                 }
@@ -124,9 +170,10 @@ pub(crate) async fn run<S: Store, P: ProfilePart>(
                     Err(e) => return Err(e.into()),
                 }
             };
+            strong = true;
         }
     }
-    Ok(outcomes)
+    Ok(())
 }
 
 fn decode_or_default<P: ProfilePart>(item: Option<crate::store::Item>) -> Result<Versioned<P>, IngestError> {
@@ -139,6 +186,9 @@ fn decode_or_default<P: ProfilePart>(item: Option<crate::store::Item>) -> Result
 enum Outcome<P> {
     /// Done: what became of each event, and the part as it now stands.
     Written(Vec<(usize, Applied)>, Versioned<P>),
+    /// Some events were refused and nothing was written: if the read may have been stale, the
+    /// refusal must be decided again on a strong read.
+    Unconfirmed,
     /// A condition failed: someone else wrote first.
     Conflict,
 }
@@ -183,8 +233,7 @@ async fn attempt_once<S: Store, P: ProfilePart>(
     // History kept outside the part, when an event may concern it.
     let mut chunks = Vec::new();
     if let Some(book) = as_orders(original) {
-        let outside = |e: &ShopEvent| order_of(e).is_some_and(|o| !book.orders.contains_key(o));
-        if !book.archives.is_empty() && fresh.iter().any(|(_, e, _)| outside(e)) {
+        if !book.archives.is_empty() && fresh.iter().any(|(_, e, _)| book.may_need_archives(e)) {
             chunks = customers::load_archives(store, unit.customer, &book.archives).await?;
         }
     }
@@ -192,6 +241,9 @@ async fn attempt_once<S: Store, P: ProfilePart>(
     let mut folded = fold_all(unit, original.clone(), version, &fresh, &chunks, now, false)?;
     if !folded.changed {
         // Nothing to write: only duplicates, refusals, or touches that changed nothing.
+        if folded.outcomes.iter().any(|(_, a)| matches!(a, Applied::Refused(_))) {
+            return Ok(Outcome::Unconfirmed);
+        }
         let outcomes = duplicates.into_iter().chain(folded.outcomes).collect();
         return Ok(Outcome::Written(outcomes, Versioned { value: folded.part, version }));
     }
@@ -202,8 +254,7 @@ async fn attempt_once<S: Store, P: ProfilePart>(
         tracing::warn!(customer = %unit.customer, part = ?P::KIND, problem = %crate::redact::scrub(problem), "isolating events a profile part cannot store");
         folded = fold_all(unit, original.clone(), version, &fresh, &chunks, now, true)?;
         if !folded.changed {
-            let outcomes = duplicates.into_iter().chain(folded.outcomes).collect();
-            return Ok(Outcome::Written(outcomes, Versioned { value: folded.part, version }));
+            return Ok(Outcome::Unconfirmed);
         }
         sent = store.write(folded.writes(unit, version, now)?).await;
     }
@@ -245,13 +296,13 @@ fn fold_all<P: ProfilePart>(
     let mut outcomes = Vec::with_capacity(fresh.len());
     let mut applied_ids = Vec::with_capacity(fresh.len());
     for (i, e, id) in fresh {
-        let before = check_each.then(|| part.clone());
+        let before = check_each.then(|| (part.clone(), chunks.clone()));
         match fold_guarded(&mut part, e, &mut chunks)? {
             Ok(()) => {
-                if let Some(before) = before {
-                    let item = customers::part_item(unit.customer, &part, version + 1)?;
-                    if let Err(err) = check_writes(&[Write::Put { item, condition: Condition::Always }]) {
-                        part = before;
+                if let Some((part_before, chunks_before)) = before {
+                    if let Err(err) = storable(unit.customer, &part, version, &chunks) {
+                        part = part_before;
+                        chunks = chunks_before;
                         let problem = crate::redact::scrub(&err.to_string());
                         let refusal =
                             FieldError::new("data", format!("its effect cannot be stored in the profile: {problem}"));
@@ -318,6 +369,24 @@ impl<P: ProfilePart> Folded<P> {
     }
 }
 
+/// Whether the part and the archive chunks it changed could be stored as they are.
+fn storable<P: ProfilePart>(
+    customer: &CustomerId,
+    part: &P,
+    version: u64,
+    chunks: &[(String, Versioned<ArchivedOrders>, bool)],
+) -> Result<(), IngestError> {
+    let mut writes =
+        vec![Write::Put { item: customers::part_item(customer, part, version + 1)?, condition: Condition::Always }];
+    for (id, chunk, changed) in chunks {
+        if *changed {
+            let item = customers::archive_item(customer, id, &chunk.value, chunk.version + 1)?;
+            writes.push(Write::Put { item, condition: Condition::Always });
+        }
+    }
+    check_writes(&writes).map(|_| ()).map_err(IngestError::from)
+}
+
 /// Folds one event, catching a panic (a bug) as an error for this unit rather than the batch.
 fn fold_guarded<P: ProfilePart>(
     part: &mut P,
@@ -331,10 +400,11 @@ fn fold_guarded<P: ProfilePart>(
             let mut archives: Vec<ArchivedOrders> =
                 chunks.iter_mut().map(|(_, c, _)| std::mem::take(&mut c.value)).collect();
             let changed = book.apply_with(event, at, &mut archives);
-            book.meta.count(at);
             for ((_, c, _), a) in chunks.iter_mut().zip(archives) {
                 c.value = a;
             }
+            let changed = changed?;
+            book.meta.count(at);
             if let Some(i) = changed {
                 chunks[i].2 = true;
             }

@@ -99,7 +99,7 @@ impl Profile {
             PartKind::Browse => self.browse.fold(event, at)?,
             PartKind::Engagement => self.engagement.fold(event, at)?,
             PartKind::Orders => {
-                self.orders.apply_with(event, at, &mut self.archived_orders);
+                self.orders.apply_with(event, at, &mut self.archived_orders)?;
                 self.orders.meta.count(at);
             }
             PartKind::Contact => self.contact.fold(event, at)?,

@@ -27,6 +27,8 @@ use crate::keys::PartKind;
 use crate::money::{Amount, Currency, Money};
 use crate::validate::FieldError;
 
+/// Refunds one order may record (far beyond any real one; a further one is refused).
+pub const MAX_REFUNDS_PER_ORDER: usize = 64;
 /// Line detail kept, newest orders first, in (approximate) stored bytes.
 pub const LINE_DETAIL_BYTES: usize = 8 * 1024;
 /// The orders item moves its oldest days to an archive when it grows past this (so an order
@@ -94,23 +96,10 @@ impl OrderRecord {
         let Some(placed) = &self.placed else { return Amount::ZERO };
         let mut total = Amount::ZERO;
         for r in &self.refunds {
+            // Per-line refunds are valued when their order is recorded (see `resolve_refunds`).
             let part = match (r.scope, r.amount) {
                 (RefundScope::Whole, _) => return placed.value,
-                (RefundScope::Lines, Some(amount)) => amount,
-                (RefundScope::Lines, None) if placed.lines.is_empty() => {
-                    // Line detail no longer kept: value the units pro rata.
-                    let units: u64 = r.lines.iter().map(|(_, q)| u64::from(q.get())).sum();
-                    let per_unit = placed.value.micros() / i128::from(placed.units.max(1));
-                    Amount::from_micros(per_unit.saturating_mul(i128::from(units.min(placed.units))))
-                }
-                (RefundScope::Lines, None) => r
-                    .lines
-                    .iter()
-                    .filter_map(|(product, qty)| {
-                        let line = placed.lines.iter().find(|l| &l.product_id == product)?;
-                        line.unit_price.checked_mul(qty.get().min(line.quantity.get()))
-                    })
-                    .fold(Amount::ZERO, Amount::saturating_add),
+                (RefundScope::Lines, amount) => amount.unwrap_or(Amount::ZERO),
             };
             total = total.saturating_add(part);
         }
@@ -134,7 +123,13 @@ impl OrderRecord {
 /// Records a placed order. A redelivered or re-sent order keeps its first placement (by time):
 /// orders are immutable.
 pub fn record_order(record: &mut OrderRecord, order: &OrderPlaced, at: DateTime<Utc>, day: NaiveDate) {
-    if record.placed.as_ref().is_some_and(|p| p.at <= at) {
+    // Two reports of one order at the same instant: the smaller value wins, whichever came first.
+    let rank = |at: DateTime<Utc>, value: Amount, currency: Currency| (at, value, currency);
+    if record
+        .placed
+        .as_ref()
+        .is_some_and(|p| rank(p.at, p.value, p.currency) <= rank(at, order.value(), order.currency))
+    {
         return;
     }
     record.placed = Some(PlacedOrder {
@@ -154,13 +149,15 @@ pub fn record_order(record: &mut OrderRecord, order: &OrderPlaced, at: DateTime<
             })
             .collect(),
     });
+    resolve_refunds(record);
 }
 
 /// Records a refund. A refund id names one refund: a re-sent copy keeps the earliest report of
 /// it, as orders do.
 pub fn record_refund(record: &mut OrderRecord, refund: &OrderRefunded, at: DateTime<Utc>) {
     if let Some(pos) = record.refunds.iter().position(|r| r.refund_id == refund.refund_id) {
-        if record.refunds[pos].at <= at {
+        // Two reports of one refund at the same instant: the smaller amount wins.
+        if (record.refunds[pos].at, record.refunds[pos].amount) <= (at, refund.amount) {
             return;
         }
         record.refunds.remove(pos);
@@ -173,6 +170,7 @@ pub fn record_refund(record: &mut OrderRecord, refund: &OrderRefunded, at: DateT
         amount: refund.amount,
     });
     record.refunds.sort_by(|a, b| a.refund_id.cmp(&b.refund_id));
+    resolve_refunds(record);
 }
 
 /// The order an event is about, if it is about one.
@@ -184,13 +182,54 @@ pub fn order_of(event: &ShopEvent) -> Option<&OrderId> {
     }
 }
 
-/// Applies an order or refund event to the record of its order.
-pub fn apply_to_record(record: &mut OrderRecord, event: &ShopEvent, at: DateTime<Utc>) {
+/// Applies an order or refund event to the record of its order. A refund beyond
+/// [`MAX_REFUNDS_PER_ORDER`] is refused.
+pub fn apply_to_record(record: &mut OrderRecord, event: &ShopEvent, at: DateTime<Utc>) -> Result<(), FieldError> {
     match &event.payload {
         Payload::OrderPlaced(o) => record_order(record, o, at, event.occurred_at.date_naive()),
-        Payload::OrderRefunded(r) => record_refund(record, r, at),
+        Payload::OrderRefunded(r) => {
+            let known = record.refunds.iter().any(|x| x.refund_id == r.refund_id);
+            if !known && record.refunds.len() >= MAX_REFUNDS_PER_ORDER {
+                return Err(FieldError::new(
+                    "data.refund_id",
+                    format!("this order already has {MAX_REFUNDS_PER_ORDER} refunds, the most a profile records"),
+                ));
+            }
+            record_refund(record, r, at);
+        }
         _ => {}
     }
+    Ok(())
+}
+
+/// Once an order is known, its per-line refunds are valued (from its lines, or pro rata if they
+/// are no longer kept) and keep only the amount: a refund of hundreds of lines costs a few
+/// bytes from then on, wherever its order is kept.
+fn resolve_refunds(record: &mut OrderRecord) {
+    let Some(placed) = &record.placed else { return };
+    for r in record.refunds.iter_mut().filter(|r| r.scope == RefundScope::Lines && r.amount.is_none()) {
+        let amount = if placed.lines.is_empty() {
+            let units: u64 = r.lines.iter().map(|(_, q)| u64::from(q.get())).sum();
+            let per_unit = placed.value.micros() / i128::from(placed.units.max(1));
+            Amount::from_micros(per_unit.saturating_mul(i128::from(units.min(placed.units))))
+        } else {
+            r.lines
+                .iter()
+                .filter_map(|(product, qty)| {
+                    let line = placed.lines.iter().find(|l| &l.product_id == product)?;
+                    line.unit_price.checked_mul(qty.get().min(line.quantity.get()))
+                })
+                .fold(Amount::ZERO, Amount::saturating_add)
+        };
+        r.amount = Some(amount);
+        r.lines.clear();
+    }
+}
+
+/// The day a record is filed under when archived: its placement, or for a refund of an order
+/// not seen yet, its first refund.
+fn record_day(o: &OrderRecord) -> Option<NaiveDate> {
+    o.placed.as_ref().map(|p| p.day).or_else(|| o.refunds.iter().map(|r| r.at.date_naive()).min())
 }
 
 /// The orders part: the recent orders with their line detail, and the archive chunks that hold
@@ -204,6 +243,9 @@ pub struct OrderBook {
     /// Archive chunks (their ids), oldest first.
     #[serde(rename = "a", default, skip_serializing_if = "Vec::is_empty")]
     pub archives: Vec<String>,
+    /// The newest day of the records the archives hold: an order placed later cannot be in them.
+    #[serde(rename = "z", default, skip_serializing_if = "Option::is_none")]
+    pub archived_through: Option<NaiveDate>,
 }
 
 /// A chunk of older orders, moved out of the orders part. Line detail is not kept.
@@ -219,12 +261,25 @@ impl ProfilePart for OrderBook {
     super::part::part_meta!();
 
     fn apply(&mut self, event: &ShopEvent, at: DateTime<Utc>) -> Result<(), FieldError> {
-        self.apply_with(event, at, &mut []);
-        Ok(())
+        self.apply_with(event, at, &mut []).map(|_| ())
     }
 }
 
 impl OrderBook {
+    /// Whether an event may concern an order kept in an archive chunk: a refund (or a re-sent
+    /// order, which keeps its time) of an order this part does not hold, from a day the archives
+    /// reach.
+    pub fn may_need_archives(&self, event: &ShopEvent) -> bool {
+        let Some(through) = self.archived_through else { return false };
+        match &event.payload {
+            Payload::OrderRefunded(r) => !self.orders.contains_key(&r.order_id),
+            Payload::OrderPlaced(o) => {
+                !self.orders.contains_key(&o.order_id) && event.occurred_at.date_naive() <= through
+            }
+            _ => false,
+        }
+    }
+
     /// Applies an order or refund event to wherever its order is kept: this part, or one of the
     /// given archive chunks (the ones this part lists, when any event may be about them).
     /// Returns the index of the chunk it changed, if it changed one.
@@ -233,19 +288,22 @@ impl OrderBook {
         event: &ShopEvent,
         at: DateTime<Utc>,
         archives: &mut [ArchivedOrders],
-    ) -> Option<usize> {
-        let id = order_of(event)?;
+    ) -> Result<Option<usize>, FieldError> {
+        let Some(id) = order_of(event) else { return Ok(None) };
         if !self.orders.contains_key(id) {
             if let Some(i) = archives.iter().position(|a| a.orders.contains_key(id)) {
-                let record = archives[i].orders.get_mut(id)?;
-                apply_to_record(record, event, at);
-                strip_lines(record);
-                return Some(i);
+                if let Some(record) = archives[i].orders.get_mut(id) {
+                    apply_to_record(record, event, at)?;
+                    strip_lines(record);
+                    return Ok(Some(i));
+                }
             }
         }
-        apply_to_record(self.orders.entry(id.clone()).or_default(), event, at);
+        let mut record = self.orders.get(id).cloned().unwrap_or_default();
+        apply_to_record(&mut record, event, at)?;
+        self.orders.insert(id.clone(), record);
         self.trim_line_detail();
-        None
+        Ok(None)
     }
 
     /// Keeps line detail for the newest orders within [`LINE_DETAIL_BYTES`]. A function of the
@@ -284,7 +342,7 @@ impl OrderBook {
             return None;
         }
         let mut by_day: Vec<(NaiveDate, OrderId)> =
-            self.orders.iter().filter_map(|(id, o)| o.placed.as_ref().map(|p| (p.day, id.clone()))).collect();
+            self.orders.iter().filter_map(|(id, o)| record_day(o).map(|d| (d, id.clone()))).collect();
         by_day.sort();
         let mut chunk = ArchivedOrders::default();
         let mut i = 0;
@@ -299,6 +357,7 @@ impl OrderBook {
                 }
                 i += 1;
             }
+            self.archived_through = Some(self.archived_through.map_or(day, |t| t.max(day)));
         }
         (!chunk.orders.is_empty()).then_some(chunk)
     }
@@ -485,12 +544,51 @@ mod tests {
     }
 
     #[test]
+    fn refunds_of_unknown_orders_are_archived_like_orders() {
+        let mut b = OrderBook::default();
+        for n in 0..800_i64 {
+            let r = refund(&format!("pre-launch-order-{n:05}-{}", "k".repeat(40)), &format!("r{n}"), &[], None);
+            let secs = 1_700_000_000 + n * 3600;
+            b.fold(&event(n as usize, secs, Payload::OrderRefunded(r)), Utc.timestamp_opt(secs, 0).unwrap()).unwrap();
+        }
+        let chunk = b.split_oldest().expect("refund-only records outgrow the part too");
+        assert!(!chunk.orders.is_empty() && b.split_oldest().is_none());
+        // A new order is not moved out with them, and keeps its lines.
+        let o = order("new", &[("p", "5", 1)]);
+        let now = 1_800_000_000;
+        b.fold(&event(9000, now, Payload::OrderPlaced(o.clone())), Utc.timestamp_opt(now, 0).unwrap()).unwrap();
+        assert!(!b.orders[&OrderId::new("new").unwrap()].placed.as_ref().unwrap().lines.is_empty());
+        assert!(
+            !b.may_need_archives(&event(9001, now, Payload::OrderPlaced(o))),
+            "a new order need not look in the archives"
+        );
+    }
+
+    #[test]
+    fn refunds_of_hundreds_of_lines_keep_only_their_amount() {
+        let mut o = OrderRecord::default();
+        let lines: Vec<(String, String, u32)> =
+            (0..500).map(|l| (format!("{}-{l}", "p".repeat(100)), "1".into(), 2)).collect();
+        let refs: Vec<(&str, &str, u32)> = lines.iter().map(|(p, u, q)| (p.as_str(), u.as_str(), *q)).collect();
+        let (t, d) = at(2);
+        let refund_lines: Vec<(&str, u32)> = lines.iter().map(|(p, _, _)| (p.as_str(), 1)).collect();
+        let e = |p| event(1, t.timestamp(), p);
+        apply_to_record(&mut o, &e(Payload::OrderRefunded(refund("o", "r", &refund_lines, None))), t).unwrap();
+        assert_eq!(o.refunds[0].lines.len(), 500, "kept until the order is known");
+        apply_to_record(&mut o, &e(Payload::OrderPlaced(order("o", &refs))), t).unwrap();
+        let _ = d;
+        assert!(o.refunds[0].lines.is_empty());
+        assert_eq!(o.refunded(), Amount::parse("500").unwrap());
+    }
+
+    #[test]
     fn line_refunds_of_orders_without_line_detail_are_valued_pro_rata() {
         let mut o = OrderRecord::default();
         let (t, d) = at(2);
         record_order(&mut o, &order("o", &[("a", "30", 2), ("b", "20", 2)]), t, d);
         strip_lines(&mut o);
-        record_refund(&mut o, &refund("o", "r", &[("a", 1)], None), t);
+        let e = event(1, t.timestamp(), Payload::OrderRefunded(refund("o", "r", &[("a", 1)], None)));
+        apply_to_record(&mut o, &e, t).unwrap();
         assert_eq!(o.refunded(), Amount::parse("25").unwrap(), "a quarter of the units");
     }
 
@@ -536,7 +634,8 @@ mod tests {
         // A refund of an archived order lands in its chunk; a re-sent archived order changes nothing.
         let oldest = archives[0].orders.keys().next().unwrap().clone();
         let r = event(9001, 1_900_000_000, Payload::OrderRefunded(refund(oldest.as_str(), "r", &[], None)));
-        assert_eq!(b.apply_with(&r, Utc.timestamp_opt(1_900_000_000, 0).unwrap(), &mut archives), Some(0));
+        assert!(b.may_need_archives(&r));
+        assert_eq!(b.apply_with(&r, Utc.timestamp_opt(1_900_000_000, 0).unwrap(), &mut archives), Ok(Some(0)));
         let after = summarize(b.orders.values().chain(archives[0].orders.values()));
         assert_eq!(after.orders, before.orders - 1);
         assert!(!b.orders.contains_key(&oldest));
