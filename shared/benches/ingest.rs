@@ -24,7 +24,9 @@ fn bench_ingest(c: &mut Criterion) {
     let end = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let clock = ManualClock::new(end);
-    let shop = stream(&ShopConfig { seed: 42, customers: 4_000, days: 28, end, ..ShopConfig::default() });
+    // Run as a test (`cargo test` runs benchmarks once, without `--bench`), a small shop.
+    let customers = if std::env::args().any(|a| a == "--bench") { 4_000 } else { 200 };
+    let shop = stream(&ShopConfig { seed: 42, customers, days: 28, end, ..ShopConfig::default() });
     let config = IngestConfig::default();
 
     let mut group = c.benchmark_group("ingest_embedded");

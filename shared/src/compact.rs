@@ -169,11 +169,43 @@ pub const FIELD: char = '\u{1f}';
 /// packed this way must be ones that cannot contain control characters (validated ids).
 pub trait Packed: Sized {
     fn pack(&self, out: &mut String);
-    fn unpack(fields: &mut std::str::Split<'_, char>) -> Result<Self, PackError>;
+    fn unpack(fields: &mut Pieces<'_>) -> Result<Self, PackError>;
+}
+
+/// The pieces of a text between occurrences of an ASCII separator (as `str::split`, but a plain
+/// byte scan: packed lists are read on every event).
+pub struct Pieces<'a> {
+    rest: Option<&'a str>,
+    separator: u8,
+}
+
+impl<'a> Pieces<'a> {
+    pub fn new(text: &'a str, separator: char) -> Self {
+        debug_assert!(separator.is_ascii());
+        Pieces { rest: Some(text), separator: separator as u8 }
+    }
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match rest.bytes().position(|b| b == self.separator) {
+            // The separator is ASCII, so both sides of it are whole characters.
+            Some(i) => {
+                self.rest = rest.get(i + 1..);
+                rest.get(..i)
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
 }
 
 /// The next field of a record, or an error naming `what` is missing.
-pub fn field<'a>(fields: &mut std::str::Split<'a, char>, what: &'static str) -> Result<&'a str, PackError> {
+pub fn field<'a>(fields: &mut Pieces<'a>, what: &'static str) -> Result<&'a str, PackError> {
     fields.next().ok_or_else(|| PackError { what, problem: "has too few fields".into() })
 }
 
@@ -202,7 +234,7 @@ pub fn unpack_list<T: Packed>(text: &str) -> Result<Vec<T>, PackError> {
     if text.is_empty() {
         return Ok(Vec::new());
     }
-    text.split(RECORD).map(|record| T::unpack(&mut record.split(FIELD))).collect()
+    Pieces::new(text, RECORD).map(|record| T::unpack(&mut Pieces::new(record, FIELD))).collect()
 }
 
 /// A list stored as one packed string (see [`Packed`]).

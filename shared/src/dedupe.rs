@@ -141,7 +141,7 @@ impl From<Seen> for String {
 
 impl Seen {
     /// `<markers until: 5 digits>` then per group `<minute: 5><count: 2><ids: 8 each>`.
-    fn packed(&self) -> String {
+    pub(crate) fn packed(&self) -> String {
         let s = self;
         let mut out = String::with_capacity(5 + s.groups.len() * 7 + s.len() * 8);
         push_fixed(&mut out, s.markers_until.max(0) as u64, 5);

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::part::{PartMeta, ProfilePart};
-use crate::compact::{FIELD, PackError, Packed, field, push_fixed, unix_secs_opt, unpack_secs};
+use crate::compact::{FIELD, PackError, Packed, Pieces, field, push_fixed, unix_secs_opt, unpack_secs};
 use crate::event::{CartItemAdded, CartItemRemoved, Payload, Quantity, ShopEvent};
 use crate::ids::{Category, ProductId};
 use crate::keys::PartKind;
@@ -41,7 +41,7 @@ pub struct Browse {
     pub views: Vec<View>,
     /// Weighted browsing interest per category (views, cart adds); purchases are added from the
     /// orders when read, see [`super::Profile::category_affinity`].
-    #[serde(rename = "i", default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(rename = "i", default, with = "packed_interest", skip_serializing_if = "BTreeMap::is_empty")]
     pub interest: BTreeMap<Category, u32>,
 }
 
@@ -145,7 +145,7 @@ impl Packed for (ProductId, CartLine) {
         push_fixed(out, line.updated_at.timestamp().max(0) as u64, 6);
     }
 
-    fn unpack(fields: &mut std::str::Split<'_, char>) -> Result<Self, PackError> {
+    fn unpack(fields: &mut Pieces<'_>) -> Result<Self, PackError> {
         let bad = |problem: String| PackError { what: "cart line", problem };
         let product = ProductId::new(field(fields, "cart line")?).map_err(|e| bad(format!("product {e}")))?;
         let quantity = field(fields, "cart line")?
@@ -163,6 +163,41 @@ impl Packed for (ProductId, CartLine) {
         };
         let updated_at = instant(unpack_secs(field(fields, "cart line")?, "cart line")?)?;
         Ok((product, CartLine { quantity, unit_price, currency, updated_at }))
+    }
+}
+
+/// A category's interest packs as `category, weight`.
+impl Packed for (Category, u32) {
+    fn pack(&self, out: &mut String) {
+        out.push_str(self.0.as_str());
+        out.push(FIELD);
+        out.push_str(&self.1.to_string());
+    }
+
+    fn unpack(fields: &mut Pieces<'_>) -> Result<Self, PackError> {
+        let bad = |problem: String| PackError { what: "interest", problem };
+        let category = Category::new(field(fields, "interest")?).map_err(|e| bad(format!("category {e}")))?;
+        let weight = field(fields, "interest")?.parse().map_err(|_| bad("has a weight that is not a number".into()))?;
+        Ok((category, weight))
+    }
+}
+
+/// Interest by category as one packed string.
+mod packed_interest {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserializer, Serializer};
+
+    use crate::ids::Category;
+
+    pub fn serialize<S: Serializer>(interest: &BTreeMap<Category, u32>, s: S) -> Result<S::Ok, S::Error> {
+        let pairs: Vec<(Category, u32)> = interest.iter().map(|(c, w)| (c.clone(), *w)).collect();
+        crate::compact::packed_list::serialize(&pairs, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<Category, u32>, D::Error> {
+        let pairs: Vec<(Category, u32)> = crate::compact::packed_list::deserialize(d)?;
+        Ok(pairs.into_iter().collect())
     }
 }
 
@@ -312,7 +347,7 @@ impl Packed for View {
         out.push_str(&self.count.to_string());
     }
 
-    fn unpack(fields: &mut std::str::Split<'_, char>) -> Result<Self, PackError> {
+    fn unpack(fields: &mut Pieces<'_>) -> Result<Self, PackError> {
         let bad = |problem: String| PackError { what: "view", problem };
         let product_id = ProductId::new(field(fields, "view")?).map_err(|e| bad(format!("product {e}")))?;
         let at = instant(unpack_secs(field(fields, "view")?, "view")?)?;

@@ -2,29 +2,60 @@
 //! seen recently (its deduplication set).
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
+use crate::compact::PackError;
 use crate::dedupe::Seen;
 use crate::event::ShopEvent;
 use crate::keys::PartKind;
 use crate::validate::FieldError;
 
-/// Bookkeeping of one part.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Bookkeeping of one part. Stored as one packed string (it is rewritten with every event):
+/// `<applied>;<first>;<last>;<seen ids>`, instants in unix seconds, empty when unknown.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PartMeta {
     /// Events whose home is this part, each counted once.
-    #[serde(rename = "n", default)]
     pub applied: u64,
     /// Earliest and latest occurrence among them.
-    #[serde(rename = "f", default, with = "crate::compact::unix_secs_opt", skip_serializing_if = "Option::is_none")]
     pub first: Option<DateTime<Utc>>,
-    #[serde(rename = "l", default, with = "crate::compact::unix_secs_opt", skip_serializing_if = "Option::is_none")]
     pub last: Option<DateTime<Utc>>,
     /// Ids of the events applied recently.
-    #[serde(rename = "s", default, skip_serializing_if = "Seen::is_empty")]
     pub seen: Seen,
 }
+
+impl PartMeta {
+    fn packed(&self) -> String {
+        let secs = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp().to_string()).unwrap_or_default();
+        format!("{};{};{};{}", self.applied, secs(self.first), secs(self.last), self.seen.packed())
+    }
+}
+
+impl TryFrom<String> for PartMeta {
+    type Error = PackError;
+    fn try_from(text: String) -> Result<Self, PackError> {
+        let bad = |problem: &str| PackError { what: "part bookkeeping", problem: problem.into() };
+        let mut fields = text.splitn(4, ';');
+        let mut next = || fields.next().ok_or_else(|| bad("has too few fields"));
+        let applied = next()?.parse().map_err(|_| bad("has a count that is not a number"))?;
+        let instant = |t: &str| -> Result<Option<DateTime<Utc>>, PackError> {
+            if t.is_empty() {
+                return Ok(None);
+            }
+            let secs: i64 = t.parse().map_err(|_| bad("has an instant that is not a number"))?;
+            chrono::TimeZone::timestamp_opt(&Utc, secs, 0)
+                .single()
+                .map(Some)
+                .ok_or_else(|| bad("has an instant out of range"))
+        };
+        let first = instant(next()?)?;
+        let last = instant(next()?)?;
+        let seen = Seen::try_from(next()?.to_string())?;
+        Ok(PartMeta { applied, first, last, seen })
+    }
+}
+
+crate::compact::serde_as_packed_text!(PartMeta);
 
 impl PartMeta {
     /// Counts one event that occurred at `at`.
