@@ -177,13 +177,43 @@ impl Season {
     }
 }
 
+/// One hour of the UTC week's attention: its mass, and how much of it came in the hour's second
+/// half (so zones half an hour off UTC, India's among them, still read exact local hours).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct HourMass {
+    total: f64,
+    late: f64,
+}
+
+impl HourMass {
+    fn add(&mut self, contribution: f64, late: bool) {
+        self.total = (self.total + contribution).max(0.0);
+        if late {
+            self.late = (self.late + contribution).max(0.0);
+        }
+        self.late = self.late.min(self.total);
+    }
+
+    fn scale(&mut self, by: f64) {
+        self.total *= by;
+        self.late *= by;
+    }
+
+    /// The part of the mass in the hour's first `minutes` (0 to 60), taking it as even within
+    /// each half.
+    fn within_first(&self, minutes: f64) -> f64 {
+        let early = self.total - self.late;
+        if minutes <= 30.0 { early * minutes / 30.0 } else { early + self.late * (minutes - 30.0) / 30.0 }
+    }
+}
+
 /// Attention as the profile stores it: by hour of the UTC week, per [`Season`]. See the module
 /// documentation for why.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StoredAttention {
     reference: i64,
-    /// Per season: non-zero (hour of the UTC week, mass) pairs in hour order.
-    masses: [Vec<(u8, f64)>; 2],
+    /// Per season: non-zero hours of the UTC week and their mass, in hour order.
+    masses: [Vec<(u8, HourMass)>; 2],
     pub signals: u32,
     pub last_signal_at: i64,
 }
@@ -196,16 +226,21 @@ impl StoredAttention {
             self.reference = block;
         } else if block > self.reference {
             let scale = decay_factor(self.reference, block);
-            self.masses.iter_mut().flatten().for_each(|(_, m)| *m *= scale);
+            self.masses.iter_mut().flatten().for_each(|(_, m)| m.scale(scale));
             self.reference = block;
         }
         let contribution = weight * decay_factor(at, self.reference);
         let utc = Utc.timestamp_opt(at, 0).single().unwrap_or_default();
         let hour = HourOfWeek::at(utc, chrono_tz::UTC).index() as u8;
+        let late = at.rem_euclid(3600) >= 1800;
         let season = &mut self.masses[Season::of(at).index()];
         match season.binary_search_by_key(&hour, |(h, _)| *h) {
-            Ok(i) => season[i].1 = (season[i].1 + contribution).max(0.0),
-            Err(i) if contribution > 0.0 => season.insert(i, (hour, contribution)),
+            Ok(i) => season[i].1.add(contribution, late),
+            Err(i) if contribution > 0.0 => {
+                let mut m = HourMass::default();
+                m.add(contribution, late);
+                season.insert(i, (hour, m));
+            }
             Err(_) => {}
         }
     }
@@ -222,8 +257,9 @@ impl StoredAttention {
     }
 
     /// The attention per hour of the local week in `tz`, with each season read at the offset the
-    /// zone has in the middle of it in `now`'s year. Offsets that are not whole hours (India,
-    /// Nepal) share a UTC hour's mass between the two local hours it overlaps.
+    /// zone has in the middle of it in `now`'s year. For an offset that is not a whole number of
+    /// hours, a UTC hour's mass goes to the two local hours it overlaps as it fell in its halves:
+    /// exact for half-hour offsets (India), even within each half for others (Nepal).
     pub fn local(&self, tz: Tz, now: DateTime<Utc>) -> Attention {
         use chrono::{Datelike, Offset};
         let mut out = [0.0; HOURS_PER_WEEK];
@@ -233,10 +269,12 @@ impl StoredAttention {
             let offset = i64::from(mid.with_timezone(&tz).offset().fix().local_minus_utc()) / 60;
             for &(hour, mass) in &self.masses[season.index()] {
                 let start = (i64::from(hour) * 60 + offset).rem_euclid(week_minutes);
-                let (first, into) = ((start / 60) as usize, (start % 60) as f64 / 60.0);
-                out[first] += mass * (1.0 - into);
-                if into > 0.0 {
-                    out[(first + 1) % HOURS_PER_WEEK] += mass * into;
+                let (first, into) = ((start / 60) as usize, start % 60);
+                // The UTC hour's first (60 − into) minutes fall in local hour `first`.
+                let in_first = if into == 0 { mass.total } else { mass.within_first((60 - into) as f64) };
+                out[first] += in_first;
+                if into > 0 {
+                    out[(first + 1) % HOURS_PER_WEEK] += mass.total - in_first;
                 }
             }
         }
@@ -246,6 +284,8 @@ impl StoredAttention {
 
 /// Digits of the packed form: reference block, signals, last signal, entries of the first season.
 const PACK_HEADER: [usize; 4] = [4, 5, 6, 2];
+/// Steps of the share of an hour's mass in its second half (one digit).
+const SHARE_STEPS: f64 = 63.0;
 
 impl From<StoredAttention> for String {
     fn from(a: StoredAttention) -> String {
@@ -255,11 +295,11 @@ impl From<StoredAttention> for String {
 
 impl StoredAttention {
     /// `<reference block><signals><last signal><entries in season 1>` then the entries of both
-    /// seasons, each `<UTC hour: 2 digits><log-quantized mass: 3 digits>`.
+    /// seasons, each `<UTC hour: 2 digits><log-quantized mass: 3 digits><second-half share: 1>`.
     fn packed(&self) -> String {
         let a = self;
-        let entries = |s: &[(u8, f64)]| s.iter().filter(|(_, m)| log_quantize(*m) > 0).count();
-        let mut out = String::with_capacity(17 + 5 * (a.masses[0].len() + a.masses[1].len()));
+        let entries = |s: &[(u8, HourMass)]| s.iter().filter(|(_, m)| log_quantize(m.total) > 0).count();
+        let mut out = String::with_capacity(17 + 6 * (a.masses[0].len() + a.masses[1].len()));
         let block = a.reference.max(0) / (REFERENCE_BLOCK_DAYS * DAY);
         push_fixed(&mut out, block as u64, PACK_HEADER[0]);
         push_fixed(&mut out, u64::from(a.signals), PACK_HEADER[1]);
@@ -267,10 +307,15 @@ impl StoredAttention {
         push_fixed(&mut out, entries(&a.masses[0]) as u64, PACK_HEADER[3]);
         for season in &a.masses {
             for &(hour, mass) in season {
-                let q = log_quantize(mass);
+                let q = log_quantize(mass.total);
                 if q > 0 {
                     push_fixed(&mut out, u64::from(hour), 2);
                     push_fixed(&mut out, q, 3);
+                    push_fixed(
+                        &mut out,
+                        (mass.late / mass.total * SHARE_STEPS).round().clamp(0.0, SHARE_STEPS) as u64,
+                        1,
+                    );
                 }
             }
         }
@@ -286,11 +331,12 @@ impl TryFrom<String> for StoredAttention {
         let signals = take_fixed(&mut rest, PACK_HEADER[1], "attention")? as u32;
         let last_signal_at = take_fixed(&mut rest, PACK_HEADER[2], "attention")? as i64;
         let first = take_fixed(&mut rest, PACK_HEADER[3], "attention")? as usize;
-        let mut masses: [Vec<(u8, f64)>; 2] = Default::default();
+        let mut masses: [Vec<(u8, HourMass)>; 2] = Default::default();
         let mut n = 0;
         while !rest.is_empty() {
             let hour = take_fixed(&mut rest, 2, "attention")?;
             let q = take_fixed(&mut rest, 3, "attention")?;
+            let share = take_fixed(&mut rest, 1, "attention")? as f64 / SHARE_STEPS;
             if hour >= HOURS_PER_WEEK as u64 {
                 return Err(PackError {
                     what: "attention",
@@ -301,7 +347,8 @@ impl TryFrom<String> for StoredAttention {
             if season.last().is_some_and(|(h, _)| u64::from(*h) >= hour) {
                 return Err(PackError { what: "attention", problem: "hours are not in order".into() });
             }
-            season.push((hour as u8, log_dequantize(q)));
+            let total = log_dequantize(q);
+            season.push((hour as u8, HourMass { total, late: total * share.min(1.0) }));
             n += 1;
         }
         Ok(StoredAttention { reference: block * REFERENCE_BLOCK_DAYS * DAY, masses, signals, last_signal_at })
@@ -378,8 +425,23 @@ mod tests {
         assert!((ny.masses_at(now(0.0))[9] - 1.0).abs() < 1e-9, "09:00 in New York");
         let berlin = s.local(chrono_tz::Europe::Berlin, now(0.0));
         assert!((berlin.masses_at(now(0.0))[15] - 1.0).abs() < 1e-9, "15:00 in Berlin");
+        // 14:00 UTC is 19:30 in Kolkata, 14:40 is 20:10: each in its own local hour.
         let kolkata = s.local(chrono_tz::Asia::Kolkata, now(0.0)).masses_at(now(0.0));
-        assert!((kolkata[19] - 0.5).abs() < 1e-9 && (kolkata[20] - 0.5).abs() < 1e-9, "19:30 in Kolkata");
+        assert!(
+            (kolkata[19] - 1.0).abs() < 1e-9 && kolkata[20] == 0.0,
+            "19:30 in Kolkata: {} {}",
+            kolkata[19],
+            kolkata[20]
+        );
+        let mut later = StoredAttention::default();
+        later.record(T0 + 40 * 60, Signal::Open);
+        let kolkata = later.local(chrono_tz::Asia::Kolkata, now(0.0)).masses_at(now(0.0));
+        assert!(
+            (kolkata[20] - 1.0).abs() < 1e-3 && kolkata[19] < 1e-3,
+            "20:10 in Kolkata: {} {}",
+            kolkata[19],
+            kolkata[20]
+        );
     }
 
     #[test]
@@ -402,7 +464,7 @@ mod tests {
         let mut s = StoredAttention::default();
         s.record(T0, Signal::Session);
         let mut text = String::from(s);
-        text.push_str("CqAAA"); // hour 170
+        text.push_str("CqAAAA"); // hour 170
         assert!(StoredAttention::try_from(text).unwrap_err().problem.contains("hour"));
     }
 
