@@ -176,6 +176,16 @@ async fn a_refused_effect_is_parked_alone_while_the_rest_applies() {
     let p = profile(&store, "c1").await;
     assert_eq!(p.contact.attributes.len(), 200);
     assert!(p.consent(crate::contact::Channel::Email, &crate::ids::Topic::new("marketing").unwrap()).is_some());
+    // Alone in its batch, and redelivered: refused at once each time, never retried in a loop.
+    let lone = vec![bodies[4].clone()];
+    for _ in 0..2 {
+        let before = store.meter().reading();
+        let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&lone)).await;
+        assert_eq!((report.applied, report.rejected.len(), report.failures.len()), (0, 1, 0));
+        // The batch's read, one strong read to confirm the refusal, and the parked record.
+        let used = store.meter().reading().since(&before);
+        assert_eq!((used.read_requests, used.write_requests), (2, 1));
+    }
 }
 
 #[tokio::test]

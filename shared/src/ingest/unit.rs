@@ -137,18 +137,18 @@ async fn run_slices<S: Store, P: ProfilePart>(
     let mut strong = false;
     for slice in slices {
         loop {
-            match attempt_once(store, slice, read, now).await {
+            match attempt_once(store, slice, read, strong, now).await {
                 Ok(Outcome::Written(decided, written)) => {
                     outcomes.extend(decided);
                     read = written;
                     *done += 1;
                     break;
                 }
-                Ok(Outcome::Unconfirmed) if !strong => {
+                Ok(Outcome::Unconfirmed) => {
                     // A refusal decided on a possibly stale read, with nothing written to prove
                     // the read current: decide again on a strong read.
                 }
-                Ok(Outcome::Unconfirmed | Outcome::Conflict) => {
+                Ok(Outcome::Conflict) => {
                     attempt += 1;
                     retry.wait(attempt, "the profile kept changing underneath").await?;
                 }
@@ -193,12 +193,13 @@ enum Outcome<P> {
     Conflict,
 }
 
-/// One read-fold-write round. Takes the part as read (it is folded in place); after a conflict or
-/// an error the caller reads it again.
+/// One read-fold-write round. Takes the part as read (`strong`: by a strongly consistent read;
+/// it is folded in place); after a conflict or an error the caller reads it again.
 async fn attempt_once<S: Store, P: ProfilePart>(
     store: &S,
     unit: &Unit<'_>,
     read: Versioned<P>,
+    strong: bool,
     now: DateTime<Utc>,
 ) -> Result<Outcome<P>, IngestError> {
     let Versioned { value: original, version } = read;
@@ -238,10 +239,12 @@ async fn attempt_once<S: Store, P: ProfilePart>(
         }
     }
 
+    // With nothing to write, a refusal rests on the read alone: only a strong one is proof.
+    let unconfirmed = |f: &Folded<P>| !strong && f.outcomes.iter().any(|(_, a)| matches!(a, Applied::Refused(_)));
     let mut folded = fold_all(unit, original.clone(), version, &fresh, &chunks, now, false)?;
     if !folded.changed {
         // Nothing to write: only duplicates, refusals, or touches that changed nothing.
-        if folded.outcomes.iter().any(|(_, a)| matches!(a, Applied::Refused(_))) {
+        if unconfirmed(&folded) {
             return Ok(Outcome::Unconfirmed);
         }
         let outcomes = duplicates.into_iter().chain(folded.outcomes).collect();
@@ -254,7 +257,11 @@ async fn attempt_once<S: Store, P: ProfilePart>(
         tracing::warn!(customer = %unit.customer, part = ?P::KIND, problem = %crate::redact::scrub(problem), "isolating events a profile part cannot store");
         folded = fold_all(unit, original.clone(), version, &fresh, &chunks, now, true)?;
         if !folded.changed {
-            return Ok(Outcome::Unconfirmed);
+            if unconfirmed(&folded) {
+                return Ok(Outcome::Unconfirmed);
+            }
+            let outcomes = duplicates.into_iter().chain(folded.outcomes).collect();
+            return Ok(Outcome::Written(outcomes, Versioned { value: folded.part, version }));
         }
         sent = store.write(folded.writes(unit, version, now)?).await;
     }
