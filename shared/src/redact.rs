@@ -113,7 +113,7 @@ fn mask_phones(text: &str) -> String {
             // A date is not a phone number, even with a time after it ("2026-11-24 10:00"); one
             // that more digits follow may be.
             let head: String = chars[i..(i + 10).min(chars.len())].iter().collect();
-            if is_date(&head) && !chars.get(i + 10).is_some_and(char::is_ascii_digit) {
+            if is_date(&head) && ends_date(&chars[(i + 10).min(chars.len())..]) {
                 out.push_str(&head);
                 i += 10;
                 continue;
@@ -131,6 +131,16 @@ fn mask_phones(text: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// What may follow a date for it to be one: nothing, a `T` or a space and a time (`10:00`), or
+/// anything that cannot continue a phone number.
+fn ends_date(rest: &[char]) -> bool {
+    match rest {
+        [] | ['T', ..] => true,
+        [' ', a, b, ':', ..] => a.is_ascii_digit() && b.is_ascii_digit(),
+        [c, ..] => !(c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '+')),
+    }
 }
 
 /// A plausible calendar date as RFC 3339 writes it (`2026-11-24`: a year 1900–2199, a month, a
@@ -166,7 +176,15 @@ mod tests {
         let m = "e.g. \"2026-11-24T09:30:00+01:00\", day 2026-11-24 10:00";
         assert_eq!(scrub(m), m);
         assert_eq!(scrub("call 2026-112-4123"), "call [phone]");
-        for phone in ["0612-34-5678", "4155-55-0123", "0701-23-45 67", "2026-11-2412345"] {
+        for phone in [
+            "0612-34-5678",
+            "4155-55-0123",
+            "0701-23-45 67",
+            "2026-11-2412345",
+            "2026-11-24-5678",
+            "2012-10-12.345",
+            "2001-02-03 4567",
+        ] {
             assert!(!scrub(&format!("data.{phone}: unknown")).contains(phone), "{phone} survived");
         }
     }

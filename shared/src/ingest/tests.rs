@@ -440,7 +440,8 @@ async fn a_long_history_of_big_orders_stays_writable_and_every_order_counts() {
         .map(|n| {
             let lines: Vec<_> = (0..60).map(|l| json!({"product_id": product(l), "category": "Industrial supplies", "unit_price": "12.50", "quantity": 3})).collect();
             body(&format!("o{n}"), "b2b", &format!("2025-{:02}-{:02}T10:00:00Z", 1 + n % 12, 1 + n % 28), "order_placed",
-                json!({"order_id": format!("order-{n:04}"), "currency": "EUR", "lines": lines}))
+                // An ERP's long order ids, so the history outgrows one item and archives.
+                json!({"order_id": format!("order-{n:04}-{}", "X".repeat(100)), "currency": "EUR", "lines": lines}))
         })
         .collect();
     for batch in bodies.chunks(10) {
@@ -455,16 +456,29 @@ async fn a_long_history_of_big_orders_stays_writable_and_every_order_counts() {
     let p = profile(&store, "b2b").await;
     assert_eq!(p.purchases().orders, 260);
     assert_eq!(p.events_applied(), 260);
+    assert!(!p.archived_orders.is_empty(), "the oldest orders are archived");
+    let oldest = format!("order-0000-{}", "X".repeat(100));
     let everything = crate::store::scan_all(&store, None).await.unwrap();
     let largest = everything.iter().map(crate::store::item_size).max().unwrap();
     assert!(largest < 100 * 1024, "largest item {largest} bytes");
+    // A copy of the oldest (archived) order, sent again with a new id and a new time, is the same
+    // order: it is found in the archives and counts once.
+    let resent = body(
+        "o0-again",
+        "b2b",
+        "2026-11-01T10:00:00Z",
+        "order_placed",
+        json!({"order_id": oldest, "currency": "EUR", "lines": [{"product_id": "x", "unit_price": "1", "quantity": 1}]}),
+    );
+    assert_eq!(ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&[resent])).await.applied, 1);
+    assert_eq!(profile(&store, "b2b").await.purchases().orders, 260);
     // A refund of the oldest order still finds it.
     let refund = body(
         "r1",
         "b2b",
         "2026-11-01T10:00:00Z",
         "order_refunded",
-        json!({"order_id": "order-0000", "refund_id": "r1", "scope": "whole"}),
+        json!({"order_id": oldest, "refund_id": "r1", "scope": "whole"}),
     );
     let report = ingest_batch(&store, &clock(), &IngestConfig::default(), &records(&[refund])).await;
     assert_eq!(report.applied, 1);

@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::part::{PartMeta, ProfilePart};
-use crate::compact::unix_secs;
+use crate::compact::{FIELD, PackError, Packed, Pieces, field, push_fixed, take_fixed, unix_secs};
 use crate::event::{OrderPlaced, OrderRefunded, Payload, Quantity, RefundScope, ShopEvent};
 use crate::ids::{Category, OrderId, ProductId, RefundId};
 use crate::keys::PartKind;
@@ -84,10 +84,44 @@ pub struct RefundRecord {
     pub at: DateTime<Utc>,
     #[serde(rename = "s")]
     pub scope: RefundScope,
-    #[serde(rename = "l", default, skip_serializing_if = "Vec::is_empty")]
-    pub lines: Vec<(ProductId, Quantity)>,
+    /// The products and quantities refunded, by product hash (a refund may name hundreds of
+    /// long product ids; the hash is all that valuing it against the order's lines needs).
+    #[serde(rename = "l", default, with = "crate::compact::packed_list", skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<RefundedLine>,
     #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Amount>,
+}
+
+/// One refunded line: the product's hash and the quantity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefundedLine {
+    pub product: u64,
+    pub quantity: Quantity,
+}
+
+fn product_hash(p: &ProductId) -> u64 {
+    crate::hash::mixed64(p.as_str().as_bytes()) & 0xffff_ffff_ffff
+}
+
+/// A refunded line packs as `<product hash: 8 digits>` and the quantity.
+impl Packed for RefundedLine {
+    fn pack(&self, out: &mut String) {
+        push_fixed(out, self.product, 8);
+        out.push(FIELD);
+        out.push_str(&self.quantity.get().to_string());
+    }
+
+    fn unpack(fields: &mut Pieces<'_>) -> Result<Self, PackError> {
+        let bad = |problem: &str| PackError { what: "refunded line", problem: problem.into() };
+        let mut hash = field(fields, "refunded line")?.as_bytes();
+        let product = take_fixed(&mut hash, 8, "refunded line")?;
+        let quantity = field(fields, "refunded line")?
+            .parse::<u32>()
+            .ok()
+            .and_then(|q| Quantity::new(q).ok())
+            .ok_or_else(|| bad("has a quantity that is not 1 to 10000"))?;
+        Ok(RefundedLine { product, quantity })
+    }
 }
 
 impl OrderRecord {
@@ -96,10 +130,25 @@ impl OrderRecord {
         let Some(placed) = &self.placed else { return Amount::ZERO };
         let mut total = Amount::ZERO;
         for r in &self.refunds {
-            // Per-line refunds are valued when their order is recorded (see `resolve_refunds`).
+            // Valued when read, from the order as it is kept now, so every arrival order of the
+            // same events gives the same value.
             let part = match (r.scope, r.amount) {
                 (RefundScope::Whole, _) => return placed.value,
-                (RefundScope::Lines, amount) => amount.unwrap_or(Amount::ZERO),
+                (RefundScope::Lines, Some(amount)) => amount,
+                (RefundScope::Lines, None) if placed.lines.is_empty() => {
+                    // Line detail no longer kept: value the units pro rata.
+                    let units: u64 = r.lines.iter().map(|l| u64::from(l.quantity.get())).sum();
+                    let per_unit = placed.value.micros() / i128::from(placed.units.max(1));
+                    Amount::from_micros(per_unit.saturating_mul(i128::from(units.min(placed.units))))
+                }
+                (RefundScope::Lines, None) => r
+                    .lines
+                    .iter()
+                    .filter_map(|refunded| {
+                        let line = placed.lines.iter().find(|l| product_hash(&l.product_id) == refunded.product)?;
+                        line.unit_price.checked_mul(refunded.quantity.get().min(line.quantity.get()))
+                    })
+                    .fold(Amount::ZERO, Amount::saturating_add),
             };
             total = total.saturating_add(part);
         }
@@ -149,7 +198,6 @@ pub fn record_order(record: &mut OrderRecord, order: &OrderPlaced, at: DateTime<
             })
             .collect(),
     });
-    resolve_refunds(record);
 }
 
 /// Records a refund. A refund id names one refund: a re-sent copy keeps the earliest report of
@@ -166,11 +214,14 @@ pub fn record_refund(record: &mut OrderRecord, refund: &OrderRefunded, at: DateT
         refund_id: refund.refund_id.clone(),
         at,
         scope: refund.scope,
-        lines: refund.lines.iter().map(|l| (l.product_id.clone(), l.quantity)).collect(),
+        lines: refund
+            .lines
+            .iter()
+            .map(|l| RefundedLine { product: product_hash(&l.product_id), quantity: l.quantity })
+            .collect(),
         amount: refund.amount,
     });
     record.refunds.sort_by(|a, b| a.refund_id.cmp(&b.refund_id));
-    resolve_refunds(record);
 }
 
 /// The order an event is about, if it is about one.
@@ -202,30 +253,6 @@ pub fn apply_to_record(record: &mut OrderRecord, event: &ShopEvent, at: DateTime
     Ok(())
 }
 
-/// Once an order is known, its per-line refunds are valued (from its lines, or pro rata if they
-/// are no longer kept) and keep only the amount: a refund of hundreds of lines costs a few
-/// bytes from then on, wherever its order is kept.
-fn resolve_refunds(record: &mut OrderRecord) {
-    let Some(placed) = &record.placed else { return };
-    for r in record.refunds.iter_mut().filter(|r| r.scope == RefundScope::Lines && r.amount.is_none()) {
-        let amount = if placed.lines.is_empty() {
-            let units: u64 = r.lines.iter().map(|(_, q)| u64::from(q.get())).sum();
-            let per_unit = placed.value.micros() / i128::from(placed.units.max(1));
-            Amount::from_micros(per_unit.saturating_mul(i128::from(units.min(placed.units))))
-        } else {
-            r.lines
-                .iter()
-                .filter_map(|(product, qty)| {
-                    let line = placed.lines.iter().find(|l| &l.product_id == product)?;
-                    line.unit_price.checked_mul(qty.get().min(line.quantity.get()))
-                })
-                .fold(Amount::ZERO, Amount::saturating_add)
-        };
-        r.amount = Some(amount);
-        r.lines.clear();
-    }
-}
-
 /// The day a record is filed under when archived: its placement, or for a refund of an order
 /// not seen yet, its first refund.
 fn record_day(o: &OrderRecord) -> Option<NaiveDate> {
@@ -243,9 +270,6 @@ pub struct OrderBook {
     /// Archive chunks (their ids), oldest first.
     #[serde(rename = "a", default, skip_serializing_if = "Vec::is_empty")]
     pub archives: Vec<String>,
-    /// The newest day of the records the archives hold: an order placed later cannot be in them.
-    #[serde(rename = "z", default, skip_serializing_if = "Option::is_none")]
-    pub archived_through: Option<NaiveDate>,
 }
 
 /// A chunk of older orders, moved out of the orders part. Line detail is not kept.
@@ -266,18 +290,11 @@ impl ProfilePart for OrderBook {
 }
 
 impl OrderBook {
-    /// Whether an event may concern an order kept in an archive chunk: a refund (or a re-sent
-    /// order, which keeps its time) of an order this part does not hold, from a day the archives
-    /// reach.
+    /// Whether an event may concern an order kept in an archive chunk: any order or refund
+    /// event about an order this part does not hold, once there are archives. (A re-sent copy of
+    /// an old order may carry a new time, so the date alone cannot rule the archives out.)
     pub fn may_need_archives(&self, event: &ShopEvent) -> bool {
-        let Some(through) = self.archived_through else { return false };
-        match &event.payload {
-            Payload::OrderRefunded(r) => !self.orders.contains_key(&r.order_id),
-            Payload::OrderPlaced(o) => {
-                !self.orders.contains_key(&o.order_id) && event.occurred_at.date_naive() <= through
-            }
-            _ => false,
-        }
+        !self.archives.is_empty() && order_of(event).is_some_and(|o| !self.orders.contains_key(o))
     }
 
     /// Applies an order or refund event to wherever its order is kept: this part, or one of the
@@ -293,9 +310,11 @@ impl OrderBook {
         if !self.orders.contains_key(id) {
             if let Some(i) = archives.iter().position(|a| a.orders.contains_key(id)) {
                 if let Some(record) = archives[i].orders.get_mut(id) {
+                    let before = record.clone();
                     apply_to_record(record, event, at)?;
                     strip_lines(record);
-                    return Ok(Some(i));
+                    // A chunk is rewritten only if the event changed it (a re-sent order does not).
+                    return Ok((*record != before).then_some(i));
                 }
             }
         }
@@ -357,7 +376,6 @@ impl OrderBook {
                 }
                 i += 1;
             }
-            self.archived_through = Some(self.archived_through.map_or(day, |t| t.max(day)));
         }
         (!chunk.orders.is_empty()).then_some(chunk)
     }
@@ -381,11 +399,7 @@ fn line_bytes(o: &OrderRecord) -> usize {
 
 /// About what a record costs in the item.
 fn record_bytes(id: &OrderId, o: &OrderRecord) -> usize {
-    let refunds: usize = o
-        .refunds
-        .iter()
-        .map(|r| 40 + r.refund_id.as_str().len() + r.lines.iter().map(|(p, _)| p.as_str().len() + 8).sum::<usize>())
-        .sum();
+    let refunds: usize = o.refunds.iter().map(|r| 40 + r.refund_id.as_str().len() + 12 * r.lines.len()).sum();
     id.as_str().len() + 60 + line_bytes(o) + refunds
 }
 
@@ -565,7 +579,7 @@ mod tests {
     }
 
     #[test]
-    fn refunds_of_hundreds_of_lines_keep_only_their_amount() {
+    fn refunds_of_hundreds_of_lines_are_stored_by_product_hash() {
         let mut o = OrderRecord::default();
         let lines: Vec<(String, String, u32)> =
             (0..500).map(|l| (format!("{}-{l}", "p".repeat(100)), "1".into(), 2)).collect();
@@ -574,11 +588,56 @@ mod tests {
         let refund_lines: Vec<(&str, u32)> = lines.iter().map(|(p, _, _)| (p.as_str(), 1)).collect();
         let e = |p| event(1, t.timestamp(), p);
         apply_to_record(&mut o, &e(Payload::OrderRefunded(refund("o", "r", &refund_lines, None))), t).unwrap();
-        assert_eq!(o.refunds[0].lines.len(), 500, "kept until the order is known");
         apply_to_record(&mut o, &e(Payload::OrderPlaced(order("o", &refs))), t).unwrap();
         let _ = d;
-        assert!(o.refunds[0].lines.is_empty());
         assert_eq!(o.refunded(), Amount::parse("500").unwrap());
+        // Bytes as the store counts them (JSON would escape the separators).
+        let stored = crate::compact::pack_list(&o.refunds[0].lines).len();
+        assert!(stored <= 500 * 12, "a 500-line refund is stored in {stored} bytes, not its product ids");
+    }
+
+    /// The same events in two orders: a per-line refund is valued the same whether it came before
+    /// or after the newer orders that pushed its order's line detail out.
+    #[test]
+    fn a_line_refund_is_valued_the_same_in_any_arrival_order() {
+        let big = order("o", &[("a", "30", 2), ("b", "20", 2)]);
+        let r = refund("o", "r", &[("a", 1)], None);
+        let newer: Vec<ShopEvent> = (0..400_i64)
+            .map(|n| {
+                event(
+                    100 + n as usize,
+                    1_800_000_000 + n,
+                    Payload::OrderPlaced(order(&format!("n{n:04}"), &[(&"q".repeat(60), "1", 1)])),
+                )
+            })
+            .collect();
+        let first =
+            [event(1, 1_700_000_000, Payload::OrderPlaced(big)), event(2, 1_700_000_100, Payload::OrderRefunded(r))];
+        let fold = |events: Vec<&ShopEvent>| {
+            let mut b = OrderBook::default();
+            for e in events {
+                b.fold(e, e.occurred_at.with_timezone(&Utc)).unwrap();
+            }
+            b.orders[&OrderId::new("o").unwrap()].refunded()
+        };
+        let refund_early = fold(first.iter().chain(&newer).collect());
+        let refund_late = fold(std::iter::once(&first[0]).chain(&newer).chain(std::iter::once(&first[1])).collect());
+        assert_eq!(refund_early, refund_late);
+    }
+
+    #[test]
+    fn two_reports_of_one_refund_at_one_instant_settle_the_same_in_either_order() {
+        let (t, d) = at(3);
+        let by_lines = refund("o", "r", &[("a", 1)], None);
+        let by_amount = refund("o", "r", &[], Some("5"));
+        let settle = |first: &OrderRefunded, second: &OrderRefunded| {
+            let mut o = OrderRecord::default();
+            record_order(&mut o, &order("o", &[("a", "30", 2)]), t, d);
+            record_refund(&mut o, first, t);
+            record_refund(&mut o, second, t);
+            o
+        };
+        assert_eq!(settle(&by_lines, &by_amount), settle(&by_amount, &by_lines));
     }
 
     #[test]
@@ -627,6 +686,7 @@ mod tests {
         }
         let before = book(&b.orders);
         let chunk = b.split_oldest().expect("2,000 orders outgrow the part");
+        b.archives.push("chunk-1".into());
         assert!(b.split_oldest().is_none(), "one split brings it under the target");
         let mut archives = vec![chunk];
         let all = summarize(b.orders.values().chain(archives[0].orders.values()));
