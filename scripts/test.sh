@@ -38,6 +38,7 @@ cargo test --workspace --all-targets --locked
 
 step "SAM template"
 cfn-lint infra/template.yaml
+python scripts/check_template.py infra/template.yaml
 sam validate --lint
 
 step "cargo lambda"

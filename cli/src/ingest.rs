@@ -11,7 +11,7 @@ use kairos::ingest::source::{SourceRecord, records};
 use kairos::ingest::{IngestConfig, Record, ingest_batch};
 use kairos::keys;
 use kairos::profile::Profile;
-use kairos::store::{Key, Segment, Store, StoreError, decode};
+use kairos::store::{Consistency, Key, Segment, Store, StoreError, decode};
 
 use crate::StoreArgs;
 use crate::output;
@@ -116,7 +116,7 @@ async fn all_profiles<S: Store>(store: &S) -> Result<(Vec<Profile>, Vec<StoreErr
     let (mut profiles, mut unreadable) = (Vec::new(), Vec::new());
     let mut after: Option<Key> = None;
     loop {
-        let page = store.scan(Segment::WHOLE, after.as_ref(), 1000).await?;
+        let page = store.scan(Segment::WHOLE, after.as_ref(), 1000, Consistency::Strong).await?;
         unreadable.extend(page.corrupt);
         let mut complete = groups.push(page.items);
         if page.next.is_none() {

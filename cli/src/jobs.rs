@@ -23,9 +23,17 @@ pub async fn run_local<J: SegmentedJob>(
     let run = run.unwrap_or_else(|| now.format("%Y-%m-%dT%H:%M:%SZ").to_string());
     let runner = Runner { store: &store, queue: &queue, job: &job };
     runner.start(&run, segments, now).await.map_err(|e| e.to_string())?;
-    let tasks = drain(&runner, now).await.map_err(|e| e.to_string())?;
+    let (tasks, _) = drain(&runner, now).await.map_err(|e| e.to_string())?;
     store_args.save(&store)?;
     let state = runner.start(&run, segments, now).await.map_err(|e| e.to_string())?;
-    crate::print::out(format!("{} run {run}: {tasks} tasks over {segments} segments, {:?}", J::NAME, state.phase));
+    let mut line = format!("{} run {run}: {tasks} tasks over {segments} segments, {:?}", J::NAME, state.phase);
+    if let Some(r) = state.report {
+        let c = r.customers;
+        line.push_str(&format!(
+            "; customers read {}, written {}, skipped {}, unreadable {}, failed {}, flagged {}; sends queued {}",
+            c.read, c.written, c.skipped, c.unreadable, c.failed, c.flagged, c.queued
+        ));
+    }
+    crate::print::out(line);
     Ok(ExitCode::SUCCESS)
 }

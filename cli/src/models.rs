@@ -6,13 +6,9 @@ use std::process::ExitCode;
 
 use chrono::NaiveDate;
 use clap::{Args, Subcommand, ValueEnum};
-use kairos::churn::bgnbd::BgNbd;
 use kairos::churn::data::{RowError, Summary, Unit, read_summaries, read_transactions, summarize};
 use kairos::churn::fit::Fit;
-use kairos::churn::gamma_gamma::GammaGamma;
-use kairos::churn::pareto::ParetoNbd;
-use kairos::churn::score::{Scoring, Timing};
-use kairos::churn::{ModelKind, fit};
+use kairos::churn::{ModelKind, fit, pipeline};
 use serde::Serialize;
 use serde_json::json;
 
@@ -161,32 +157,19 @@ fn score(args: ScoreArgs) -> Result<ExitCode, String> {
         return Err("--discount-rate must be at least 0 and below 1 (per time unit)".into());
     }
     let rows = read(&args.input)?;
-    let timing_fit = fit(args.model.kind(), &rows).map_err(|e| e.to_string())?;
-    let timing = match args.model {
-        Model::Bgnbd => Timing::Bgnbd(BgNbd::from_values(&timing_fit.values())),
-        Model::ParetoNbd => Timing::ParetoNbd(ParetoNbd::from_values(&timing_fit.values())),
-        Model::GammaGamma => {
-            return Err(
-                "--model must be a purchase-timing model (bgnbd or pareto-nbd); spend is fitted alongside".into()
-            );
-        }
-    };
-    let spend = match fit(ModelKind::GammaGamma, &rows) {
-        Ok(f) => Some(GammaGamma::from_values(&f.values())),
+    let kind = pipeline::timing_kind(args.model.kind()).map_err(|e| format!("--model: {e}"))?;
+    let (timing, timing_fit) = pipeline::fit_timing(kind, rows.iter().map(|s| (s, 1.0))).map_err(|e| e.to_string())?;
+    let spend = match pipeline::fit_spend(rows.iter().map(|s| (s, 1.0))) {
+        Ok((spend, _)) => Some(spend),
         Err(e) => {
             eprintln!("no spend model, so no expected spend or CLV: {e}");
             None
         }
     };
     eprintln!("{}", fit_json(&timing_fit));
-    let scoring = Scoring {
-        timing,
-        spend,
-        horizon: args.horizon,
-        discount_rate: args.discount_rate,
-        clv_steps: 12,
-        unit: args.unit.unit(),
-    };
+    let valuation =
+        pipeline::Valuation { horizon: args.horizon, discount_rate: args.discount_rate, unit: args.unit.unit() };
+    let scoring = pipeline::scoring(timing, spend, valuation);
     let mut out = csv::Writer::from_writer(std::io::stdout().lock());
     #[derive(Serialize)]
     struct Row<'a> {

@@ -11,7 +11,7 @@ use kairos::churn::bgnbd::BgNbd;
 use kairos::churn::data::{Summary, Unit, read_summaries};
 use kairos::churn::gamma_gamma::GammaGamma;
 use kairos::churn::score::{Scoring, Timing};
-use kairos::churn::{ModelKind, fit};
+use kairos::churn::{ModelKind, fit, pipeline};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -48,14 +48,11 @@ fn bench_churn(c: &mut Criterion) {
             }
         })
         .collect();
-    let scoring = Scoring {
-        timing: Timing::Bgnbd(BgNbd { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 }),
-        spend: Some(GammaGamma { p: 6.25, q: 3.74, gamma: 15.44 }),
-        horizon: 52.0,
-        discount_rate: 0.0018,
-        clv_steps: 12,
-        unit: Unit::Week,
-    };
+    let scoring = pipeline::scoring(
+        Timing::Bgnbd(BgNbd { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 }),
+        Some(GammaGamma { p: 6.25, q: 3.74, gamma: 15.44 }),
+        pipeline::Valuation { horizon: 52.0, discount_rate: 0.0018, unit: Unit::Week },
+    );
     let mut group = c.benchmark_group("churn_score");
     group.sample_size(10);
     group.throughput(Throughput::Elements(n as u64));

@@ -9,7 +9,7 @@ use crate::dedupe::IdHash;
 use crate::ids::CustomerId;
 use crate::keys::{self, PartKind};
 use crate::profile::{ArchivedOrders, Browse, ContactPart, Engagement, OrderBook, Profile, ProfilePart};
-use crate::store::{Item, Key, Query, Segment, Store, StoreError, decode, encode};
+use crate::store::{Consistency, Item, Key, Query, Segment, Store, StoreError, decode, encode};
 
 /// Applied-event markers (of parts too busy to hold their ids) expire after a day.
 const MARKER_TTL_SECS: i64 = 86_400;
@@ -175,6 +175,7 @@ impl CustomerGroups {
 pub struct SegmentScan<'a, S> {
     store: &'a S,
     segment: Segment,
+    consistency: Consistency,
     start: Option<Key>,
     after: Option<Key>,
     groups: CustomerGroups,
@@ -187,10 +188,11 @@ pub struct SegmentScan<'a, S> {
 
 impl<'a, S: Store> SegmentScan<'a, S> {
     /// Scans `segment` from after `after` (a previous hand-over's resume point).
-    pub fn new(store: &'a S, segment: Segment, after: Option<Key>) -> Self {
+    pub fn new(store: &'a S, segment: Segment, after: Option<Key>, consistency: Consistency) -> Self {
         SegmentScan {
             store,
             segment,
+            consistency,
             start: after.clone(),
             resume: after.clone(),
             after,
@@ -205,7 +207,7 @@ impl<'a, S: Store> SegmentScan<'a, S> {
         if self.finished {
             return Ok(None);
         }
-        let page = self.store.scan(self.segment, self.after.as_ref(), page_size).await?;
+        let page = self.store.scan(self.segment, self.after.as_ref(), page_size, self.consistency).await?;
         for e in &page.corrupt {
             tracing::error!(error = %e, "item not readable; its customer is left out of this scan");
         }

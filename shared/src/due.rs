@@ -6,16 +6,23 @@
 //! `<customer>#<campaign>#<occurrence>`. The occurrence makes the key unique to what caused the
 //! send (a churn episode, a cart, a broadcast), so creating it with `attribute_not_exists` is
 //! idempotent: a redelivered cause cannot queue a second send.
+//!
+//! The minute is not part of the cause, though: a cause seen again on another night would file
+//! a second send under another minute. So every send is created together with a once-marker in
+//! the customer's partition (`Q#<campaign>#<occurrence>`, kept for two years), both only if they
+//! do not exist yet, in one transaction: whenever and however often the cause is seen, one send.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CampaignId, CustomerId};
 use crate::keys;
-use crate::store::{Item, Key, StoreError, encode};
+use crate::store::{Condition, Item, Key, StoreError, Write, encode};
 
 /// Due sends nobody dispatched are dropped after this many days.
 const EXPIRY_DAYS: i64 = 30;
+/// A once-marker outlives any cause that could recur (a churn episode lasts months).
+const ONCE_DAYS: i64 = 730;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DueSend {
@@ -41,6 +48,20 @@ impl DueSend {
         let body = encode(&key, self)?;
         Ok(Item::new(key, 1, body).expiring(self.due_at.timestamp() + EXPIRY_DAYS * 86_400))
     }
+
+    /// The writes that queue this send once per cause: the once-marker and the send, each only
+    /// if it does not exist. Either failing its condition means the send was queued before.
+    pub fn writes(&self) -> Result<[Write; 2], StoreError> {
+        let marker = keys::once_marker(&self.customer_id, &self.campaign_id, &self.occurrence);
+        let mut body = crate::store::Document::new();
+        body.insert("queued_at".into(), self.created_at.to_rfc3339().into());
+        body.insert("due".into(), self.key().to_string().into());
+        let marker = Item::new(marker, 1, body).expiring(self.created_at.timestamp() + ONCE_DAYS * 86_400);
+        Ok([
+            Write::Put { item: marker, condition: Condition::NotExists },
+            Write::Put { item: self.item()?, condition: Condition::NotExists },
+        ])
+    }
 }
 
 #[cfg(test)]
@@ -63,5 +84,9 @@ mod tests {
         assert!(key.pk.rsplit('#').next().unwrap().parse::<u32>().unwrap() < keys::DUE_SHARDS);
         assert_eq!(key.sk, "c-1#winback#churn-episode-1");
         assert!(d.item().unwrap().expires_at.is_some());
+        let [marker, send] = d.writes().unwrap();
+        assert_eq!(marker.key(), &Key::new("C#c-1", "Q#winback#churn-episode-1"));
+        assert_eq!(send.key(), &key);
+        assert!([&marker, &send].iter().all(|w| w.condition() == Condition::NotExists));
     }
 }

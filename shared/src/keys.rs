@@ -10,8 +10,12 @@
 //! | applied-event marker of a busy part (TTL)    | `C#<customer>`             | `D#<part>#<event hash>`         |
 //! | send-time model (nightly)                    | `C#<customer>`             | `STO`                           |
 //! | churn score and win-back episode (nightly)   | `C#<customer>`             | `CHURN`                         |
+//! | a once-only send already queued (TTL)        | `C#<customer>`             | `Q#<campaign>#<occurrence>`     |
 //! | current send-time priors / churn model       | `STO#PRIORS` / `CHURN#MODEL` | `CURRENT`                     |
 //! | a job run's state, results, model (TTL)      | `JOB#<job>#<run>`          | `STATE`, `GATHER#<seg>`, `MODEL`, `APPLIED#<seg>` |
+//! | a run's segment being worked (TTL)           | `JOB#<job>#<run>`          | `LEASE#<phase>#<seg>`           |
+//! | state handed to a segment's continuation     | `JOB#<job>#<run>`          | `CARRY#<seg>#<hand-over>`       |
+//! | a chunk of a large run item (TTL)            | `JOB#<job>#<run>`          | `BLOB#<item sk>#<tag>#<n>`      |
 //! | due send (for dispatch)                      | `DUE#<minute>#<shard>`     | `<customer>#<campaign>#<occurrence>` |
 //! | rejected inbound record (TTL)                | `REJ#<day>#<shard>`        | `<record id>`                   |
 //!
@@ -121,6 +125,30 @@ pub const JOB_STATE: &str = "STATE";
 pub const JOB_MODEL: &str = "MODEL";
 pub const JOB_GATHERED: &str = "GATHER#";
 pub const JOB_APPLIED: &str = "APPLIED#";
+pub const JOB_LEASE: &str = "LEASE#";
+pub const JOB_CARRY: &str = "CARRY#";
+
+/// The lease of one phase of one segment: `LEASE#apply#00042`.
+pub fn job_lease_sk(phase: &str, segment: u32) -> String {
+    format!("{JOB_LEASE}{phase}#{segment:05}")
+}
+
+/// What the `hand_over`-th continuation of a segment carries: `CARRY#00042#003`.
+pub fn job_carry_sk(segment: u32, hand_over: u32) -> String {
+    format!("{JOB_CARRY}{segment:05}#{hand_over:03}")
+}
+
+/// Chunk `n` of a large item of a run (see [`crate::jobs::blob`]). Its own prefix, so listing
+/// a run's `GATHER#` items never lists chunks.
+pub fn blob_chunk(head: &Key, tag: &str, n: u32) -> Key {
+    Key::new(head.pk.clone(), format!("BLOB#{}#{tag}#{n:04}", head.sk))
+}
+
+/// The marker that a once-only send (one per cause: a churn episode, say) was queued, in the
+/// customer's partition: it outlives the due send, whatever minute that was filed under.
+pub fn once_marker(customer: &CustomerId, campaign: &CampaignId, occurrence: &str) -> Key {
+    Key::new(customer_pk(customer), format!("Q#{campaign}#{occurrence}"))
+}
 
 /// A per-segment item of a job run: `GATHER#00042`.
 pub fn job_segment_sk(prefix: &str, segment: u32) -> String {

@@ -4,6 +4,7 @@ mod churn_cdnow;
 mod churn_job;
 mod ingest;
 mod ingest_extremes;
+mod nightly;
 mod schema;
 mod send_time;
 mod store_contract;

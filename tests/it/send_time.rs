@@ -30,7 +30,7 @@ async fn the_fan_out_refreshes_every_customer_exactly_once() {
     let customers = expected.customers.len();
 
     let (sqs, url) = kairos_tests::task_queue("sto-tasks").await;
-    let deps = Deps { store, queue: SqsQueue::new(sqs.clone(), &url), job: SendTimeJob, segments: 4 };
+    let deps = Deps { store, queue: SqsQueue::new(sqs.clone(), &url), job: SendTimeJob, segments: 4, max_pages: None };
     let run = "2026-11-24T03:00:00Z";
 
     // The schedule's invocation.
@@ -71,7 +71,7 @@ async fn malformed_invocations_are_refused_with_a_reason() {
     let sqs = kairos_tests::sqs();
     let url =
         sqs.create_queue().queue_name(kairos_tests::unique_name("sto-bad")).send().await.unwrap().queue_url.unwrap();
-    let deps = Deps { store, queue: SqsQueue::new(sqs, &url), job: SendTimeJob, segments: 2 };
+    let deps = Deps { store, queue: SqsQueue::new(sqs, &url), job: SendTimeJob, segments: 2, max_pages: None };
     let err = handle(&deps, LambdaEvent::new(json!({"runn": "x"}), context())).await.unwrap_err();
     assert!(err.to_string().contains("expected"), "{err}");
     let event = json!({"Records": [{"messageId": "m1", "body": "not a task"}, {"messageId": "m2", "body": "{\"job\":\"sto\",\"run\":\"r\",\"phase\":\"gather\",\"segment\":5,\"total\":2}"}]});

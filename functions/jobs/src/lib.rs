@@ -23,10 +23,13 @@ pub struct Deps<S, Q, J> {
     pub job: J,
     /// Segments per run when the schedule does not say.
     pub segments: u32,
+    /// Scan pages an invocation works before handing its segment on (besides its deadline).
+    pub max_pages: Option<usize>,
 }
 
 /// Builds the production dependencies for `job` from the environment: the table, the task queue
-/// (`KAIROS_TASK_QUEUE_URL`) and the default segment count (`KAIROS_SEGMENTS`, 16).
+/// (`KAIROS_TASK_QUEUE_URL`), the default segment count (`KAIROS_SEGMENTS`, 16) and an optional
+/// bound on the scan pages (of 500 items) per invocation (`KAIROS_PAGES_PER_INVOCATION`).
 pub async fn from_env<J>(
     job: J,
 ) -> Result<Deps<kairos::store::dynamo::DynamoStore, SqsQueue, J>, lambda_runtime::Error> {
@@ -38,7 +41,16 @@ pub async fn from_env<J>(
         Ok(v) => v.parse().map_err(|_| format!("KAIROS_SEGMENTS={v:?} is not a whole number"))?,
         Err(_) => 16,
     };
-    Ok(Deps { store, queue, job, segments })
+    let max_pages = match std::env::var("KAIROS_PAGES_PER_INVOCATION") {
+        Ok(v) => Some(
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("KAIROS_PAGES_PER_INVOCATION={v:?} is not a whole number above 0"))?,
+        ),
+        Err(_) => None,
+    };
+    Ok(Deps { store, queue, job, segments, max_pages })
 }
 
 /// What the schedule sends.
@@ -68,7 +80,7 @@ pub async fn handle_at<S: Store, Q: TaskQueue, J: SegmentedJob>(
     if event.payload.get("Records").is_some() {
         let sqs: SqsEvent = serde_json::from_value(event.payload)?;
         // Leave the margin to the runner: it hands unfinished segments on before the deadline.
-        let deadline = Deadline(Some(kairos_lambda::deadline(&event.context)));
+        let deadline = Deadline { at: Some(kairos_lambda::deadline(&event.context)), max_pages: deps.max_pages };
         work_tasks(deps, &sqs, now, deadline).instrument(span).await
     } else {
         start(deps, event.payload, now).instrument(span).await
@@ -93,15 +105,24 @@ async fn work_tasks<S: Store, Q: TaskQueue, J: SegmentedJob>(
             }
         };
         let (run, segment, phase) = (task.run.clone(), task.segment, task.phase);
-        if let Err(e) = runner.handle(task, now, deadline).await {
-            let reason = format!("{} task of run {run}, segment {segment}, failed: {e}", phase_name(phase));
-            failures.push(Failed { record_id: record.id.to_string(), reason });
+        match runner.handle(task, now, deadline).await {
+            Ok(Some(report)) => {
+                // This task finished the run: its figures, once per run.
+                tracing::info!(job = J::NAME, run, ?report, "run finished");
+                kairos::telemetry::emit_metrics(&format!("{}-run", J::NAME), &report.metrics());
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let reason = format!("{} task of run {run}, segment {segment}, failed: {e}", phase_name(phase));
+                failures.push(Failed { record_id: record.id.to_string(), reason });
+            }
         }
     }
     Ok(serde_json::to_value(kairos_lambda::respond(J::NAME, failures, &[]))?)
 }
 
-/// Starts (or resumes) the run a schedule names.
+/// Starts (or resumes) the run a schedule names. Any failure is the invocation's error: the
+/// asynchronous invocation is retried, then goes to the on-failure destination, which alarms.
 async fn start<S: Store, Q: TaskQueue, J: SegmentedJob>(
     deps: &Deps<S, Q, J>,
     payload: Value,

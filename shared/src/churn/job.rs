@@ -1,33 +1,40 @@
 //! The scheduled churn scoring as a segmented job: gather a stratified sample of customer
-//! summaries, fit the purchase-timing and spend models, then score every customer, flag the
-//! valuable ones who become at risk, and queue one win-back send per episode.
+//! summaries, fit the purchase-timing model and a spend model per currency, then score every
+//! customer, flag the valuable ones who become at risk, and queue one win-back send per episode.
 //!
-//! An episode starts when a customer worth at least the configured value (their CLV, should they
-//! still be a customer) drops below the at-risk threshold, and ends only when they climb back
-//! above the (higher) recovered threshold: the gap is hysteresis, so nobody is re-flagged every
-//! night while hovering near the line. The win-back send is created in the same transaction as
-//! the score that starts the episode, keyed by the episode, so it is queued exactly once.
+//! An episode starts when a customer worth at least the configured value in their currency
+//! (their CLV, should they still be a customer) drops below the at-risk threshold, and ends only
+//! when they climb back above the (higher) recovered threshold: the gap is hysteresis, so nobody
+//! is re-flagged every night while hovering near the line. An episode is the lapse after a last
+//! purchase, and its send is named by that day (`churn-lapse-<day>`) and queued once per cause
+//! ([`crate::due::DueSend::writes`]): whatever happens to the score between runs, one send per
+//! lapse. Currency rules: [`super::history`].
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::bgnbd::BgNbd;
+use super::ModelKind;
 use super::data::{Summary, Unit};
 use super::fit::Fit;
 use super::gamma_gamma::GammaGamma;
-use super::pareto::ParetoNbd;
+use super::history::{CurrencyRates, History, SettingError, history_at, per_currency};
+use super::pipeline::{self, Valuation};
 use super::score::{Score, Scoring, Timing};
-use super::{ModelKind, fit_weighted};
 use crate::due::DueSend;
 use crate::ids::CampaignId;
 use crate::jobs::{Output, SegmentedJob};
 use crate::keys;
+use crate::money::Currency;
 use crate::profile::Profile;
 use crate::store::Key;
 
 pub const SCORE_SK: &str = keys::CHURN_SCORE;
-/// Customers kept per stratum in a segment's (and the merged) sample.
+/// Customers kept per stratum in a segment's (and the merged) timing sample.
 pub const SAMPLE_PER_STRATUM: usize = 800;
+/// Repeat buyers kept per currency in the spend sample.
+pub const SPEND_SAMPLE: usize = 800;
 /// Strata by repeat purchases: none, one, two or three, four to seven, eight or more.
 const STRATA: usize = 5;
 
@@ -42,7 +49,7 @@ fn stratum(frequency: u32) -> usize {
 }
 
 /// What the churn job is told to do.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChurnConfig {
     pub model: ModelKind,
     /// Weeks ahead for expected purchases and CLV.
@@ -50,25 +57,23 @@ pub struct ChurnConfig {
     /// Discount rate per week.
     pub weekly_discount_rate: f64,
     pub winback_campaign: CampaignId,
-    /// Value if active (CLV should they still be a customer) at or above which a customer is
-    /// worth winning back.
-    pub min_clv: f64,
+    /// Value if active (CLV should they still be a customer), per currency, at or above which a
+    /// customer is worth winning back. `None`: every customer at risk is. A currency missing
+    /// from the table: its customers are never flagged (the run reports it).
+    pub min_clv: Option<BTreeMap<Currency, f64>>,
     /// An episode starts below this P(alive)...
     pub at_risk_below: f64,
     /// ...and ends above this one.
     pub recovered_above: f64,
+    /// Spend converted into one base currency, if configured.
+    pub rates: Option<CurrencyRates>,
 }
 
 /// A churn setting that is missing its rule: which setting, and what was wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{setting}: {problem}")]
-pub struct ChurnConfigError {
-    pub setting: &'static str,
-    pub problem: String,
-}
+pub type ChurnConfigError = SettingError;
 
 fn config_error(setting: &'static str, problem: impl Into<String>) -> ChurnConfigError {
-    ChurnConfigError { setting, problem: problem.into() }
+    SettingError { setting, problem: problem.into() }
 }
 
 impl ChurnConfig {
@@ -93,15 +98,20 @@ impl ChurnConfig {
             }
         };
         let campaign = lookup("KAIROS_WINBACK_CAMPAIGN").unwrap_or_else(|| "winback".into());
+        let min_clv = match lookup("KAIROS_WINBACK_MIN_CLV").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(text) => Some(per_currency("KAIROS_WINBACK_MIN_CLV", &text)?),
+        };
         let config = ChurnConfig {
             model,
             horizon_weeks: number("KAIROS_CHURN_HORIZON_WEEKS", 52.0)?,
             weekly_discount_rate: number("KAIROS_CHURN_WEEKLY_DISCOUNT_RATE", 0.0018)?,
             winback_campaign: CampaignId::new(campaign)
                 .map_err(|e| config_error("KAIROS_WINBACK_CAMPAIGN", e.to_string()))?,
-            min_clv: number("KAIROS_WINBACK_MIN_CLV", 50.0)?,
+            min_clv,
             at_risk_below: number("KAIROS_AT_RISK_BELOW", 0.3)?,
             recovered_above: number("KAIROS_RECOVERED_ABOVE", 0.5)?,
+            rates: CurrencyRates::from_lookup(&lookup)?,
         };
         config.check().map(|()| config)
     }
@@ -122,48 +132,110 @@ impl ChurnConfig {
                 ),
             ));
         }
-        if matches!(self.model, ModelKind::GammaGamma) {
-            return Err(config_error("KAIROS_CHURN_MODEL", "the churn model must be bgnbd or pareto-nbd"));
+        pipeline::timing_kind(self.model).map_err(|e| config_error("KAIROS_CHURN_MODEL", e.to_string()))?;
+        if let (Some(rates), Some(min)) = (&self.rates, &self.min_clv) {
+            if let Some(other) = min.keys().find(|c| **c != rates.base) {
+                return Err(config_error(
+                    "KAIROS_WINBACK_MIN_CLV",
+                    format!(
+                        "spend is converted to {} (KAIROS_BASE_CURRENCY), so the minimum is in {} alone, not {}",
+                        rates.base.code(),
+                        rates.base.code(),
+                        other.code()
+                    ),
+                ));
+            }
         }
         Ok(())
     }
-}
 
-/// A customer's summary as of `today`, in weeks, from their orders: purchase days (orders not
-/// wholly refunded, on the shop's calendar), net spend of the repeat days in the main currency.
-pub fn summary_at(profile: &Profile, today: NaiveDate) -> Option<Summary> {
-    let currency = profile.purchases().currency;
-    let mut days: std::collections::BTreeMap<NaiveDate, f64> = std::collections::BTreeMap::new();
-    for record in profile.order_records().filter(|o| o.counts_as_purchase()) {
-        let Some(placed) = &record.placed else { continue };
-        if placed.day > today {
-            continue;
-        }
-        let net = if Some(placed.currency) == currency { record.net().to_f64() } else { 0.0 };
-        *days.entry(placed.day).or_default() += net;
+    fn valuation(&self) -> Valuation {
+        Valuation { horizon: self.horizon_weeks, discount_rate: self.weekly_discount_rate, unit: Unit::Week }
     }
-    let (&first, _) = days.iter().next()?;
-    let (&last, _) = days.iter().next_back()?;
-    let weeks = |from: NaiveDate, to: NaiveDate| (to - from).num_days() as f64 / 7.0;
-    let repeat: Vec<f64> = days.values().skip(1).copied().collect();
-    Some(Summary {
-        customer_id: profile.customer_id.to_string(),
-        frequency: repeat.len() as u32,
-        recency: weeks(first, last),
-        age: weeks(first, today),
-        monetary_value: (!repeat.is_empty()).then(|| repeat.iter().sum::<f64>() / repeat.len() as f64),
-    })
+
+    /// Whether a customer valued at `value` in `currency` is worth winning back.
+    fn valuable(&self, value: Option<f64>, currency: Option<Currency>) -> bool {
+        match &self.min_clv {
+            None => true,
+            Some(min) => match (value, currency.and_then(|c| min.get(&c))) {
+                (Some(v), Some(m)) => v >= *m,
+                _ => false,
+            },
+        }
+    }
 }
 
-/// One sampled customer: (hash, x, t_x, T, mean spend).
-type SampleRow = (u64, u32, f64, f64, f64);
+/// A customer's summary as of `today` (see [`history_at`] for the currency rules).
+pub fn summary_at(profile: &Profile, today: NaiveDate) -> Option<Summary> {
+    history_at(profile, today, None).map(|h| h.summary)
+}
 
-/// A bottom-k sample per stratum (the customers with the smallest hashes of their ids) and how
-/// many customers each stratum had: mergeable exactly, and the same whatever the segmentation.
+/// One sampled customer's timing: (hash, x, t_x, T).
+type TimingRow = (u64, u32, f64, f64);
+/// One sampled repeat buyer's spend: (hash, transactions with a spend, mean spend).
+type SpendRow = (u64, u32, f64);
+
+/// A bottom-k sample (the customers with the smallest hashes of their ids) and how many
+/// customers it stands for: mergeable exactly, the same whatever the segmentation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample<R> {
+    pub count: u64,
+    pub rows: Vec<R>,
+}
+
+impl<R> Default for Sample<R> {
+    fn default() -> Self {
+        Sample { count: 0, rows: Vec::new() }
+    }
+}
+
+pub trait Hashed: Copy {
+    fn hash(&self) -> u64;
+}
+
+impl Hashed for TimingRow {
+    fn hash(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Hashed for SpendRow {
+    fn hash(&self) -> u64 {
+        self.0
+    }
+}
+
+impl<R: Hashed> Sample<R> {
+    fn add(&mut self, row: R, k: usize) {
+        self.count += 1;
+        let pos = self.rows.partition_point(|r| r.hash() < row.hash());
+        if pos < k {
+            self.rows.insert(pos, row);
+            self.rows.truncate(k);
+        }
+    }
+
+    fn merge(&mut self, other: &Sample<R>, k: usize) {
+        self.count += other.count;
+        let mut merged: Vec<R> = self.rows.iter().chain(&other.rows).copied().collect();
+        merged.sort_by_key(Hashed::hash);
+        merged.dedup_by_key(|r| r.hash());
+        merged.truncate(k);
+        self.rows = merged;
+    }
+
+    fn weight(&self) -> f64 {
+        if self.rows.is_empty() { 0.0 } else { self.count as f64 / self.rows.len() as f64 }
+    }
+}
+
+/// What a segment gathers: a timing sample per stratum, a spend sample per currency. Bounded:
+/// 5 × 800 timing rows, 800 spend rows per currency (ISO 4217 has under 200).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SampleStats {
-    pub counts: Vec<u64>,
-    pub samples: Vec<Vec<SampleRow>>,
+    pub timing: Vec<Sample<TimingRow>>,
+    #[serde(default)]
+    pub spend: BTreeMap<Currency, Sample<SpendRow>>,
 }
 
 fn stable_hash(id: &str) -> u64 {
@@ -172,52 +244,70 @@ fn stable_hash(id: &str) -> u64 {
 
 impl SampleStats {
     fn ensure(&mut self) {
-        self.counts.resize(STRATA, 0);
-        self.samples.resize(STRATA, Vec::new());
+        self.timing.resize_with(STRATA, Sample::default);
     }
 
-    pub fn add(&mut self, s: &Summary) {
+    pub fn add(&mut self, h: &History) {
         self.ensure();
-        let k = stratum(s.frequency);
-        self.counts[k] += 1;
-        let row = (stable_hash(&s.customer_id), s.frequency, s.recency, s.age, s.monetary_value.unwrap_or(0.0));
-        let sample = &mut self.samples[k];
-        let pos = sample.partition_point(|r| r.0 < row.0);
-        if pos < SAMPLE_PER_STRATUM {
-            sample.insert(pos, row);
-            sample.truncate(SAMPLE_PER_STRATUM);
+        let s = &h.summary;
+        let hash = stable_hash(&s.customer_id);
+        self.timing[stratum(s.frequency)].add((hash, s.frequency, s.recency, s.age), SAMPLE_PER_STRATUM);
+        if let (Some(currency), Some(m), true) = (h.currency, s.monetary_value, h.spend_days > 0) {
+            self.spend.entry(currency).or_default().add((hash, h.spend_days, m), SPEND_SAMPLE);
         }
     }
 
     pub fn merge(&mut self, other: &SampleStats) {
         self.ensure();
-        for k in 0..other.counts.len().min(STRATA) {
-            self.counts[k] += other.counts[k];
-            let mut merged: Vec<SampleRow> = self.samples[k].iter().chain(&other.samples[k]).copied().collect();
-            merged.sort_by_key(|r| r.0);
-            merged.dedup_by_key(|r| r.0);
-            merged.truncate(SAMPLE_PER_STRATUM);
-            self.samples[k] = merged;
+        for (k, sample) in other.timing.iter().enumerate().take(STRATA) {
+            self.timing[k].merge(sample, SAMPLE_PER_STRATUM);
+        }
+        for (currency, sample) in &other.spend {
+            self.spend.entry(*currency).or_default().merge(sample, SPEND_SAMPLE);
         }
     }
 
-    /// The sampled summaries, each with the number of customers it stands for.
+    /// Customers gathered.
+    pub fn customers(&self) -> u64 {
+        self.timing.iter().map(|s| s.count).sum()
+    }
+
+    /// The sampled timing summaries, each with the number of customers it stands for.
     pub fn weighted(&self) -> Vec<(Summary, f64)> {
-        self.samples
+        self.timing
             .iter()
-            .zip(&self.counts)
-            .flat_map(|(sample, &count)| {
-                let weight = if sample.is_empty() { 0.0 } else { count as f64 / sample.len() as f64 };
-                sample.iter().map(move |&(h, x, r, t, m)| {
+            .flat_map(|sample| {
+                let weight = sample.weight();
+                sample.rows.iter().map(move |&(h, x, r, t)| {
                     let summary = Summary {
                         customer_id: format!("{h:016x}"),
                         frequency: x,
                         recency: r,
                         age: t,
-                        monetary_value: (x > 0).then_some(m),
+                        monetary_value: None,
                     };
                     (summary, weight)
                 })
+            })
+            .collect()
+    }
+
+    /// The sampled spend summaries of one currency, weighted.
+    fn weighted_spend(&self, currency: Currency) -> Vec<(Summary, f64)> {
+        let Some(sample) = self.spend.get(&currency) else { return Vec::new() };
+        let weight = sample.weight();
+        sample
+            .rows
+            .iter()
+            .map(|&(h, x, m)| {
+                let summary = Summary {
+                    customer_id: format!("{h:016x}"),
+                    frequency: x,
+                    recency: 0.0,
+                    age: 0.0,
+                    monetary_value: Some(m),
+                };
+                (summary, weight)
             })
             .collect()
     }
@@ -227,16 +317,30 @@ impl SampleStats {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChurnModel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scoring: Option<Scoring>,
+    pub timing: Option<Timing>,
+    /// Spend per transaction, per currency.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub spend: BTreeMap<Currency, GammaGamma>,
+    pub horizon: f64,
+    pub discount_rate: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timing_fit: Option<FitSummary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spend_fit: Option<FitSummary>,
-    /// Why customers are not scored (no fit), or why there is no CLV (no spend model).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub spend_fits: BTreeMap<Currency, FitSummary>,
+    /// Why customers are not scored (no fit), or why some have no CLV or cannot be flagged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
     pub customers: u64,
     pub sampled: u64,
+}
+
+impl ChurnModel {
+    /// How customers valued in `currency` are scored, if the timing model was fitted.
+    pub fn scoring_for(&self, currency: Option<Currency>) -> Option<Scoring> {
+        let valuation = Valuation { horizon: self.horizon, discount_rate: self.discount_rate, unit: Unit::Week };
+        let spend = currency.and_then(|c| self.spend.get(&c).copied());
+        self.timing.map(|t| pipeline::scoring(t, spend, valuation))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -268,12 +372,18 @@ pub struct WinBack {
     pub episode: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flagged_at: Option<DateTime<Utc>>,
+    /// The last purchase before the lapse the current (or last) episode is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lapse_after: Option<NaiveDate>,
 }
 
 /// What is stored per customer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CustomerScore {
     pub scored_at: DateTime<Utc>,
+    /// The currency spend, CLV and value are in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<Currency>,
     #[serde(flatten)]
     pub score: Score,
     pub winback: WinBack,
@@ -283,19 +393,40 @@ pub struct ChurnJob {
     pub config: ChurnConfig,
 }
 
+/// The occurrence a win-back for the lapse after `last_purchase` is queued under.
+pub fn lapse_occurrence(last_purchase: NaiveDate) -> String {
+    format!("churn-lapse-{last_purchase}")
+}
+
 impl ChurnJob {
     /// The next win-back state: an episode starts when a valuable customer falls below the
     /// at-risk line and ends when they climb above the recovered line.
-    pub fn transition(&self, previous: WinBack, score: &Score, now: DateTime<Utc>) -> (WinBack, bool) {
+    pub fn transition(
+        &self,
+        previous: WinBack,
+        score: &Score,
+        history: &History,
+        now: DateTime<Utc>,
+    ) -> (WinBack, bool) {
         let c = &self.config;
-        let valuable = score.value_if_active.is_some_and(|v| v >= c.min_clv);
+        let valuable = c.valuable(score.value_if_active, history.currency);
         if !previous.flagged && valuable && score.p_alive < c.at_risk_below {
-            (WinBack { flagged: true, episode: previous.episode + 1, flagged_at: Some(now) }, true)
+            let next = WinBack {
+                flagged: true,
+                episode: previous.episode + 1,
+                flagged_at: Some(now),
+                lapse_after: Some(history.last_purchase),
+            };
+            (next, true)
         } else if previous.flagged && score.p_alive > c.recovered_above {
             (WinBack { flagged: false, ..previous }, false)
         } else {
             (previous, false)
         }
+    }
+
+    fn history(&self, profile: &Profile, now: DateTime<Utc>) -> Option<History> {
+        history_at(profile, now.date_naive(), self.config.rates.as_ref())
     }
 }
 
@@ -307,8 +438,8 @@ impl SegmentedJob for ChurnJob {
     type Output = CustomerScore;
 
     fn gather(&self, profile: &Profile, now: DateTime<Utc>, stats: &mut SampleStats) {
-        if let Some(s) = summary_at(profile, now.date_naive()) {
-            stats.add(&s);
+        if let Some(h) = self.history(profile, now) {
+            stats.add(&h);
         }
     }
 
@@ -318,53 +449,58 @@ impl SegmentedJob for ChurnJob {
 
     fn fit(&self, stats: &SampleStats) -> ChurnModel {
         let weighted = stats.weighted();
-        let customers = stats.counts.iter().sum();
+        let valuation = self.config.valuation();
         let mut model = ChurnModel {
-            scoring: None,
+            timing: None,
+            spend: BTreeMap::new(),
+            horizon: valuation.horizon,
+            discount_rate: valuation.discount_rate,
             timing_fit: None,
-            spend_fit: None,
+            spend_fits: BTreeMap::new(),
             problems: Vec::new(),
-            customers,
+            customers: stats.customers(),
             sampled: weighted.len() as u64,
         };
-        let rows = weighted.iter().map(|(s, w)| (s, *w));
-        let timing = match fit_weighted(self.config.model, rows.clone()) {
-            Ok(f) => {
-                model.timing_fit = Some(FitSummary::from(&f));
-                match self.config.model {
-                    ModelKind::ParetoNbd => Timing::ParetoNbd(ParetoNbd::from_values(&f.values())),
-                    _ => Timing::Bgnbd(BgNbd::from_values(&f.values())),
-                }
+        match pipeline::fit_timing(self.config.model, weighted.iter().map(|(s, w)| (s, *w))) {
+            Ok((timing, fit)) => {
+                model.timing = Some(timing);
+                model.timing_fit = Some(FitSummary::from(&fit));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "churn model not fitted; nobody is scored this run");
                 model.problems.push(e.to_string());
                 return model;
             }
-        };
-        let spend = match fit_weighted(ModelKind::GammaGamma, rows) {
-            Ok(f) => {
-                model.spend_fit = Some(FitSummary::from(&f));
-                Some(GammaGamma::from_values(&f.values()))
+        }
+        for &currency in stats.spend.keys() {
+            let rows = stats.weighted_spend(currency);
+            match pipeline::fit_spend(rows.iter().map(|(s, w)| (s, *w))) {
+                Ok((spend, fit)) => {
+                    model.spend.insert(currency, spend);
+                    model.spend_fits.insert(currency, FitSummary::from(&fit));
+                }
+                Err(e) => model.problems.push(format!("no CLV in {}: {e}", currency.code())),
             }
-            Err(e) => {
-                model.problems.push(format!("no CLV: {e}"));
-                None
+            if let Some(min) = &self.config.min_clv {
+                if !min.contains_key(&currency) {
+                    model.problems.push(format!(
+                        "customers valued in {} are never flagged for win-back: KAIROS_WINBACK_MIN_CLV has no {} entry",
+                        currency.code(),
+                        currency.code()
+                    ));
+                }
             }
-        };
-        model.scoring = Some(Scoring {
-            timing,
-            spend,
-            horizon: self.config.horizon_weeks,
-            discount_rate: self.config.weekly_discount_rate,
-            clv_steps: 12,
-            unit: Unit::Week,
-        });
+        }
         model
     }
 
     fn model_key(&self) -> Key {
         Key::new(keys::CHURN_MODEL.0, keys::CHURN_MODEL.1)
+    }
+
+    fn public_model(&self, model: &ChurnModel) -> serde_json::Value {
+        // Small whatever the data: a few parameters per currency.
+        serde_json::to_value(model).unwrap_or_default()
     }
 
     fn apply(
@@ -374,23 +510,31 @@ impl SegmentedJob for ChurnJob {
         previous: Option<&CustomerScore>,
         now: DateTime<Utc>,
     ) -> Option<Output<CustomerScore>> {
-        let scoring = model.scoring.as_ref()?;
-        let summary = summary_at(profile, now.date_naive())?;
-        let score = scoring.score(&summary);
+        let history = self.history(profile, now)?;
+        let scoring = model.scoring_for(history.currency)?;
+        let score = match scoring.score(&history.summary).storable() {
+            Ok(score) => score,
+            Err(e) => {
+                tracing::error!(customer = %profile.customer_id, error = %e, "customer not scored");
+                return None;
+            }
+        };
         let before = previous.map(|c| c.winback).unwrap_or_default();
-        let (winback, starts_episode) = self.transition(before, &score, now);
+        let (winback, starts_episode) = self.transition(before, &score, &history, now);
         let mut due = Vec::new();
         if starts_episode {
             due.push(DueSend {
                 customer_id: profile.customer_id.clone(),
                 campaign_id: self.config.winback_campaign.clone(),
-                occurrence: format!("churn-episode-{}", winback.episode),
+                occurrence: lapse_occurrence(history.last_purchase),
                 due_at: now,
                 reason: format!("win-back: {}", score.explanation),
                 created_at: now,
             });
         }
-        Some(Output { value: CustomerScore { scored_at: now, score, winback }, due })
+        let flagged = winback.flagged;
+        let value = CustomerScore { scored_at: now, currency: history.currency, score, winback };
+        Some(Output { value, due, flagged })
     }
 }
 
@@ -399,8 +543,27 @@ mod tests {
     use super::*;
     use crate::churn::score::RiskBand;
 
-    fn job() -> ChurnJob {
-        ChurnJob { config: ChurnConfig::from_lookup(|_| None).unwrap() }
+    fn job(lookup: impl Fn(&str) -> Option<String>) -> ChurnJob {
+        ChurnJob { config: ChurnConfig::from_lookup(lookup).unwrap() }
+    }
+
+    fn eur() -> Currency {
+        Currency::new("EUR").unwrap()
+    }
+
+    fn history(currency: &str) -> History {
+        History {
+            summary: Summary {
+                customer_id: "c".into(),
+                frequency: 3,
+                recency: 10.0,
+                age: 30.0,
+                monetary_value: Some(40.0),
+            },
+            spend_days: 3,
+            currency: Some(Currency::new(currency).unwrap()),
+            last_purchase: NaiveDate::from_ymd_opt(2026, 5, 1).unwrap(),
+        }
     }
 
     fn score(p_alive: f64, clv: f64) -> Score {
@@ -421,53 +584,80 @@ mod tests {
 
     #[test]
     fn episodes_start_once_and_end_only_on_recovery() {
-        let job = job();
+        let job = job(|n| (n == "KAIROS_WINBACK_MIN_CLV").then(|| "EUR=50".into()));
         let now = Utc::now();
         let mut state = WinBack::default();
         let mut starts = 0;
         // Falls, hovers around the line, recovers a little (not enough), recovers, falls again.
         for p in [0.8, 0.25, 0.35, 0.28, 0.45, 0.29, 0.55, 0.2] {
-            let (next, started) = job.transition(state, &score(p, 120.0), now);
+            let (next, started) = job.transition(state, &score(p, 120.0), &history("EUR"), now);
             starts += u32::from(started);
             state = next;
         }
         assert_eq!(starts, 2);
         assert_eq!(state.episode, 2);
         assert!(state.flagged);
-        // Customers below the CLV threshold are never flagged.
-        let (cheap, started) = job.transition(WinBack::default(), &score(0.1, 10.0), now);
+        assert_eq!(state.lapse_after, Some(history("EUR").last_purchase));
+        // Customers below their currency's minimum, or in a currency without one, are never flagged.
+        let (cheap, started) = job.transition(WinBack::default(), &score(0.1, 10.0), &history("EUR"), now);
         assert!(!started && !cheap.flagged);
+        let (other, started) = job.transition(WinBack::default(), &score(0.1, 500.0), &history("USD"), now);
+        assert!(!started && !other.flagged);
+        // Without a minimum, anyone at risk is flagged.
+        let (anyone, started) =
+            self::job(|_| None).transition(WinBack::default(), &score(0.1, 1.0), &history("USD"), now);
+        assert!(started && anyone.flagged);
     }
 
     #[test]
     fn bottom_k_samples_merge_to_the_same_sample_in_any_split() {
-        let summaries: Vec<Summary> = (0..5000)
-            .map(|i| Summary {
-                customer_id: format!("c{i}"),
-                frequency: i % 11,
-                recency: 1.0,
-                age: 2.0,
-                monetary_value: Some(10.0),
+        let histories: Vec<History> = (0..5000)
+            .map(|i| History {
+                summary: Summary {
+                    customer_id: format!("c{i}"),
+                    frequency: i % 11,
+                    recency: 1.0,
+                    age: 2.0,
+                    monetary_value: (i % 11 > 0).then_some(10.0),
+                },
+                spend_days: i % 11,
+                currency: Some(Currency::new(if i % 3 == 0 { "USD" } else { "EUR" }).unwrap()),
+                last_purchase: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
             })
             .collect();
         let mut whole = SampleStats::default();
-        summaries.iter().for_each(|s| whole.add(s));
+        histories.iter().for_each(|h| whole.add(h));
         let (mut a, mut b) = (SampleStats::default(), SampleStats::default());
-        for (i, s) in summaries.iter().enumerate() {
-            if i % 3 == 0 { a.add(s) } else { b.add(s) }
+        for (i, h) in histories.iter().enumerate() {
+            if i % 3 == 1 { a.add(h) } else { b.add(h) }
         }
         b.merge(&a);
         assert_eq!(whole, b);
         let weights: f64 = whole.weighted().iter().map(|(_, w)| w).sum();
         assert!((weights - 5000.0).abs() < 1e-6, "weights stand for every customer: {weights}");
+        assert_eq!(whole.spend.len(), 2);
+        assert!(whole.spend.values().all(|s| s.rows.len() == SPEND_SAMPLE));
+        let text = serde_json::to_string(&whole).unwrap();
+        assert!(text.len() < 400_000, "bounded: {} bytes", text.len());
     }
 
     #[test]
     fn configuration_is_checked() {
         assert!(ChurnConfig::from_lookup(|n| (n == "KAIROS_AT_RISK_BELOW").then(|| "0.6".into())).is_err());
         assert!(ChurnConfig::from_lookup(|n| (n == "KAIROS_CHURN_MODEL").then(|| "gamma".into())).is_err());
-        assert!(ChurnConfig::from_lookup(|n| (n == "KAIROS_WINBACK_MIN_CLV").then(|| "lots".into())).is_err());
+        let plain = ChurnConfig::from_lookup(|n| (n == "KAIROS_WINBACK_MIN_CLV").then(|| "50".into())).unwrap_err();
+        assert_eq!(plain.setting, "KAIROS_WINBACK_MIN_CLV");
         let c = ChurnConfig::from_lookup(|n| (n == "KAIROS_CHURN_MODEL").then(|| "pareto-nbd".into())).unwrap();
         assert_eq!(c.model, ModelKind::ParetoNbd);
+        assert_eq!(c.min_clv, None);
+        let converted = |n: &str| match n {
+            "KAIROS_BASE_CURRENCY" => Some("EUR".to_string()),
+            "KAIROS_CURRENCY_RATES" => Some("USD=0.9".to_string()),
+            "KAIROS_WINBACK_MIN_CLV" => Some("USD=50".to_string()),
+            _ => None,
+        };
+        assert_eq!(ChurnConfig::from_lookup(converted).unwrap_err().setting, "KAIROS_WINBACK_MIN_CLV");
+        let min = job(|n| (n == "KAIROS_WINBACK_MIN_CLV").then(|| "EUR=50,USD=55".into())).config.min_clv.unwrap();
+        assert_eq!(min[&eur()], 50.0);
     }
 }

@@ -3,13 +3,17 @@
 //! - [`bgnbd`] and [`pareto`]: purchase timing, P(alive) and expected purchases;
 //! - [`gamma_gamma`]: spend per transaction;
 //! - [`fit`]: maximum likelihood with standard errors; [`data`]: summaries and pooling;
-//! - [`special`]: ₂F₁ and log-space arithmetic.
+//! - [`special`]: ₂F₁ and log-space arithmetic;
+//! - [`history`]: what the models read of a profile (currencies kept apart); [`pipeline`]: fit
+//!   and score, the one way; [`job`]: the nightly run.
 pub mod bgnbd;
 pub mod data;
 pub mod fit;
 pub mod gamma_gamma;
+pub mod history;
 pub mod job;
 pub mod pareto;
+pub mod pipeline;
 pub mod score;
 pub mod sim;
 pub mod special;

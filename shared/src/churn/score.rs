@@ -117,7 +117,7 @@ impl Scoring {
             expected_purchases: numbers.expected_purchases,
             expected_spend: numbers.expected_spend,
             clv: numbers.clv,
-            value_if_active: numbers.clv.filter(|_| numbers.p_alive > 1e-9).map(|clv| clv / numbers.p_alive),
+            value_if_active: numbers.value_if_active,
             band: RiskBand::of(numbers.p_alive),
             explanation: self.explain(s, &numbers),
         }
@@ -146,6 +146,7 @@ impl Scoring {
             expected_purchases: previous * p_alive,
             expected_spend: spend,
             clv: spend.map(|m| m * discounted * p_alive),
+            value_if_active: spend.map(|m| m * discounted),
         }
     }
 
@@ -180,6 +181,49 @@ pub struct Numbers {
     pub expected_purchases: f64,
     pub expected_spend: Option<f64>,
     pub clv: Option<f64>,
+    /// CLV should the customer still be active (computed directly, not as CLV / P(alive), which
+    /// is 0 / 0 for a regular long gone).
+    pub value_if_active: Option<f64>,
+}
+
+/// Magnitudes below this are stored as 0: DynamoDB cannot store numbers below 1e-130, and a
+/// probability or a value this small means nothing but "none".
+const NEGLIGIBLE: f64 = 1e-30;
+
+/// A score with a number no store can hold (not finite): which field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the score's {0} is not a finite number")]
+pub struct Unstorable(pub &'static str);
+
+impl Score {
+    /// The score with every number storable and meaning the same: negligible magnitudes (a
+    /// P(alive) of 1e-140) become 0, and a number that is not finite is an error naming it.
+    pub fn storable(mut self) -> Result<Score, Unstorable> {
+        fn fix(name: &'static str, x: &mut f64) -> Result<(), Unstorable> {
+            if !x.is_finite() {
+                return Err(Unstorable(name));
+            }
+            if x.abs() < NEGLIGIBLE {
+                *x = 0.0;
+            }
+            Ok(())
+        }
+        fix("recency", &mut self.recency)?;
+        fix("T", &mut self.age)?;
+        fix("p_alive", &mut self.p_alive)?;
+        fix("expected_purchases", &mut self.expected_purchases)?;
+        for (name, v) in [
+            ("monetary_value", &mut self.monetary_value),
+            ("expected_spend", &mut self.expected_spend),
+            ("clv", &mut self.clv),
+            ("value_if_active", &mut self.value_if_active),
+        ] {
+            if let Some(x) = v {
+                fix(name, x)?;
+            }
+        }
+        Ok(self)
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +256,29 @@ mod tests {
         let fresh = scoring().score(&summary(8, 38.0, 39.0, 30.0));
         assert_eq!(fresh.band, RiskBand::Active);
         assert!(fresh.clv.unwrap() > s.clv.unwrap());
+    }
+
+    #[test]
+    fn a_lapsed_heavy_buyer_scores_storably_and_stays_valuable() {
+        // 150 repeat purchases over 30 weeks, then nothing for 270 weeks: P(alive) near 1e-140.
+        let raw = scoring().score(&summary(150, 30.0, 300.0, 40.0));
+        assert!(raw.p_alive < 1e-100, "{}", raw.p_alive);
+        let s = raw.storable().unwrap();
+        assert_eq!(s.p_alive, 0.0);
+        assert_eq!(s.band, RiskBand::Lost);
+        assert!(s.value_if_active.unwrap() > 500.0, "still worth winning back: {:?}", s.value_if_active);
+        let doc = serde_json::to_value(&s).unwrap();
+        let item = crate::store::Item::new(crate::store::Key::new("C#x", "CHURN"), 1, doc.as_object().unwrap().clone());
+        assert!(
+            crate::store::check_writes(&[crate::store::Write::Put {
+                item,
+                condition: crate::store::Condition::Always
+            }])
+            .is_ok()
+        );
+        let mut broken = s.clone();
+        broken.clv = Some(f64::NAN);
+        assert_eq!(broken.storable(), Err(Unstorable("clv")));
     }
 
     #[test]

@@ -246,8 +246,14 @@ impl<S: Store> Store for Flaky<S> {
     async fn query(&self, pk: &str, query: &Query) -> Result<Page, StoreError> {
         self.inner.query(pk, query).await
     }
-    async fn scan(&self, segment: Segment, after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
-        self.inner.scan(segment, after, limit).await
+    async fn scan(
+        &self,
+        segment: Segment,
+        after: Option<&Key>,
+        limit: usize,
+        consistency: Consistency,
+    ) -> Result<Page, StoreError> {
+        self.inner.scan(segment, after, limit, consistency).await
     }
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let allowed = self.allow_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
@@ -321,8 +327,14 @@ impl Store for Stale {
     async fn query(&self, pk: &str, query: &Query) -> Result<Page, StoreError> {
         self.inner.query(pk, query).await
     }
-    async fn scan(&self, segment: Segment, after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
-        self.inner.scan(segment, after, limit).await
+    async fn scan(
+        &self,
+        segment: Segment,
+        after: Option<&Key>,
+        limit: usize,
+        consistency: Consistency,
+    ) -> Result<Page, StoreError> {
+        self.inner.scan(segment, after, limit, consistency).await
     }
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         self.inner.write(writes).await

@@ -13,8 +13,11 @@
 //! Everything is idempotent and restartable: a redelivered message finds its segment's result
 //! already stored, or each customer's output already written for this run, and does nothing
 //! twice; a worker close to its deadline hands the rest of its segment to a continuation
-//! message. Starting the same run again (the scheduler retrying) resumes it.
+//! message (what it gathered so far stored in the run, the message naming it: messages stay
+//! small whatever the statistics). Starting the same run again (the scheduler retrying)
+//! resumes it.
 
+pub mod blob;
 pub mod local;
 pub mod runner;
 pub mod sqs;
@@ -38,9 +41,12 @@ pub struct Task {
     /// Where to resume the segment's scan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<(String, String)>,
-    /// Statistics gathered so far in this segment, when a gather resumes.
+    /// What the invocations before this one did in this segment, when it resumes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub carry: Option<serde_json::Value>,
+    pub carry: Option<runner::Carry>,
+    /// How many invocations handed this segment on before (0: a fresh task).
+    #[serde(default)]
+    pub hand_over: u32,
 }
 
 impl Task {
@@ -85,6 +91,9 @@ pub trait SegmentedJob: Send + Sync {
     fn fit(&self, stats: &Self::Stats) -> Self::Model;
     /// Where the fitted model is published for other functions.
     fn model_key(&self) -> Key;
+    /// What is published there: bounded, whatever the data (the whole model, which can be
+    /// larger, stays with the run).
+    fn public_model(&self, model: &Self::Model) -> serde_json::Value;
     /// One customer's output given their previous one (from an earlier run; the runner decodes
     /// it, and a customer whose previous output cannot be read is reported and left alone, never
     /// reset), or `None` to leave them alone.
@@ -98,15 +107,17 @@ pub trait SegmentedJob: Send + Sync {
 }
 
 /// What a job writes for one customer: their output, and due sends created with it in the same
-/// transaction (each only if it does not exist yet: its key names its cause).
+/// transaction (each once per cause: see [`DueSend::writes`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output<T> {
     pub value: T,
     pub due: Vec<DueSend>,
+    /// Whether the job marks this customer (churn: in an at-risk episode), for the run's counts.
+    pub flagged: bool,
 }
 
 impl<T> Output<T> {
     pub fn of(value: T) -> Self {
-        Output { value, due: Vec::new() }
+        Output { value, due: Vec::new(), flagged: false }
     }
 }

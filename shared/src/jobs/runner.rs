@@ -2,19 +2,29 @@
 //!
 //! Items, all under the run's partition `JOB#<job>#<run>` (expiring after 30 days):
 //!
-//! | sk              | what                                                        |
-//! |-----------------|-------------------------------------------------------------|
-//! | `STATE`         | phase, segment count, whether the apply tasks went out      |
-//! | `GATHER#<seg>`  | one segment's statistics                                    |
-//! | `MODEL`         | the model fitted from all of them                           |
-//! | `APPLIED#<seg>` | one segment done: customers written and skipped             |
+//! | sk                     | what                                                        |
+//! |------------------------|-------------------------------------------------------------|
+//! | `STATE`                | phase, segment count, who holds the fit / fan-out claim     |
+//! | `GATHER#<seg>`         | one segment's statistics (chunked when large)               |
+//! | `CARRY#<seg>#<n>`      | statistics handed to a segment's n-th continuation          |
+//! | `MODEL`                | the model fitted from all of them (chunked when large)      |
+//! | `APPLIED#<seg>`        | one segment done: its counts                                |
+//! | `LEASE#<phase>#<seg>`  | a segment being worked: until when, how often it was taken  |
 //!
 //! Each customer's output is `C#<id>` / `J::OUTPUT_SK`, carrying the run that wrote it: a
 //! redelivered task skips customers this run already wrote, so each is written once per run.
 //!
-//! A segment is read as whole customers ([`crate::customers::CustomerGroups`]): the profile's
-//! parts and the customer's previous output come from the same scan. A customer whose items
-//! cannot be decoded is logged with the key and counted, and the run goes on without them.
+//! Segments are read eventually consistent (half the price): a profile a second stale is fine
+//! for a nightly model, and every output write is conditioned on the version read, so a stale
+//! previous output fails its condition and is read again, strongly.
+//!
+//! The fit and the apply fan-out happen once per run: the worker that moves the state on
+//! (a conditional write) claims them for a while; everyone else leaves them alone, and only a
+//! claim that ran out (its holder died) is taken over. Resuming a run sends tasks only for
+//! segments that are neither done nor leased by a live worker.
+//!
+//! A customer whose items cannot be decoded, or whose output the store refuses, is logged with
+//! the key and counted; the segment goes on without them.
 
 use std::time::{Duration, Instant};
 
@@ -22,12 +32,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Phase, QueueError, SegmentedJob, Task, TaskQueue};
+use super::{Output, Phase, QueueError, SegmentedJob, Task, TaskQueue, blob};
 use crate::customers::{self, SegmentScan};
 use crate::ids::CustomerId;
 use crate::keys;
 use crate::profile::Profile;
-use crate::store::{Condition, Item, Key, Query, Segment, Store, StoreError, Write, decode, encode};
+use crate::store::{Condition, Consistency, Item, Key, Query, Segment, Store, StoreError, Write, decode, encode};
 
 /// Run items are kept this long, for inspection, then expire.
 const RUN_ITEM_DAYS: i64 = 30;
@@ -36,6 +46,9 @@ const PAGE: usize = 500;
 /// A worker this close to its deadline hands the rest of its segment to a continuation.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 pub const MAX_SEGMENTS: u32 = 1000;
+/// How long a fit or fan-out claim, or a segment's lease, holds without its worker: longer
+/// than a Lambda invocation can live (15 minutes).
+const CLAIM_SECS: i64 = 16 * 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -61,6 +74,8 @@ impl JobError {
 #[serde(rename_all = "snake_case")]
 pub enum RunPhase {
     Gathering,
+    /// One worker is fitting the model.
+    Fitting,
     Applying,
     Done,
 }
@@ -70,20 +85,97 @@ pub struct RunState {
     pub phase: RunPhase,
     pub total: u32,
     pub started_at: DateTime<Utc>,
+    /// In `Fitting`, and in `Applying` until the apply tasks are sent: the claim's holder works
+    /// until then; after it, anyone may take the work over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_until: Option<DateTime<Utc>>,
     #[serde(default)]
     pub apply_enqueued: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<RunReport>,
 }
 
-/// What one apply task did.
+/// What one segment's apply did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Applied {
+    /// Customers read whole.
+    #[serde(default)]
+    pub read: u64,
     pub written: u64,
     pub skipped: u64,
     /// Customers left out because an item of theirs could not be decoded.
     #[serde(default)]
     pub unreadable: u64,
+    /// Customers whose output the store refused (each logged with its key).
+    #[serde(default)]
+    pub failed: u64,
+    /// Customers the job marked this run (churn: in an at-risk episode).
+    #[serde(default)]
+    pub flagged: u64,
+    /// Due sends queued.
+    #[serde(default)]
+    pub queued: u64,
+}
+
+impl Applied {
+    fn add(&mut self, o: &Applied) {
+        self.read += o.read;
+        self.written += o.written;
+        self.skipped += o.skipped;
+        self.unreadable += o.unreadable;
+        self.failed += o.failed;
+        self.flagged += o.flagged;
+        self.queued += o.queued;
+    }
+}
+
+/// A finished run, for metrics: every segment's counts, and how many segments were worked more
+/// than once (redelivered or resumed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub segments: u32,
+    pub segments_retried: u32,
+    pub customers: Applied,
+    pub seconds: i64,
+}
+
+impl RunReport {
+    /// As metric names and values.
+    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
+        let c = &self.customers;
+        vec![
+            ("CustomersRead", c.read as f64),
+            ("CustomersWritten", c.written as f64),
+            ("CustomersSkipped", c.skipped as f64),
+            ("CustomersUnreadable", c.unreadable as f64),
+            ("CustomersFailed", c.failed as f64),
+            ("CustomersFlagged", c.flagged as f64),
+            ("SendsQueued", c.queued as f64),
+            ("SegmentsRetried", f64::from(self.segments_retried)),
+            ("RunSeconds", self.seconds as f64),
+        ]
+    }
+}
+
+/// What a segment's continuation is handed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Carry {
+    /// Gathered statistics, stored in the run's partition at this sort key (they can be larger
+    /// than a message).
+    Stats(String),
+    /// Apply counts so far (small, so in the message).
+    Counts(Applied),
+}
+
+/// A segment being worked.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Lease {
+    until: Option<DateTime<Utc>>,
+    /// Fresh tasks that took the segment (more than one: redelivered or resumed).
+    starts: u32,
 }
 
 /// A customer's output as stored: the job's value and the run that wrote it.
@@ -101,8 +193,7 @@ struct Scanned<T> {
     previous: Option<(StoredOutput<T>, u64)>,
 }
 
-/// The customer's profile and previous output from their items; `None` (logged) if an item
-/// cannot be decoded, or if they have no profile.
+/// The customer's profile and previous output from their items; `None` if they have no profile.
 fn scanned<T: serde::de::DeserializeOwned>(
     customer: &CustomerId,
     items: Vec<Item>,
@@ -126,15 +217,20 @@ pub struct Runner<'a, S, Q, J> {
     pub job: &'a J,
 }
 
-/// Time left for this invocation, if it is bounded.
-#[derive(Clone, Copy, Debug)]
-pub struct Deadline(pub Option<Instant>);
+/// When an invocation hands the rest of its segment on: near its deadline, or after a number of
+/// scan pages (an operator's bound on the work per invocation).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Deadline {
+    pub at: Option<Instant>,
+    pub max_pages: Option<usize>,
+}
 
 impl Deadline {
-    pub const NONE: Deadline = Deadline(None);
+    pub const NONE: Deadline = Deadline { at: None, max_pages: None };
 
-    fn near(&self) -> bool {
-        self.0.is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN)
+    fn near(&self, pages: usize) -> bool {
+        self.at.is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN)
+            || self.max_pages.is_some_and(|n| pages >= n)
     }
 }
 
@@ -143,6 +239,13 @@ fn check_run_id(run: &str) -> Result<(), JobError> {
         return Err(JobError::Invalid(format!("run id {run:?} must be 1 to 100 characters without '#' or spaces")));
     }
     Ok(())
+}
+
+fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Gather => "gather",
+        Phase::Apply => "apply",
+    }
 }
 
 impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
@@ -158,6 +261,10 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         now.timestamp() + RUN_ITEM_DAYS * 86_400
     }
 
+    fn claim_end(now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::seconds(CLAIM_SECS)
+    }
+
     fn tasks(&self, run: &str, phase: Phase, total: u32, segments: impl Iterator<Item = u32>) -> Vec<Task> {
         segments
             .map(|segment| Task {
@@ -168,6 +275,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                 total,
                 after: None,
                 carry: None,
+                hand_over: 0,
             })
             .collect()
     }
@@ -182,16 +290,12 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         }
     }
 
-    async fn put_state(
-        &self,
-        run: &str,
-        state: &RunState,
-        condition: Condition,
-        version: u64,
-        now: DateTime<Utc>,
-    ) -> Result<bool, JobError> {
+    /// Writes the state if it is still at `version` (0: not there); `false` if someone else
+    /// moved it first.
+    async fn put_state(&self, run: &str, state: &RunState, version: u64, now: DateTime<Utc>) -> Result<bool, JobError> {
         let key = self.key(run, keys::JOB_STATE);
-        let item = Item::new(key.clone(), version, encode(&key, state)?).expiring(Self::expiry(now));
+        let condition = if version == 0 { Condition::NotExists } else { Condition::VersionIs(version) };
+        let item = Item::new(key.clone(), version + 1, encode(&key, state)?).expiring(Self::expiry(now));
         match self.store.write(vec![Write::Put { item, condition }]).await {
             Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed { .. }) => Ok(false),
@@ -199,12 +303,15 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         }
     }
 
-    /// Sort keys under the run with this prefix.
+    /// Items under the run with this sort-key prefix.
     async fn run_items(&self, run: &str, prefix: &str) -> Result<Vec<Item>, JobError> {
         let mut items = Vec::new();
         let mut query = Query::prefix(prefix);
         loop {
             let page = self.store.query(&self.pk(run), &query).await?;
+            if let Some(e) = page.corrupt.into_iter().next() {
+                return Err(e.into());
+            }
             items.extend(page.items);
             match page.next {
                 Some(next) => query.after = Some(next),
@@ -213,16 +320,82 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         }
     }
 
+    async fn segments_with(&self, run: &str, prefix: &str) -> Result<Vec<u32>, JobError> {
+        Ok(self.run_items(run, prefix).await?.iter().filter_map(|i| i.key.sk[prefix.len()..].parse().ok()).collect())
+    }
+
+    async fn leases(&self, run: &str, phase: Phase) -> Result<Vec<(u32, Lease)>, JobError> {
+        let prefix = keys::job_lease_sk(phase_name(phase), 0);
+        let prefix = &prefix[..prefix.len() - 5];
+        let mut out = Vec::new();
+        for item in self.run_items(run, prefix).await? {
+            if let Ok(segment) = item.key.sk[prefix.len()..].parse::<u32>() {
+                out.push((segment, decode::<Lease>(item)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Segments of `phase` that are neither done (`done_prefix`) nor leased by a live worker.
+    async fn unclaimed(
+        &self,
+        run: &str,
+        phase: Phase,
+        total: u32,
+        done_prefix: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u32>, JobError> {
+        let done = self.segments_with(run, done_prefix).await?;
+        let live: Vec<u32> = self
+            .leases(run, phase)
+            .await?
+            .into_iter()
+            .filter(|(_, l)| l.until.is_some_and(|u| u > now))
+            .map(|(s, _)| s)
+            .collect();
+        Ok((0..total).filter(|s| !done.contains(s) && !live.contains(s)).collect())
+    }
+
+    /// Marks a segment as worked until a claim's length from now; a fresh task (not a
+    /// continuation) counts as one more start. Best effort: a racing writer wins.
+    async fn lease(&self, task: &Task, now: DateTime<Utc>) -> Result<(), JobError> {
+        let key = self.key(&task.run, keys::job_lease_sk(phase_name(task.phase), task.segment));
+        let (mut lease, version) = match self.store.get(&key).await? {
+            Some(item) => {
+                let v = item.version;
+                (decode::<Lease>(item).unwrap_or_default(), v)
+            }
+            None => (Lease::default(), 0),
+        };
+        lease.until = Some(Self::claim_end(now));
+        if task.hand_over == 0 {
+            lease.starts += 1;
+        }
+        let condition = if version == 0 { Condition::NotExists } else { Condition::VersionIs(version) };
+        let item = Item::new(key.clone(), version + 1, encode(&key, &lease)?).expiring(Self::expiry(now));
+        match self.store.write(vec![Write::Put { item, condition }]).await {
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Starts run `run` over `total` segments, or resumes it: sends the tasks its phase still
-    /// needs. Safe to call again for the same run.
+    /// needs and nobody is working on. Safe to call again for the same run.
     pub async fn start(&self, run: &str, total: u32, now: DateTime<Utc>) -> Result<RunState, JobError> {
         check_run_id(run)?;
         if !(1..=MAX_SEGMENTS).contains(&total) {
             return Err(JobError::Invalid(format!("{total} segments (expected 1 to {MAX_SEGMENTS})")));
         }
-        let fresh =
-            RunState { phase: RunPhase::Gathering, total, started_at: now, apply_enqueued: false, finished_at: None };
-        if self.put_state(run, &fresh, Condition::NotExists, 1, now).await? {
+        let fresh = RunState {
+            phase: RunPhase::Gathering,
+            total,
+            started_at: now,
+            claimed_until: None,
+            apply_enqueued: false,
+            finished_at: None,
+            report: None,
+        };
+        if self.put_state(run, &fresh, 0, now).await? {
             self.queue.enqueue(self.tasks(run, Phase::Gather, total, 0..total)).await?;
             tracing::info!(job = J::NAME, run, total, "run started");
             return Ok(fresh);
@@ -232,15 +405,18 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         };
         match state.phase {
             RunPhase::Gathering => {
-                let done: Vec<u32> = self.segments_with(run, keys::JOB_GATHERED).await?;
-                let missing = (0..state.total).filter(|s| !done.contains(s));
-                self.queue.enqueue(self.tasks(run, Phase::Gather, state.total, missing)).await?;
+                let missing = self.unclaimed(run, Phase::Gather, state.total, keys::JOB_GATHERED, now).await?;
+                self.queue.enqueue(self.tasks(run, Phase::Gather, state.total, missing.into_iter())).await?;
                 self.advance(run, state.total, now).await?;
             }
+            RunPhase::Fitting => self.advance(run, state.total, now).await?,
             RunPhase::Applying => {
-                let done: Vec<u32> = self.segments_with(run, keys::JOB_APPLIED).await?;
-                let missing = (0..state.total).filter(|s| !done.contains(s));
-                self.queue.enqueue(self.tasks(run, Phase::Apply, state.total, missing)).await?;
+                if state.apply_enqueued {
+                    let missing = self.unclaimed(run, Phase::Apply, state.total, keys::JOB_APPLIED, now).await?;
+                    self.queue.enqueue(self.tasks(run, Phase::Apply, state.total, missing.into_iter())).await?;
+                } else {
+                    self.advance(run, state.total, now).await?;
+                }
                 self.finish(run, state.total, now).await?;
             }
             RunPhase::Done => {}
@@ -249,12 +425,14 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         Ok(self.state(run).await?.map_or(state, |(s, _)| s))
     }
 
-    async fn segments_with(&self, run: &str, prefix: &str) -> Result<Vec<u32>, JobError> {
-        Ok(self.run_items(run, prefix).await?.iter().filter_map(|i| i.key.sk[prefix.len()..].parse().ok()).collect())
-    }
-
-    /// Does one task. `Ok` means the message can be deleted.
-    pub async fn handle(&self, task: Task, now: DateTime<Utc>, deadline: Deadline) -> Result<(), JobError> {
+    /// Does one task. `Ok` means the message can be deleted; `Ok(Some(report))` that this task
+    /// finished the run.
+    pub async fn handle(
+        &self,
+        task: Task,
+        now: DateTime<Utc>,
+        deadline: Deadline,
+    ) -> Result<Option<RunReport>, JobError> {
         if task.job != J::NAME {
             return Err(JobError::Invalid(format!("task for job {:?} sent to {:?}", task.job, J::NAME)));
         }
@@ -263,7 +441,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             return Err(JobError::Invalid(format!("segment {} of {}", task.segment, task.total)));
         }
         match task.phase {
-            Phase::Gather => self.gather(task, now, deadline).await,
+            Phase::Gather => self.gather(task, now, deadline).await.map(|()| None),
             Phase::Apply => self.apply(task, now, deadline).await,
         }
     }
@@ -273,13 +451,23 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         if self.store.get(&done_key).await?.is_some() {
             return self.advance(&task.run, task.total, now).await;
         }
+        self.lease(&task, now).await?;
         let mut stats: J::Stats = match &task.carry {
-            Some(carry) => serde_json::from_value(carry.clone())
-                .map_err(|e| JobError::Invalid(format!("carried statistics: {e}")))?,
             None => J::Stats::default(),
+            Some(Carry::Stats(sk)) => blob::get(self.store, &self.key(&task.run, sk.as_str()))
+                .await?
+                .ok_or_else(|| JobError::Invalid(format!("the statistics carried at {sk} are missing")))?,
+            Some(Carry::Counts(_)) => return Err(JobError::Invalid("a gather task carries apply counts".into())),
         };
-        let mut scan = SegmentScan::new(self.store, Segment::new(task.segment, task.total)?, task.after_key());
+        let mut scan = SegmentScan::new(
+            self.store,
+            Segment::new(task.segment, task.total)?,
+            task.after_key(),
+            Consistency::Eventual,
+        );
+        let mut pages = 0;
         while let Some(customers) = scan.next(PAGE).await? {
+            pages += 1;
             for (customer, items) in customers {
                 match scanned::<J::Output>(&customer, items, J::OUTPUT_SK) {
                     Ok(Some(s)) => self.job.gather(&s.profile, now, &mut stats),
@@ -288,116 +476,142 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                 }
             }
             // Near the deadline, hand the rest on, from after the last whole customer.
-            if let Some(from) = scan.resume_point().filter(|_| deadline.near()) {
-                let carry = serde_json::to_value(&stats).map_err(|e| JobError::Invalid(e.to_string()))?;
-                let rest = Task { after: Some((from.pk.clone(), from.sk.clone())), carry: Some(carry), ..task };
+            if let Some(from) = scan.resume_point().filter(|_| deadline.near(pages)) {
+                let hand_over = task.hand_over + 1;
+                let sk = keys::job_carry_sk(task.segment, hand_over);
+                blob::put(self.store, &self.key(&task.run, sk.as_str()), &stats, Condition::Always, Self::expiry(now))
+                    .await?;
+                let after = Some((from.pk.clone(), from.sk.clone()));
+                let rest = Task { after, carry: Some(Carry::Stats(sk)), hand_over, ..task };
                 self.queue.enqueue(vec![rest]).await?;
                 return Ok(());
             }
         }
-        let item =
-            Item::new(done_key.clone(), 1, encode(&done_key, &json!({ "stats": stats }))?).expiring(Self::expiry(now));
-        match self.store.write(vec![Write::Put { item, condition: Condition::NotExists }]).await {
-            Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        blob::put(self.store, &done_key, &stats, Condition::NotExists, Self::expiry(now)).await?;
         self.advance(&task.run, task.total, now).await
     }
 
-    /// When every segment has gathered: fit, publish, and send the apply tasks (once).
+    /// Moves the run on once every segment has gathered: claims the fit (one worker), fits,
+    /// publishes, and sends the apply tasks. A claim that ran out is taken over.
     async fn advance(&self, run: &str, total: u32, now: DateTime<Utc>) -> Result<(), JobError> {
-        let Some((state, version)) = self.state(run).await? else {
-            return Err(JobError::Invalid(format!("run {run} has no state")));
-        };
-        if state.phase == RunPhase::Gathering {
-            let gathered = self.run_items(run, keys::JOB_GATHERED).await?;
-            if gathered.len() < total as usize {
-                return Ok(());
-            }
-            let mut merged = J::Stats::default();
-            for item in gathered {
-                #[derive(Deserialize)]
-                struct Gathered<T> {
-                    stats: T,
+        // A lost race re-reads the state; three rounds are plenty (each is someone's progress).
+        for _ in 0..3 {
+            let Some((state, version)) = self.state(run).await? else {
+                return Err(JobError::Invalid(format!("run {run} has no state")));
+            };
+            let claim_lapsed = state.claimed_until.is_none_or(|until| until <= now);
+            let claimed = RunState { claimed_until: Some(Self::claim_end(now)), ..state.clone() };
+            match state.phase {
+                RunPhase::Gathering | RunPhase::Fitting => {
+                    if state.phase == RunPhase::Fitting && !claim_lapsed {
+                        return Ok(()); // someone is fitting
+                    }
+                    if self.segments_with(run, keys::JOB_GATHERED).await?.len() < total as usize {
+                        return Ok(());
+                    }
+                    let fitting = RunState { phase: RunPhase::Fitting, ..claimed };
+                    if self.put_state(run, &fitting, version, now).await? {
+                        return self.fit(run, fitting, version + 1, now).await;
+                    }
                 }
-                let part: Gathered<J::Stats> = decode(item)?;
-                self.job.merge(&mut merged, &part.stats);
+                RunPhase::Applying if !state.apply_enqueued && claim_lapsed => {
+                    if self.put_state(run, &claimed, version, now).await? {
+                        return self.fan_out_apply(run, claimed, version + 1, now).await;
+                    }
+                }
+                RunPhase::Applying | RunPhase::Done => return Ok(()),
             }
-            let model = self.job.fit(&merged);
-            let model_doc = json!({ "run": run, "fitted_at": now, "model": model });
-            let run_model = self.key(run, keys::JOB_MODEL);
-            let public = self.job.model_key();
-            let applying = RunState { phase: RunPhase::Applying, apply_enqueued: false, ..state.clone() };
-            let state_key = self.key(run, keys::JOB_STATE);
-            let writes = vec![
-                Write::Put {
-                    item: Item::new(state_key.clone(), version + 1, encode(&state_key, &applying)?)
-                        .expiring(Self::expiry(now)),
-                    condition: Condition::VersionIs(version),
-                },
-                Write::Put {
-                    item: Item::new(run_model.clone(), 1, encode(&run_model, &model_doc)?).expiring(Self::expiry(now)),
-                    condition: Condition::Always,
-                },
-                Write::Put {
-                    item: Item::new(public.clone(), 1, encode(&public, &model_doc)?),
-                    condition: Condition::Always,
-                },
-            ];
-            match self.store.write(writes).await {
-                Ok(()) => tracing::info!(job = J::NAME, run, "model fitted and published"),
-                Err(StoreError::ConditionFailed { .. }) => {} // another worker advanced the run
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let Some((state, version)) = self.state(run).await? else { return Ok(()) };
-        if state.phase == RunPhase::Applying && !state.apply_enqueued {
-            self.queue.enqueue(self.tasks(run, Phase::Apply, state.total, 0..state.total)).await?;
-            let enqueued = RunState { apply_enqueued: true, ..state };
-            self.put_state(run, &enqueued, Condition::VersionIs(version), version + 1, now).await?;
         }
         Ok(())
     }
 
-    async fn apply(&self, task: Task, now: DateTime<Utc>, deadline: Deadline) -> Result<(), JobError> {
+    /// The claimed fit: merge, fit, publish, then fan out.
+    async fn fit(&self, run: &str, state: RunState, version: u64, now: DateTime<Utc>) -> Result<(), JobError> {
+        let mut merged = J::Stats::default();
+        for item in self.run_items(run, keys::JOB_GATHERED).await? {
+            let part: J::Stats = blob::read(self.store, item).await?;
+            self.job.merge(&mut merged, &part);
+        }
+        let model = self.job.fit(&merged);
+        let expiry = Self::expiry(now);
+        blob::put(self.store, &self.key(run, keys::JOB_MODEL), &model, Condition::Always, expiry).await?;
+        // What other functions read: bounded by the job, in one item.
+        let public = self.job.model_key();
+        let doc = json!({ "run": run, "fitted_at": now, "model": self.job.public_model(&model) });
+        let serde_json::Value::Object(doc) = doc else { unreachable!("a JSON object literal") };
+        self.store.write(vec![Write::Put { item: Item::new(public, 1, doc), condition: Condition::Always }]).await?;
+        tracing::info!(job = J::NAME, run, "model fitted and published");
+        let applying = RunState { phase: RunPhase::Applying, claimed_until: Some(Self::claim_end(now)), ..state };
+        if self.put_state(run, &applying, version, now).await? {
+            self.fan_out_apply(run, applying, version + 1, now).await?;
+        }
+        Ok(())
+    }
+
+    /// The claimed fan-out: apply tasks for every segment not done or leased, then the state
+    /// says they went out.
+    async fn fan_out_apply(
+        &self,
+        run: &str,
+        state: RunState,
+        version: u64,
+        now: DateTime<Utc>,
+    ) -> Result<(), JobError> {
+        let missing = self.unclaimed(run, Phase::Apply, state.total, keys::JOB_APPLIED, now).await?;
+        self.queue.enqueue(self.tasks(run, Phase::Apply, state.total, missing.into_iter())).await?;
+        let sent = RunState { apply_enqueued: true, claimed_until: None, ..state };
+        self.put_state(run, &sent, version, now).await?;
+        Ok(())
+    }
+
+    async fn apply(&self, task: Task, now: DateTime<Utc>, deadline: Deadline) -> Result<Option<RunReport>, JobError> {
         let done_key = self.key(&task.run, keys::job_segment_sk(keys::JOB_APPLIED, task.segment));
         if self.store.get(&done_key).await?.is_some() {
             return self.finish(&task.run, task.total, now).await;
         }
-        #[derive(Deserialize)]
-        struct Stored<M> {
-            model: M,
-        }
-        let Some(model_item) = self.store.get(&self.key(&task.run, keys::JOB_MODEL)).await? else {
-            return Err(JobError::Invalid(format!("run {} has no model to apply", task.run)));
-        };
-        let model: J::Model = decode::<Stored<J::Model>>(model_item)?.model;
-        // Counts carried from the invocations before this one; unreadable ones are an error, not a
-        // silent reset to zero.
-        let mut counts: Applied = match &task.carry {
-            Some(c) => serde_json::from_value(c.clone())
-                .map_err(|e| JobError::Invalid(format!("carried counts of segment {}: {e}", task.segment)))?,
+        self.lease(&task, now).await?;
+        let model: J::Model = blob::get(self.store, &self.key(&task.run, keys::JOB_MODEL))
+            .await?
+            .ok_or_else(|| JobError::Invalid(format!("run {} has no model to apply", task.run)))?;
+        // Counts carried from the invocations before this one.
+        let mut counts = match &task.carry {
             None => Applied::default(),
+            Some(Carry::Counts(c)) => *c,
+            Some(Carry::Stats(_)) => return Err(JobError::Invalid("an apply task carries gathered statistics".into())),
         };
-        let mut scan = SegmentScan::new(self.store, Segment::new(task.segment, task.total)?, task.after_key());
+        let mut scan = SegmentScan::new(
+            self.store,
+            Segment::new(task.segment, task.total)?,
+            task.after_key(),
+            Consistency::Eventual,
+        );
         let corrupt_before = scan.corrupt;
+        let mut pages = 0;
         while let Some(customers) = scan.next(PAGE).await? {
+            pages += 1;
             for (customer, items) in customers {
                 match scanned::<J::Output>(&customer, items, J::OUTPUT_SK) {
-                    Ok(Some(s)) => self.apply_one(&task.run, s, &model, now, &mut counts).await?,
+                    Ok(Some(s)) => {
+                        counts.read += 1;
+                        self.apply_one(&task.run, s, &model, now, &mut counts).await?;
+                    }
+                    // No profile: an output alone (a continuation starts after the last customer's
+                    // profile, before the output this run just wrote), a marker, or nothing.
                     Ok(None) => {}
                     Err(e) => {
+                        counts.read += 1;
                         counts.unreadable += 1;
                         tracing::error!(job = J::NAME, error = %e, "customer not readable; left out of this run");
                     }
                 }
             }
-            if let Some(from) = scan.resume_point().filter(|_| deadline.near()) {
+            if let Some(from) = scan.resume_point().filter(|_| deadline.near(pages)) {
                 counts.unreadable += scan.corrupt - corrupt_before;
-                let carry = serde_json::to_value(counts).map_err(|e| JobError::Invalid(e.to_string()))?;
-                let rest = Task { after: Some((from.pk.clone(), from.sk.clone())), carry: Some(carry), ..task };
+                let after = Some((from.pk.clone(), from.sk.clone()));
+                let hand_over = task.hand_over + 1;
+                let rest = Task { after, carry: Some(Carry::Counts(counts)), hand_over, ..task };
                 self.queue.enqueue(vec![rest]).await?;
-                return Ok(());
+                return Ok(None);
             }
         }
         counts.unreadable += scan.corrupt - corrupt_before;
@@ -410,15 +624,17 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             job = J::NAME,
             run = task.run,
             segment = task.segment,
+            read = counts.read,
             written = counts.written,
             skipped = counts.skipped,
             unreadable = counts.unreadable,
+            failed = counts.failed,
             "segment applied"
         );
         self.finish(&task.run, task.total, now).await
     }
 
-    /// Writes one customer's output unless this run already did.
+    /// Writes one customer's output (and the sends it queues) unless this run already did.
     async fn apply_one(
         &self,
         run: &str,
@@ -429,46 +645,66 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
     ) -> Result<(), JobError> {
         let key = Key::new(keys::customer_pk(&customer.profile.customer_id), J::OUTPUT_SK);
         let mut previous = customer.previous;
-        // At most two rounds: a racing duplicate task can only have written this run's output.
-        for _ in 0..2 {
+        // Sends found queued already (by an earlier night, say): the output is written without them.
+        let mut sends_queued_before = false;
+        // At most three rounds: a racing duplicate task can only have written this run's output,
+        // and a send already queued is dropped once.
+        for _ in 0..3 {
             if previous.as_ref().is_some_and(|(p, _)| p.run == run) {
                 counts.skipped += 1;
                 return Ok(());
             }
-            let Some(output) = self.job.apply(&customer.profile, model, previous.as_ref().map(|(p, _)| &p.value), now)
+            let Some(Output { value, due, flagged }) =
+                self.job.apply(&customer.profile, model, previous.as_ref().map(|(p, _)| &p.value), now)
             else {
                 counts.skipped += 1;
                 return Ok(());
             };
+            let due = if sends_queued_before { Vec::new() } else { due };
             let (version, condition) = match &previous {
                 Some((_, v)) => (v + 1, Condition::VersionIs(*v)),
                 None => (1, Condition::NotExists),
             };
-            let stored = StoredOutput { run: run.to_string(), value: output.value };
+            let stored = StoredOutput { run: run.to_string(), value };
             let mut writes =
                 vec![Write::Put { item: Item::new(key.clone(), version, encode(&key, &stored)?), condition }];
-            for due in &output.due {
-                writes.push(Write::Put { item: due.item()?, condition: Condition::NotExists });
+            for send in &due {
+                writes.extend(send.writes()?);
             }
             match self.store.write(writes).await {
                 Ok(()) => {
                     counts.written += 1;
+                    counts.flagged += u64::from(flagged);
+                    counts.queued += due.len() as u64;
                     return Ok(());
                 }
-                Err(StoreError::ConditionFailed { failed }) => {
-                    if failed.iter().any(|i| *i > 0) && !failed.contains(&0) {
-                        // A due send this output creates exists already: only an earlier,
-                        // identical write could have made it (its key is unique to its cause), so
-                        // the output was written then too. Look again.
-                        tracing::warn!(key = %key, "a due send created with this output already exists");
-                    }
+                Err(StoreError::ConditionFailed { failed }) if !failed.is_empty() && !failed.contains(&0) => {
+                    // Only a send's conditions failed: it was queued before (its marker names its
+                    // cause). Write the output without it.
+                    tracing::warn!(key = %key, "a send this output queues was queued before; not again");
+                    sends_queued_before = true;
+                }
+                Err(StoreError::ConditionFailed { .. }) => {
                     previous = match self.store.get(&key).await? {
                         Some(item) => {
                             let v = item.version;
-                            Some((decode::<StoredOutput<J::Output>>(item)?, v))
+                            match decode::<StoredOutput<J::Output>>(item) {
+                                Ok(p) => Some((p, v)),
+                                Err(e) => {
+                                    counts.unreadable += 1;
+                                    tracing::error!(job = J::NAME, error = %e, "previous output not readable");
+                                    return Ok(());
+                                }
+                            }
                         }
                         None => None,
                     };
+                }
+                Err(StoreError::Invalid(reason)) => {
+                    // This customer's output cannot be stored: theirs alone to fix.
+                    counts.failed += 1;
+                    tracing::error!(job = J::NAME, key = %key, reason = %crate::redact::scrub(&reason), "output refused by the store; customer skipped");
+                    return Ok(());
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -477,31 +713,48 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         Ok(())
     }
 
-    async fn finish(&self, run: &str, total: u32, now: DateTime<Utc>) -> Result<(), JobError> {
-        if self.run_items(run, keys::JOB_APPLIED).await?.len() < total as usize {
-            return Ok(());
+    /// Once every segment is applied: the run is done, with its report (returned to the one
+    /// worker that moved it to done).
+    async fn finish(&self, run: &str, total: u32, now: DateTime<Utc>) -> Result<Option<RunReport>, JobError> {
+        let applied = self.run_items(run, keys::JOB_APPLIED).await?;
+        if applied.len() < total as usize {
+            return Ok(None);
         }
-        if let Some((state, version)) = self.state(run).await? {
-            if state.phase != RunPhase::Done {
-                let done = RunState { phase: RunPhase::Done, finished_at: Some(now), ..state };
-                if self.put_state(run, &done, Condition::VersionIs(version), version + 1, now).await? {
-                    tracing::info!(job = J::NAME, run, "run done");
-                }
-            }
+        let Some((state, version)) = self.state(run).await? else { return Ok(None) };
+        if state.phase != RunPhase::Applying {
+            return Ok(None);
         }
-        Ok(())
+        let mut report = RunReport { segments: total, ..RunReport::default() };
+        for item in applied {
+            report.customers.add(&decode::<Applied>(item)?);
+        }
+        for phase in [Phase::Gather, Phase::Apply] {
+            report.segments_retried +=
+                self.leases(run, phase).await?.iter().filter(|(_, l)| l.starts > 1).count() as u32;
+        }
+        report.seconds = (now - state.started_at).num_seconds().max(0);
+        let done = RunState { phase: RunPhase::Done, finished_at: Some(now), report: Some(report), ..state };
+        if self.put_state(run, &done, version, now).await? {
+            tracing::info!(job = J::NAME, run, ?report, "run done");
+            return Ok(Some(report));
+        }
+        Ok(None)
     }
 }
 
-/// Runs every task a local queue holds (and those they enqueue) to completion.
+/// Runs every task a local queue holds (and those they enqueue) to completion; the run's report
+/// if one finished.
 pub async fn drain<S: Store, J: SegmentedJob>(
     runner: &Runner<'_, S, super::local::LocalQueue, J>,
     now: DateTime<Utc>,
-) -> Result<usize, JobError> {
+) -> Result<(usize, Option<RunReport>), JobError> {
     let mut handled = 0;
+    let mut report = None;
     while let Some(task) = runner.queue.pop() {
-        runner.handle(task, now, Deadline::NONE).await?;
+        if let Some(r) = runner.handle(task, now, Deadline::NONE).await? {
+            report = Some(r);
+        }
         handled += 1;
     }
-    Ok(handled)
+    Ok((handled, report))
 }

@@ -66,6 +66,10 @@ impl SegmentedJob for SendTimeJob {
         Key::new(keys::SEND_TIME_PRIORS.0, keys::SEND_TIME_PRIORS.1)
     }
 
+    fn public_model(&self, priors: &Priors) -> serde_json::Value {
+        serde_json::to_value(priors.published()).unwrap_or_default()
+    }
+
     fn apply(
         &self,
         profile: &Profile,
@@ -125,7 +129,10 @@ mod tests {
         // A redelivered task in each phase must change nothing.
         let first = queue.pop().unwrap();
         queue.enqueue(vec![first.clone(), first]).await.unwrap();
-        let handled = drain(&runner, now).await.unwrap();
+        let (handled, report) = drain(&runner, now).await.unwrap();
+        let report = report.expect("the run finished");
+        assert_eq!((report.customers.read, report.customers.written), (120, 120));
+        assert_eq!(report.segments_retried, 0, "a duplicate of a finished task does no work again");
         assert!(handled >= 11, "5 gather + 5 apply + duplicates, got {handled}");
 
         let models: Vec<_> =
@@ -166,6 +173,7 @@ mod tests {
             total: 1,
             after: None,
             carry: None,
+            hand_over: 0,
         };
         assert!(runner.handle(task, now, crate::jobs::runner::Deadline::NONE).await.is_err());
     }

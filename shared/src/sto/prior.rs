@@ -9,7 +9,10 @@
 //! `E[Σ x²] = Σm² + (1 − Σm²)(1/N + (1 − 1/N)/(s + 1))`).
 //!
 //! Segments (a shop-defined `segment` attribute, else the country) get their own mean, shrunk
-//! toward the population's, once they have enough customers.
+//! toward the population's, once they have enough customers. What is gathered stays bounded
+//! whatever the shop's attribute holds: the [`MAX_SEGMENTS`] segment names with the smallest
+//! hashes keep their sums (the same names in every split of the data, so merging is exact);
+//! customers of the others count toward the population alone, and are counted.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +26,10 @@ use super::smooth::smooth;
 pub const MIN_MASS: f64 = 2.0;
 /// A segment gets its own prior from this many informative customers.
 pub const MIN_SEGMENT_CUSTOMERS: u64 = 30;
+/// Segments whose sums are kept (each is 168 numbers).
+pub const MAX_SEGMENTS: usize = 500;
+/// Segment priors published for other functions beside the population's (the largest ones).
+pub const PUBLISHED_SEGMENTS: usize = 64;
 /// Shrinkage of a segment mean toward the population, in customers.
 const SEGMENT_SHRINKAGE: f64 = 50.0;
 /// Share of the mean that is uniform, so no hour is ever impossible.
@@ -80,6 +87,9 @@ pub struct PriorStats {
     pub population: Moments,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub segments: BTreeMap<String, Moments>,
+    /// Informative customers of segments beyond [`MAX_SEGMENTS`]: in the population only.
+    #[serde(default)]
+    pub left_out: u64,
     /// Messages delivered and engaged with, for the response-rate prior.
     pub delivered: u64,
     pub engaged: u64,
@@ -96,7 +106,15 @@ impl PriorStats {
         }
         self.population.add(masses, total);
         if let Some(segment) = segment {
-            self.segments.entry(segment.to_string()).or_default().add(masses, total);
+            match self.segments.get_mut(segment) {
+                Some(m) => m.add(masses, total),
+                None => {
+                    let mut m = Moments::default();
+                    m.add(masses, total);
+                    self.segments.insert(segment.to_string(), m);
+                    self.bound();
+                }
+            }
         }
     }
 
@@ -105,8 +123,25 @@ impl PriorStats {
         for (name, m) in &other.segments {
             self.segments.entry(name.clone()).or_default().merge(m);
         }
+        self.left_out += other.left_out;
+        self.bound();
         self.delivered += other.delivered;
         self.engaged += other.engaged;
+    }
+
+    /// Keeps the [`MAX_SEGMENTS`] names with the smallest hashes.
+    fn bound(&mut self) {
+        if self.segments.len() <= MAX_SEGMENTS {
+            return;
+        }
+        let mut by_hash: Vec<(u64, String)> =
+            self.segments.keys().map(|name| (crate::hash::mixed64(name.as_bytes()), name.clone())).collect();
+        by_hash.sort_unstable();
+        for (_, name) in by_hash.drain(MAX_SEGMENTS..) {
+            if let Some(m) = self.segments.remove(&name) {
+                self.left_out += m.customers;
+            }
+        }
     }
 
     /// The fitted priors.
@@ -123,7 +158,7 @@ impl PriorStats {
         } else {
             DEFAULT_RESPONSE_RATE
         };
-        Priors { population, segments, response_rate }
+        Priors { population, segments, response_rate, segments_left_out: 0 }
     }
 }
 
@@ -152,15 +187,42 @@ pub struct Priors {
     pub segments: BTreeMap<String, Prior>,
     /// Share of delivered messages engaged with, across the population.
     pub response_rate: f64,
+    /// Segment priors not included here (see [`Priors::published`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub segments_left_out: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for Priors {
     fn default() -> Self {
-        Priors { population: Prior::flat(), segments: BTreeMap::new(), response_rate: DEFAULT_RESPONSE_RATE }
+        Priors {
+            population: Prior::flat(),
+            segments: BTreeMap::new(),
+            response_rate: DEFAULT_RESPONSE_RATE,
+            segments_left_out: 0,
+        }
     }
 }
 
 impl Priors {
+    /// The priors other functions read, in one item: the population's and the
+    /// [`PUBLISHED_SEGMENTS`] largest segments' (customers of the others have their own model).
+    pub fn published(&self) -> Priors {
+        let mut largest: Vec<(&String, &Prior)> = self.segments.iter().collect();
+        largest.sort_by(|a, b| b.1.customers.cmp(&a.1.customers).then(a.0.cmp(b.0)));
+        let kept: BTreeMap<String, Prior> =
+            largest.iter().take(PUBLISHED_SEGMENTS).map(|(n, p)| ((*n).clone(), (*p).clone())).collect();
+        Priors {
+            population: self.population.clone(),
+            segments_left_out: self.segments.len() - kept.len(),
+            segments: kept,
+            response_rate: self.response_rate,
+        }
+    }
+
     /// The prior for a customer in `segment`, and the segment it came from.
     pub fn for_segment(&self, segment: Option<&str>) -> (&Prior, Option<&str>) {
         match segment.and_then(|s| self.segments.get_key_value(s)) {
@@ -288,6 +350,28 @@ mod tests {
         let (x, y) = (merged.fit(), reversed.fit());
         assert!((x.population.strength - y.population.strength).abs() < 1e-9);
         assert_eq!(x.population.customers, 1200);
+    }
+
+    #[test]
+    fn thousands_of_segments_stay_bounded_and_merge_exactly() {
+        let masses = [1.0; HOURS_PER_WEEK];
+        let names: Vec<String> = (0..3000).map(|i| format!("seg-{i}")).collect();
+        let mut whole = PriorStats::default();
+        let (mut a, mut b) = (PriorStats::default(), PriorStats::default());
+        for (i, name) in names.iter().enumerate() {
+            for k in 0..(1 + i % 3) {
+                whole.add(&masses, Some(name), 0, 0);
+                if (i + k) % 2 == 0 { a.add(&masses, Some(name), 0, 0) } else { b.add(&masses, Some(name), 0, 0) }
+            }
+        }
+        assert_eq!(whole.segments.len(), MAX_SEGMENTS);
+        a.merge(&b);
+        assert_eq!(a.segments.keys().collect::<Vec<_>>(), whole.segments.keys().collect::<Vec<_>>());
+        assert_eq!(a.left_out, whole.left_out);
+        let kept: u64 = whole.segments.values().map(|m| m.customers).sum();
+        assert_eq!(kept + whole.left_out, whole.population.customers, "every customer is counted once");
+        let published = whole.fit().published();
+        assert!(published.segments.len() <= PUBLISHED_SEGMENTS);
     }
 
     #[test]

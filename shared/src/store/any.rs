@@ -32,10 +32,16 @@ impl Store for AnyStore {
         }
     }
 
-    async fn scan(&self, segment: Segment, after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
+    async fn scan(
+        &self,
+        segment: Segment,
+        after: Option<&Key>,
+        limit: usize,
+        consistency: Consistency,
+    ) -> Result<Page, StoreError> {
         match self {
-            AnyStore::Embedded(s) => s.scan(segment, after, limit).await,
-            AnyStore::Dynamo(s) => s.scan(segment, after, limit).await,
+            AnyStore::Embedded(s) => s.scan(segment, after, limit, consistency).await,
+            AnyStore::Dynamo(s) => s.scan(segment, after, limit, consistency).await,
         }
     }
 

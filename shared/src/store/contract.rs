@@ -233,6 +233,17 @@ pub async fn requests_are_metered_in_capacity_units<S: Store>(store: S) {
     store.get_many(&keys, Consistency::Eventual).await.unwrap(); // 1 + 0.5 + 0.5
     let reads = store.meter().reading().since(&before).units.reads();
     assert_eq!(reads, 2.0 + 2.0);
+
+    // A scan page is priced by the sum of its items' sizes, not per item: here about 5.8 KB,
+    // 2 units strong and half that eventually consistent.
+    let before = store.meter().reading();
+    let strong = store.scan(Segment::WHOLE, None, 100, Consistency::Strong).await.unwrap();
+    assert_eq!(strong.items.len(), 4);
+    let strong_units = store.meter().reading().since(&before).units.reads();
+    let before = store.meter().reading();
+    store.scan(Segment::WHOLE, None, 100, Consistency::Eventual).await.unwrap();
+    let eventual_units = store.meter().reading().since(&before).units.reads();
+    assert_eq!((strong_units, eventual_units), (2.0, 1.0));
 }
 
 pub async fn queries_read_one_partition_by_prefix_in_order<S: Store>(store: S) {
@@ -288,7 +299,9 @@ pub async fn scan_segments_partition_the_table<S: Store>(store: S) {
         let segment = Segment::new(index, total).unwrap();
         let mut after: Option<Key> = None;
         loop {
-            let page = store.scan(segment, after.as_ref(), 7).await.unwrap();
+            // Eventual pages and strong pages cut the table the same way.
+            let consistency = if index % 2 == 0 { Consistency::Strong } else { Consistency::Eventual };
+            let page = store.scan(segment, after.as_ref(), 7, consistency).await.unwrap();
             assert!(page.items.len() <= 7);
             seen.extend(page.items.into_iter().map(|i| (index, i.key)));
             match page.next {
@@ -303,9 +316,9 @@ pub async fn scan_segments_partition_the_table<S: Store>(store: S) {
     assert_eq!(keys, expected, "every item exactly once across segments");
     let segments_used: std::collections::BTreeSet<u32> = seen.iter().map(|(s, _)| *s).collect();
     assert!(segments_used.len() > 1, "items spread over segments");
-    let whole = store.scan(Segment::WHOLE, None, 1000).await.unwrap();
+    let whole = store.scan(Segment::WHOLE, None, 1000, Consistency::Eventual).await.unwrap();
     assert_eq!(whole.items.len(), expected.len());
-    assert!(store.scan(Segment { index: 4, total: 4 }, None, 10).await.is_err());
+    assert!(store.scan(Segment { index: 4, total: 4 }, None, 10, Consistency::Strong).await.is_err());
 }
 
 pub async fn optimistic_increments_never_lose_updates<S: Store + 'static>(store: S) {

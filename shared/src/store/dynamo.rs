@@ -509,10 +509,16 @@ impl Store for DynamoStore {
             .await
             .map_err(classify)?;
         self.report(true, out.consumed_capacity());
-        self.page(out.items, out.last_evaluated_key)
+        self.page(out.items, out.last_evaluated_key, Consistency::Strong)
     }
 
-    async fn scan(&self, segment: Segment, after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
+    async fn scan(
+        &self,
+        segment: Segment,
+        after: Option<&Key>,
+        limit: usize,
+        consistency: Consistency,
+    ) -> Result<Page, StoreError> {
         let segment = Segment::new(segment.index, segment.total)?;
         let total = i32::try_from(segment.total).map_err(|_| StoreError::Invalid("too many segments".into()))?;
         let out = self
@@ -523,13 +529,13 @@ impl Store for DynamoStore {
             .total_segments(total)
             .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
             .set_exclusive_start_key(after.map(Self::key_attributes))
-            .consistent_read(true)
+            .consistent_read(consistency == Consistency::Strong)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
         self.report(true, out.consumed_capacity());
-        self.page(out.items, out.last_evaluated_key)
+        self.page(out.items, out.last_evaluated_key, consistency)
     }
 
     async fn write(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
@@ -550,7 +556,12 @@ impl Store for DynamoStore {
 impl DynamoStore {
     /// A query or scan page: its items (each decoded on its own; see [`super::Page`]) and where
     /// the next starts.
-    fn page(&self, items: Option<Vec<Attributes>>, last: Option<Attributes>) -> Result<Page, StoreError> {
+    fn page(
+        &self,
+        items: Option<Vec<Attributes>>,
+        last: Option<Attributes>,
+        consistency: Consistency,
+    ) -> Result<Page, StoreError> {
         let (mut decoded, mut corrupt) = (Vec::new(), Vec::new());
         for attrs in items.unwrap_or_default() {
             match Self::from_attributes(attrs) {
@@ -559,7 +570,7 @@ impl DynamoStore {
             }
         }
         let items = decoded;
-        self.meter.read(cost::page_reads(items.iter().map(item_size), Consistency::Strong));
+        self.meter.read(cost::page_reads(items.iter().map(item_size), consistency));
         items.iter().for_each(|i| self.remember_size(i));
         let next = match last {
             Some(mut k) => match (k.remove("pk"), k.remove("sk")) {

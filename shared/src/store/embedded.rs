@@ -223,14 +223,20 @@ impl Store for EmbeddedStore {
         Ok(page)
     }
 
-    async fn scan(&self, segment: Segment, after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
+    async fn scan(
+        &self,
+        segment: Segment,
+        after: Option<&Key>,
+        limit: usize,
+        consistency: Consistency,
+    ) -> Result<Page, StoreError> {
         let segment = Segment::new(segment.index, segment.total)?;
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
         let lower = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.clone()));
         let in_segment =
             items.range((lower, Bound::Unbounded)).filter(|(k, _)| segment_of(&k.pk, segment.total) == segment.index);
         let page = page_of(in_segment, limit);
-        self.meter.read(cost::page_reads(page.items.iter().map(item_size), Consistency::Strong));
+        self.meter.read(cost::page_reads(page.items.iter().map(item_size), consistency));
         Ok(page)
     }
 

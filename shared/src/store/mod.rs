@@ -216,11 +216,13 @@ pub trait Store: Send + Sync {
     fn query(&self, pk: &str, query: &Query) -> impl Future<Output = Result<Page, StoreError>> + Send;
 
     /// A page of one segment of the table. Segments are disjoint and together hold every item.
+    /// An eventually consistent page costs half, and may miss writes of the last second or so.
     fn scan(
         &self,
         segment: Segment,
         after: Option<&Key>,
         limit: usize,
+        consistency: Consistency,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
 
     /// All writes happen, or none: a single write is conditional, several are a transaction.
@@ -402,7 +404,7 @@ pub async fn scan_all<S: Store>(store: &S, prefix_sk: Option<&str>) -> Result<Ve
     let mut items = Vec::new();
     let mut after: Option<Key> = None;
     loop {
-        let page = store.scan(Segment::WHOLE, after.as_ref(), 1000).await?;
+        let page = store.scan(Segment::WHOLE, after.as_ref(), 1000, Consistency::Strong).await?;
         for e in &page.corrupt {
             tracing::error!(error = %e, "item not readable; left out of the listing");
         }

@@ -1,0 +1,85 @@
+"""Checks the SAM template for what a linter cannot know: no scheduled start can fail silently.
+
+For every function a schedule invokes (asynchronously), the template must keep a failed start:
+the function retries and then sends it to an on-failure SQS destination; the schedule itself
+dead-letters to a queue; the function's role may send there; and an alarm watches that queue.
+Exits non-zero, naming each gap.
+"""
+
+import sys
+
+from cfnlint.decode import cfn_yaml
+
+
+def ref(value):
+    """The logical id a !Ref or !GetAtt names, else None."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return target[0] if isinstance(target, list) else str(target).split(".")[0]
+    return None
+
+
+def check(template):
+    resources = template["Resources"]
+    problems = []
+    watched = set()
+    for name, r in resources.items():
+        if r["Type"] == "AWS::CloudWatch::Alarm":
+            p = r["Properties"]
+            if p.get("Namespace") == "AWS/SQS" and p.get("MetricName") == "ApproximateNumberOfMessagesVisible":
+                for d in p.get("Dimensions", []):
+                    watched.add(ref(d.get("Value")))
+    schedules = [(n, r) for n, r in resources.items() if r["Type"] == "AWS::Scheduler::Schedule"]
+    if not schedules:
+        problems.append("no schedules found")
+    for name, schedule in schedules:
+        target = schedule["Properties"]["Target"]
+        function = ref(target["Arn"])
+        if resources.get(function, {}).get("Type") != "AWS::Serverless::Function":
+            continue
+        dead = ref(target.get("DeadLetterConfig", {}).get("Arn"))
+        if dead is None:
+            problems.append(f"{name}: no DeadLetterConfig for invocations the scheduler cannot make")
+        props = resources[function]["Properties"]
+        invoke = props.get("EventInvokeConfig", {})
+        on_failure = invoke.get("DestinationConfig", {}).get("OnFailure", {})
+        queue = ref(on_failure.get("Destination"))
+        if on_failure.get("Type") != "SQS" or resources.get(queue, {}).get("Type") != "AWS::SQS::Queue":
+            problems.append(f"{function}: a failed asynchronous start has no SQS on-failure destination")
+            continue
+        if invoke.get("MaximumRetryAttempts", 2) < 1:
+            problems.append(f"{function}: a failed start is not retried")
+        if queue not in watched:
+            problems.append(f"{function}: no alarm watches its on-failure queue {queue}")
+        if dead is not None and dead not in watched:
+            problems.append(f"{name}: no alarm watches its dead-letter queue {dead}")
+        role = resources.get(ref(props.get("Role")), {})
+        statements = [
+            s
+            for policy in role.get("Properties", {}).get("Policies", [])
+            for s in policy["PolicyDocument"]["Statement"]
+        ]
+        if not any(
+            "sqs:SendMessage" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+            and ref(s.get("Resource")) == queue
+            for s in statements
+        ):
+            problems.append(f"{function}: its role may not send to its on-failure queue {queue}")
+    return problems
+
+
+def main():
+    path = sys.argv[1] if len(sys.argv) > 1 else "infra/template.yaml"
+    problems = check(cfn_yaml.load(path))
+    for p in problems:
+        print(f"{path}: {p}", file=sys.stderr)
+    if problems:
+        sys.exit(1)
+    print(f"{path}: every scheduled start that fails is retried, kept and alarmed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+//! What a night of the scheduled jobs costs, measured the way AWS bills it, on a grown shop.
+//!
+//! `cargo bench -p kairos-tests --bench nightly_cost` (run without `--bench`, as `cargo test`
+//! does, it uses a small shop and only checks that it runs).
+//!
+//! 1. A shop ([`kairos::synth::shop`]) of heavy and light customers over half a year is ingested
+//!    in process: the table holds what ingest leaves (profile parts, archive chunks, markers of
+//!    busy parts, rejected records), as in production.
+//! 2. Two nights of both jobs (send-time refit, churn scoring) run through the same runner the
+//!    Lambda workers use, on the embedded store, whose meter prices every request by DynamoDB's
+//!    rules (scan pages per 4 KB of items, eventually consistent half; writes per KB of the larger
+//!    of before and after). The second night is the steady state: every customer already has a
+//!    model and a score, which the scans read and the writes replace.
+//! 3. Reported per customer and per million customers: read and write units, and dollars
+//!    (DynamoDB on demand, plus Lambda at the measured in-process time and a round trip per page
+//!    and per customer write, plus SQS per task).
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use kairos::churn::job::{ChurnConfig, ChurnJob};
+use kairos::clock::ManualClock;
+use kairos::ingest::{IngestConfig, Record, ingest_batch};
+use kairos::jobs::SegmentedJob;
+use kairos::jobs::local::LocalQueue;
+use kairos::jobs::runner::{RunReport, Runner, drain};
+use kairos::sto::job::SendTimeJob;
+use kairos::store::embedded::EmbeddedStore;
+use kairos::store::{Reading, Store, item_size, scan_all};
+use kairos::synth::shop::{ShopConfig, Stream, stream};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
+const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
+/// The template's memory: send-time 512 MB, churn 1024 MB.
+const GB: [f64; 2] = [0.5, 1.0];
+/// A DynamoDB round trip from Lambda in the same region.
+const ROUND_TRIP: Duration = Duration::from_millis(6);
+const SQS_REQUEST: f64 = 0.40 / 1e6;
+const SEGMENTS: u32 = 8;
+
+struct Night {
+    used: Reading,
+    busy: Duration,
+    tasks: usize,
+    report: RunReport,
+}
+
+async fn night<J: SegmentedJob>(store: &EmbeddedStore, job: &J, run: &str, now: chrono::DateTime<Utc>) -> Night {
+    let queue = LocalQueue::new();
+    let runner = Runner { store, queue: &queue, job };
+    let before = store.meter().reading();
+    let started = Instant::now();
+    runner.start(run, SEGMENTS, now).await.expect("start");
+    let (tasks, report) = drain(&runner, now).await.expect("the run");
+    Night { used: store.meter().reading().since(&before), busy: started.elapsed(), tasks, report: report.expect("done") }
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (customers, days) = if full { (3_000, 180) } else { (150, 40) };
+    let end = Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).single().expect("a date");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let shop = stream(&ShopConfig { seed: 2026, customers, days, end, ..ShopConfig::default() });
+        println!("shop: {customers} customers, {days} days, {} events; mix {:?}", shop.events.len(), Stream::mix(&shop.events));
+        let store = EmbeddedStore::new();
+        let clock = ManualClock::new(end);
+        let config = IngestConfig::default();
+        let bodies: Vec<(chrono::DateTime<Utc>, String)> =
+            shop.events.iter().map(|(t, e)| (*t, serde_json::to_string(e).expect("an event"))).collect();
+        for chunk in bodies.chunks(10) {
+            clock.set(chunk.iter().map(|(t, _)| *t).max().unwrap_or(end));
+            let records: Vec<Record> = chunk.iter().map(|(_, b)| Record { id: "r", body: b }).collect();
+            ingest_batch(&store, &clock, &config, &records).await;
+        }
+        let table = scan_all(&store, None).await.expect("scan");
+        let bytes: usize = table.iter().map(item_size).sum();
+        println!("table before the jobs: {} items, {:.1} MB", table.len(), bytes as f64 / 1e6);
+
+        let churn = ChurnJob { config: ChurnConfig::from_lookup(|_| None).expect("defaults") };
+        let mut nights = Vec::new();
+        for (n, day) in [(1, end), (2, end + chrono::Duration::days(1))] {
+            let run = format!("night-{n}");
+            let sto = night(&store, &SendTimeJob, &run, day).await;
+            let scored = night(&store, &churn, &run, day).await;
+            nights.push((n, sto, scored));
+        }
+        let table = scan_all(&store, None).await.expect("scan");
+        let model_sizes = |sk: &str| {
+            let mut s: Vec<usize> = table.iter().filter(|i| i.key.sk == sk).map(item_size).collect();
+            s.sort_unstable();
+            (s.get(s.len() / 2).copied().unwrap_or(0), s.last().copied().unwrap_or(0))
+        };
+        println!("outputs: STO median/max {:?} bytes, CHURN median/max {:?} bytes", model_sizes("STO"), model_sizes("CHURN"));
+
+        println!();
+        println!("| night | job | customers | read units / customer | write units / customer | $ DynamoDB / M customers | $ Lambda / M | $ SQS / M |");
+        println!("|---|---|---|---|---|---|---|---|");
+        for (n, sto, scored) in &nights {
+            let mut total_reads = 0.0;
+            for (name, m, gb) in [("send-time", sto, GB[0]), ("churn", scored, GB[1])] {
+                let c = m.report.customers.read.max(1) as f64;
+                let reads = m.used.units.reads() / c;
+                total_reads += reads;
+                let scale = 1e6 / c;
+                // In-process time, plus a round trip per scan page and per customer write.
+                let pages = (m.used.read_requests as f64).max(1.0);
+                let seconds = m.busy.as_secs_f64() + (pages + m.used.write_requests as f64) * ROUND_TRIP.as_secs_f64();
+                let lambda = (m.tasks as f64 * LAMBDA_REQUEST + seconds * gb * LAMBDA_GB_SECOND) * scale;
+                // Per task: a send (batched by ten at fan-out), a receive, a delete.
+                let sqs = m.tasks as f64 * 3.0 * SQS_REQUEST * scale;
+                println!(
+                    "| {n} | {name} | {} | {reads:.3} | {:.3} | ${:.3} | ${lambda:.3} | ${sqs:.4} |",
+                    m.report.customers.read,
+                    m.used.units.writes as f64 / c,
+                    m.used.units.dollars() * scale
+                );
+            }
+            println!("| {n} | **both** | | **{total_reads:.3}** | | | | |");
+        }
+        let (_, sto, scored) = &nights[1];
+        println!();
+        println!(
+            "in process: send-time {:.1} µs and churn {:.1} µs per customer (one thread, embedded store)",
+            sto.busy.as_secs_f64() * 1e6 / sto.report.customers.read.max(1) as f64,
+            scored.busy.as_secs_f64() * 1e6 / scored.report.customers.read.max(1) as f64
+        );
+        println!("churn night 2: {:?}", scored.report.customers);
+    });
+}
