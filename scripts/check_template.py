@@ -1,4 +1,5 @@
-"""Checks the SAM template for what a linter cannot know: no scheduled start can fail silently.
+"""Checks the SAM template for what a linter cannot know: no scheduled start can fail silently,
+and every function ships the one binary (so `sam build` builds it once) told which it serves.
 
 For every function a schedule invokes (asynchronously), the template must keep a failed start:
 the function retries and then sends it to an on-failure SQS destination; the schedule itself
@@ -22,6 +23,18 @@ def ref(value):
     return None
 
 
+def may_send(role, queue):
+    """Whether an IAM role's inline policies allow sqs:SendMessage on the queue."""
+    statements = [
+        s for policy in role.get("Properties", {}).get("Policies", []) for s in policy["PolicyDocument"]["Statement"]
+    ]
+    return any(
+        "sqs:SendMessage" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        and ref(s.get("Resource")) == queue
+        for s in statements
+    )
+
+
 def check(template):
     resources = template["Resources"]
     problems = []
@@ -43,6 +56,9 @@ def check(template):
         dead = ref(target.get("DeadLetterConfig", {}).get("Arn"))
         if dead is None:
             problems.append(f"{name}: no DeadLetterConfig for invocations the scheduler cannot make")
+        elif not may_send(resources.get(ref(target.get("RoleArn")), {}), dead):
+            # Scheduler sends dead letters with the schedule's own role.
+            problems.append(f"{name}: its role may not send to its dead-letter queue {dead}")
         props = resources[function]["Properties"]
         invoke = props.get("EventInvokeConfig", {})
         on_failure = invoke.get("DestinationConfig", {}).get("OnFailure", {})
@@ -56,18 +72,16 @@ def check(template):
             problems.append(f"{function}: no alarm watches its on-failure queue {queue}")
         if dead is not None and dead not in watched:
             problems.append(f"{name}: no alarm watches its dead-letter queue {dead}")
-        role = resources.get(ref(props.get("Role")), {})
-        statements = [
-            s
-            for policy in role.get("Properties", {}).get("Policies", [])
-            for s in policy["PolicyDocument"]["Statement"]
-        ]
-        if not any(
-            "sqs:SendMessage" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
-            and ref(s.get("Resource")) == queue
-            for s in statements
-        ):
+        if not may_send(resources.get(ref(props.get("Role")), {}), queue):
             problems.append(f"{function}: its role may not send to its on-failure queue {queue}")
+    functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    metadata = {repr(r.get("Metadata")) for r in functions.values()}
+    if len(metadata) != 1:
+        problems.append(f"functions differ in their build metadata, so sam build builds each: {sorted(metadata)}")
+    for name, r in functions.items():
+        served = r["Properties"].get("Environment", {}).get("Variables", {}).get("KAIROS_FUNCTION")
+        if served not in ("ingest", "send-time", "churn"):
+            problems.append(f"{name}: KAIROS_FUNCTION is {served!r}, not a function the binary serves")
     return problems
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Proves the ingest function answers invocations through cargo-lambda's runtime emulator, against
+# Proves the shipped binary, serving the ingest function, answers invocations through cargo-lambda's runtime emulator, against
 # the AWS emulator at $KAIROS_TEST_ENDPOINT: the checked-in SQS payloads go in, partial batch
 # failures and profiles come out.
 set -euo pipefail
@@ -12,11 +12,11 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 log=$(mktemp)
 kairos=target/debug/kairos
 
-cargo build -q -p kairos-cli -p kairos-ingest
+cargo build -q -p kairos-cli -p kairos-functions
 "$kairos" table create --table "$table"
 
 setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
-  --env-var "AWS_ENDPOINT_URL=$KAIROS_TEST_ENDPOINT" --env-var "KAIROS_TABLE=$table" >"$log" 2>&1 &
+  --env-var "AWS_ENDPOINT_URL=$KAIROS_TEST_ENDPOINT" --env-var "KAIROS_TABLE=$table" --env-var KAIROS_FUNCTION=ingest >"$log" 2>&1 &
 watch_pid=$!
 stop() {
   status=$?
@@ -34,7 +34,7 @@ for _ in $(seq 1 300); do
 done
 grep -q "starting Runtime server" "$log" || { cat "$log"; echo "cargo lambda watch did not start" >&2; exit 1; }
 
-invoke() { cargo lambda invoke ingest --data-file "$1" --invoke-address 127.0.0.1 --invoke-port "$port" --output-format json; }
+invoke() { cargo lambda invoke kairos-lambda --data-file "$1" --invoke-address 127.0.0.1 --invoke-port "$port" --output-format json; }
 
 out=$(invoke events/ingest-malformed.sqs.json)
 echo "ingest-malformed.sqs.json -> $out"

@@ -66,6 +66,35 @@ pub fn log_dequantize(q: u64) -> f64 {
     if q == 0 { 0.0 } else { (q as f64 / 2048.0 - 32.0).exp2() }
 }
 
+/// A list of positive quantities (a posterior's 168 hourly parameters) as three digits each
+/// ([`log_quantize`]): 504 bytes in one string instead of about 1,000 as a list of numbers, and
+/// one value to decode instead of 168.
+pub mod packed_positives {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(values: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        let mut text = String::with_capacity(values.len() * 3);
+        for v in values {
+            super::push_fixed(&mut text, super::log_quantize(*v), 3);
+        }
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as Deserialize>::deserialize(d)?;
+        if text.len() % 3 != 0 {
+            return Err(serde::de::Error::custom("packed values: the length is not a multiple of 3"));
+        }
+        let mut bytes = text.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len() / 3);
+        while !bytes.is_empty() {
+            let q = super::take_fixed(&mut bytes, 3, "positive values").map_err(serde::de::Error::custom)?;
+            out.push(super::log_dequantize(q));
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

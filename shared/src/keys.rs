@@ -14,7 +14,8 @@
 //! | current send-time priors / churn model       | `STO#PRIORS` / `CHURN#MODEL` | `CURRENT`                     |
 //! | a job run's state, results, model (TTL)      | `JOB#<job>#<run>`          | `STATE`, `GATHER#<seg>`, `MODEL`, `APPLIED#<seg>` |
 //! | a run's segment being worked (TTL)           | `JOB#<job>#<run>`          | `LEASE#<phase>#<seg>`           |
-//! | state handed to a segment's continuation     | `JOB#<job>#<run>`          | `CARRY#<seg>#<hand-over>`       |
+//! | state handed to a segment's continuation     | `JOB#<job>#<run>`          | `CARRY#<seg>#<resume hash>`     |
+//! | a segment's task sent, not yet taken (TTL)   | `JOB#<job>#<run>`          | `QUEUED#<phase>#<seg>`          |
 //! | a chunk of a large run item (TTL)            | `JOB#<job>#<run>`          | `BLOB#<item sk>#<tag>#<n>`      |
 //! | due send (for dispatch)                      | `DUE#<minute>#<shard>`     | `<customer>#<campaign>#<occurrence>` |
 //! | rejected inbound record (TTL)                | `REJ#<day>#<shard>`        | `<record id>`                   |
@@ -133,9 +134,19 @@ pub fn job_lease_sk(phase: &str, segment: u32) -> String {
     format!("{JOB_LEASE}{phase}#{segment:05}")
 }
 
-/// What the `hand_over`-th continuation of a segment carries: `CARRY#00042#003`.
-pub fn job_carry_sk(segment: u32, hand_over: u32) -> String {
-    format!("{JOB_CARRY}{segment:05}#{hand_over:03}")
+pub const JOB_QUEUED: &str = "QUEUED#";
+
+/// What a continuation of a segment resuming after `after` carries: `CARRY#00042#<hash>`. The
+/// statistics of a segment up to a point are the same whichever worker gathered them, so two
+/// chains working one segment (a redelivered task) never overwrite each other's.
+pub fn job_carry_sk(segment: u32, after: &Key) -> String {
+    let h = crate::hash::mixed64(format!("{}|{}", after.pk, after.sk).as_bytes());
+    format!("{JOB_CARRY}{segment:05}#{h:016x}")
+}
+
+/// That a segment's task of a phase was sent and waits in the queue: `QUEUED#apply#00042`.
+pub fn job_queued_sk(phase: &str, segment: u32) -> String {
+    format!("{JOB_QUEUED}{phase}#{segment:05}")
 }
 
 /// Chunk `n` of a large item of a run (see [`crate::jobs::blob`]). Its own prefix, so listing

@@ -273,7 +273,7 @@ async fn racing_last_gathers_fit_once_and_resuming_skips_leased_segments() {
         assert_eq!(run_state(&store, "churn", &run).await.phase, RunPhase::Done);
     }
 
-    // A resumed run sends only what nobody is working on.
+    // A resumed run sends only what nobody is working on or waiting for.
     let queue = Recording::default();
     let runner = Runner { store: &store, queue: &queue, job: &job };
     runner.start("resume", 2, now).await.unwrap();
@@ -282,7 +282,11 @@ async fn racing_last_gathers_fit_once_and_resuming_skips_leased_segments() {
     let one_page = Deadline { at: None, max_pages: Some(1) };
     runner.handle(first.clone(), now, one_page).await.unwrap(); // works a page, hands over
     queue.0.lock().unwrap().clear();
-    runner.start("resume", 2, now).await.unwrap();
-    let resent: Vec<u32> = queue.0.lock().unwrap().iter().map(|t| t.segment).collect();
-    assert_eq!(resent, vec![1 - first.segment], "the leased segment is not sent again");
+    runner.start("resume", 2, now + Duration::minutes(30)).await.unwrap();
+    assert!(queue.0.lock().unwrap().is_empty(), "both segments still wait in the queue: nothing is sent twice");
+    // Half a day later, neither task was taken: they are presumed lost and sent again.
+    runner.start("resume", 2, now + Duration::hours(13)).await.unwrap();
+    let mut resent: Vec<u32> = queue.0.lock().unwrap().iter().map(|t| t.segment).collect();
+    resent.sort_unstable();
+    assert_eq!(resent, vec![0, 1]);
 }

@@ -27,6 +27,12 @@ impl<S> Deps<S> {
     }
 }
 
+/// Serves ingest until the runtime stops: clients once, then one handler call per SQS batch.
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    let deps = from_env().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(|event| handle(&deps, event))).await
+}
+
 /// Builds the production dependencies from the environment.
 pub async fn from_env() -> Result<Deps<kairos::store::dynamo::DynamoStore>, kairos::config::ConfigError> {
     Ok(Deps::new(kairos::config::dynamo_store().await?))

@@ -53,6 +53,13 @@ pub async fn from_env<J>(
     Ok(Deps { store, queue, job, segments, max_pages })
 }
 
+/// Serves `job` until the runtime stops: clients once, then one handler call per schedule tick
+/// or task batch.
+pub async fn serve<J: SegmentedJob>(job: J) -> Result<(), lambda_runtime::Error> {
+    let deps = from_env(job).await?;
+    lambda_runtime::run(lambda_runtime::service_fn(|event| handle(&deps, event))).await
+}
+
 /// What the schedule sends.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,6 +145,7 @@ async fn start<S: Store, Q: TaskQueue, J: SegmentedJob>(
 fn phase_name(phase: kairos::jobs::Phase) -> &'static str {
     match phase {
         kairos::jobs::Phase::Gather => "gather",
+        kairos::jobs::Phase::Fit => "fit",
         kairos::jobs::Phase::Apply => "apply",
     }
 }

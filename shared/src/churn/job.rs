@@ -35,6 +35,8 @@ pub const SCORE_SK: &str = keys::CHURN_SCORE;
 pub const SAMPLE_PER_STRATUM: usize = 800;
 /// Repeat buyers kept per currency in the spend sample.
 pub const SPEND_SAMPLE: usize = 800;
+/// Currencies whose spend models are published for other functions (all are applied).
+const PUBLISHED_CURRENCIES: usize = 64;
 /// Strata by repeat purchases: none, one, two or three, four to seven, eight or more.
 const STRATA: usize = 5;
 
@@ -229,8 +231,8 @@ impl<R: Hashed> Sample<R> {
     }
 }
 
-/// What a segment gathers: a timing sample per stratum, a spend sample per currency. Bounded:
-/// 5 × 800 timing rows, 800 spend rows per currency (ISO 4217 has under 200).
+/// What a segment gathers: a timing sample per stratum, a spend sample per currency. Bounded
+/// per currency (5 × 800 timing rows, 800 spend rows per currency; stored in chunks when large).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SampleStats {
     pub timing: Vec<Sample<TimingRow>>,
@@ -499,8 +501,13 @@ impl SegmentedJob for ChurnJob {
     }
 
     fn public_model(&self, model: &ChurnModel) -> serde_json::Value {
-        // Small whatever the data: a few parameters per currency.
-        serde_json::to_value(model).unwrap_or_default()
+        // Bounded whatever the data (any three capitals pass as a currency code): the spend
+        // models of at most 64 currencies, and the first 20 problems.
+        let mut public = model.clone();
+        public.spend = model.spend.iter().take(PUBLISHED_CURRENCIES).map(|(c, g)| (*c, *g)).collect();
+        public.spend_fits = BTreeMap::new();
+        public.problems.truncate(20);
+        serde_json::to_value(public).unwrap_or_default()
     }
 
     fn apply(
@@ -509,16 +516,10 @@ impl SegmentedJob for ChurnJob {
         model: &ChurnModel,
         previous: Option<&CustomerScore>,
         now: DateTime<Utc>,
-    ) -> Option<Output<CustomerScore>> {
-        let history = self.history(profile, now)?;
-        let scoring = model.scoring_for(history.currency)?;
-        let score = match scoring.score(&history.summary).storable() {
-            Ok(score) => score,
-            Err(e) => {
-                tracing::error!(customer = %profile.customer_id, error = %e, "customer not scored");
-                return None;
-            }
-        };
+    ) -> Result<Option<Output<CustomerScore>>, String> {
+        let Some(history) = self.history(profile, now) else { return Ok(None) };
+        let Some(scoring) = model.scoring_for(history.currency) else { return Ok(None) };
+        let score = scoring.score(&history.summary).storable().map_err(|e| e.to_string())?;
         let before = previous.map(|c| c.winback).unwrap_or_default();
         let (winback, starts_episode) = self.transition(before, &score, &history, now);
         let mut due = Vec::new();
@@ -534,7 +535,7 @@ impl SegmentedJob for ChurnJob {
         }
         let flagged = winback.flagged;
         let value = CustomerScore { scored_at: now, currency: history.currency, score, winback };
-        Some(Output { value, due, flagged })
+        Ok(Some(Output { value, due, flagged }))
     }
 }
 

@@ -59,6 +59,8 @@ impl Task {
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Gather,
+    /// Fit and fan out, when the last gather had too little time left to.
+    Fit,
     Apply,
 }
 
@@ -96,14 +98,15 @@ pub trait SegmentedJob: Send + Sync {
     fn public_model(&self, model: &Self::Model) -> serde_json::Value;
     /// One customer's output given their previous one (from an earlier run; the runner decodes
     /// it, and a customer whose previous output cannot be read is reported and left alone, never
-    /// reset), or `None` to leave them alone.
+    /// reset), `Ok(None)` to leave them alone, or an error saying why their output cannot be
+    /// made (counted as failed, and logged).
     fn apply(
         &self,
         profile: &Profile,
         model: &Self::Model,
         previous: Option<&Self::Output>,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<Output<Self::Output>>;
+    ) -> Result<Option<Output<Self::Output>>, String>;
 }
 
 /// What a job writes for one customer: their output, and due sends created with it in the same

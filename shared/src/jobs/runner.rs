@@ -10,6 +10,7 @@
 //! | `MODEL`                | the model fitted from all of them (chunked when large)      |
 //! | `APPLIED#<seg>`        | one segment done: its counts                                |
 //! | `LEASE#<phase>#<seg>`  | a segment being worked: until when, how often it was taken  |
+//! | `QUEUED#<phase>#<seg>` | a segment's task waiting in the queue, until when it may    |
 //!
 //! Each customer's output is `C#<id>` / `J::OUTPUT_SK`, carrying the run that wrote it: a
 //! redelivered task skips customers this run already wrote, so each is written once per run.
@@ -21,7 +22,8 @@
 //! The fit and the apply fan-out happen once per run: the worker that moves the state on
 //! (a conditional write) claims them for a while; everyone else leaves them alone, and only a
 //! claim that ran out (its holder died) is taken over. Resuming a run sends tasks only for
-//! segments that are neither done nor leased by a live worker.
+//! segments that are neither done, nor leased by a live worker, nor waiting in the queue (for
+//! up to 12 hours: the functions' concurrency is capped, so tasks wait their turn).
 //!
 //! A customer whose items cannot be decoded, or whose output the store refuses, is logged with
 //! the key and counted; the segment goes on without them.
@@ -49,6 +51,11 @@ pub const MAX_SEGMENTS: u32 = 1000;
 /// How long a fit or fan-out claim, or a segment's lease, holds without its worker: longer
 /// than a Lambda invocation can live (15 minutes).
 const CLAIM_SECS: i64 = 16 * 60;
+/// How long a sent task may wait in the queue for a worker (the functions' concurrency is
+/// capped) before a resumed run thinks it lost and sends it again.
+const QUEUE_WAIT_SECS: i64 = 12 * 3600;
+/// A gather that finishes with less time left than this leaves the fit to a task of its own.
+const FIT_TIME: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -91,6 +98,10 @@ pub struct RunState {
     pub claimed_until: Option<DateTime<Utc>>,
     #[serde(default)]
     pub apply_enqueued: bool,
+    /// Unique to each write of the state: a writer whose answer was lost, finding its own write
+    /// there on a retry, knows it won.
+    #[serde(default)]
+    pub write_token: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -228,10 +239,27 @@ pub struct Deadline {
 impl Deadline {
     pub const NONE: Deadline = Deadline { at: None, max_pages: None };
 
+    /// Time left, if bounded.
+    fn left(&self) -> Option<Duration> {
+        self.at.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
     fn near(&self, pages: usize) -> bool {
         self.at.is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN)
             || self.max_pages.is_some_and(|n| pages >= n)
     }
+}
+
+/// A number no other write of any worker uses: a per-process random seed (the standard
+/// library's hasher keys), a counter, and the clock.
+fn unique_token() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.finish() | 1
 }
 
 fn check_run_id(run: &str) -> Result<(), JobError> {
@@ -244,6 +272,7 @@ fn check_run_id(run: &str) -> Result<(), JobError> {
 fn phase_name(phase: Phase) -> &'static str {
     match phase {
         Phase::Gather => "gather",
+        Phase::Fit => "fit",
         Phase::Apply => "apply",
     }
 }
@@ -280,6 +309,32 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             .collect()
     }
 
+    /// Sends fresh tasks of `phase` for `segments`, marking each as waiting in the queue (so a
+    /// resumed run does not send it again while it waits its turn).
+    async fn send(
+        &self,
+        run: &str,
+        phase: Phase,
+        total: u32,
+        segments: Vec<u32>,
+        now: DateTime<Utc>,
+    ) -> Result<(), JobError> {
+        for &segment in &segments {
+            self.mark_queued(run, phase, segment, now).await?;
+        }
+        self.queue.enqueue(self.tasks(run, phase, total, segments.into_iter())).await?;
+        Ok(())
+    }
+
+    /// Notes that a task of `segment` waits in the queue (a fresh one, or a continuation).
+    async fn mark_queued(&self, run: &str, phase: Phase, segment: u32, now: DateTime<Utc>) -> Result<(), JobError> {
+        let until = now + chrono::Duration::seconds(QUEUE_WAIT_SECS);
+        let key = self.key(run, keys::job_queued_sk(phase_name(phase), segment));
+        let item = Item::new(key.clone(), 1, encode(&key, &json!({ "until": until }))?).expiring(Self::expiry(now));
+        self.store.write(vec![Write::Put { item, condition: Condition::Always }]).await?;
+        Ok(())
+    }
+
     async fn state(&self, run: &str) -> Result<Option<(RunState, u64)>, JobError> {
         match self.store.get(&self.key(run, keys::JOB_STATE)).await? {
             Some(item) => {
@@ -291,14 +346,19 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
     }
 
     /// Writes the state if it is still at `version` (0: not there); `false` if someone else
-    /// moved it first.
+    /// moved it first. A failed condition is checked against the stored state: if it is this very
+    /// write (its answer was lost and the retry met it), it won.
     async fn put_state(&self, run: &str, state: &RunState, version: u64, now: DateTime<Utc>) -> Result<bool, JobError> {
         let key = self.key(run, keys::JOB_STATE);
         let condition = if version == 0 { Condition::NotExists } else { Condition::VersionIs(version) };
-        let item = Item::new(key.clone(), version + 1, encode(&key, state)?).expiring(Self::expiry(now));
+        let state = RunState { write_token: unique_token(), ..state.clone() };
+        let item = Item::new(key.clone(), version + 1, encode(&key, &state)?).expiring(Self::expiry(now));
         match self.store.write(vec![Write::Put { item, condition }]).await {
             Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed { .. }) => Ok(false),
+            Err(StoreError::ConditionFailed { .. }) => Ok(self
+                .state(run)
+                .await?
+                .is_some_and(|(stored, v)| v == version + 1 && stored.write_token == state.write_token)),
             Err(e) => Err(e.into()),
         }
     }
@@ -392,11 +452,12 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             started_at: now,
             claimed_until: None,
             apply_enqueued: false,
+            write_token: 0,
             finished_at: None,
             report: None,
         };
         if self.put_state(run, &fresh, 0, now).await? {
-            self.queue.enqueue(self.tasks(run, Phase::Gather, total, 0..total)).await?;
+            self.send(run, Phase::Gather, total, (0..total).collect(), now).await?;
             tracing::info!(job = J::NAME, run, total, "run started");
             return Ok(fresh);
         }
@@ -406,14 +467,14 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         match state.phase {
             RunPhase::Gathering => {
                 let missing = self.unclaimed(run, Phase::Gather, state.total, keys::JOB_GATHERED, now).await?;
-                self.queue.enqueue(self.tasks(run, Phase::Gather, state.total, missing.into_iter())).await?;
+                self.send(run, Phase::Gather, state.total, missing, now).await?;
                 self.advance(run, state.total, now).await?;
             }
             RunPhase::Fitting => self.advance(run, state.total, now).await?,
             RunPhase::Applying => {
                 if state.apply_enqueued {
                     let missing = self.unclaimed(run, Phase::Apply, state.total, keys::JOB_APPLIED, now).await?;
-                    self.queue.enqueue(self.tasks(run, Phase::Apply, state.total, missing.into_iter())).await?;
+                    self.send(run, Phase::Apply, state.total, missing, now).await?;
                 } else {
                     self.advance(run, state.total, now).await?;
                 }
@@ -442,6 +503,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         }
         match task.phase {
             Phase::Gather => self.gather(task, now, deadline).await.map(|()| None),
+            Phase::Fit => self.advance(&task.run, task.total, now).await.map(|()| None),
             Phase::Apply => self.apply(task, now, deadline).await,
         }
     }
@@ -478,16 +540,23 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             // Near the deadline, hand the rest on, from after the last whole customer.
             if let Some(from) = scan.resume_point().filter(|_| deadline.near(pages)) {
                 let hand_over = task.hand_over + 1;
-                let sk = keys::job_carry_sk(task.segment, hand_over);
+                let sk = keys::job_carry_sk(task.segment, from);
                 blob::put(self.store, &self.key(&task.run, sk.as_str()), &stats, Condition::Always, Self::expiry(now))
                     .await?;
                 let after = Some((from.pk.clone(), from.sk.clone()));
                 let rest = Task { after, carry: Some(Carry::Stats(sk)), hand_over, ..task };
+                self.mark_queued(&rest.run, rest.phase, rest.segment, now).await?;
                 self.queue.enqueue(vec![rest]).await?;
                 return Ok(());
             }
         }
         blob::put(self.store, &done_key, &stats, Condition::NotExists, Self::expiry(now)).await?;
+        if deadline.left().is_some_and(|left| left < FIT_TIME) {
+            // Too little time left to fit and fan out here: a task of its own does it.
+            let fit = Task { phase: Phase::Fit, after: None, carry: None, hand_over: 0, ..task };
+            self.queue.enqueue(vec![fit]).await?;
+            return Ok(());
+        }
         self.advance(&task.run, task.total, now).await
     }
 
@@ -539,8 +608,15 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         let public = self.job.model_key();
         let doc = json!({ "run": run, "fitted_at": now, "model": self.job.public_model(&model) });
         let serde_json::Value::Object(doc) = doc else { unreachable!("a JSON object literal") };
-        self.store.write(vec![Write::Put { item: Item::new(public, 1, doc), condition: Condition::Always }]).await?;
-        tracing::info!(job = J::NAME, run, "model fitted and published");
+        match self.store.write(vec![Write::Put { item: Item::new(public, 1, doc), condition: Condition::Always }]).await
+        {
+            Ok(()) => tracing::info!(job = J::NAME, run, "model fitted and published"),
+            // The run applies its own copy; readers keep the previous public model.
+            Err(StoreError::Invalid(reason)) => {
+                tracing::error!(job = J::NAME, run, reason = %crate::redact::scrub(&reason), "model fitted, but the table refused its public copy");
+            }
+            Err(e) => return Err(e.into()),
+        }
         let applying = RunState { phase: RunPhase::Applying, claimed_until: Some(Self::claim_end(now)), ..state };
         if self.put_state(run, &applying, version, now).await? {
             self.fan_out_apply(run, applying, version + 1, now).await?;
@@ -558,7 +634,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         now: DateTime<Utc>,
     ) -> Result<(), JobError> {
         let missing = self.unclaimed(run, Phase::Apply, state.total, keys::JOB_APPLIED, now).await?;
-        self.queue.enqueue(self.tasks(run, Phase::Apply, state.total, missing.into_iter())).await?;
+        self.send(run, Phase::Apply, state.total, missing, now).await?;
         let sent = RunState { apply_enqueued: true, claimed_until: None, ..state };
         self.put_state(run, &sent, version, now).await?;
         Ok(())
@@ -610,6 +686,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                 let after = Some((from.pk.clone(), from.sk.clone()));
                 let hand_over = task.hand_over + 1;
                 let rest = Task { after, carry: Some(Carry::Counts(counts)), hand_over, ..task };
+                self.mark_queued(&rest.run, rest.phase, rest.segment, now).await?;
                 self.queue.enqueue(vec![rest]).await?;
                 return Ok(None);
             }
@@ -654,12 +731,19 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                 counts.skipped += 1;
                 return Ok(());
             }
-            let Some(Output { value, due, flagged }) =
-                self.job.apply(&customer.profile, model, previous.as_ref().map(|(p, _)| &p.value), now)
-            else {
-                counts.skipped += 1;
-                return Ok(());
-            };
+            let Output { value, due, flagged } =
+                match self.job.apply(&customer.profile, model, previous.as_ref().map(|(p, _)| &p.value), now) {
+                    Ok(Some(output)) => output,
+                    Ok(None) => {
+                        counts.skipped += 1;
+                        return Ok(());
+                    }
+                    Err(reason) => {
+                        counts.failed += 1;
+                        tracing::error!(job = J::NAME, key = %key, reason, "no output for this customer");
+                        return Ok(());
+                    }
+                };
             let due = if sends_queued_before { Vec::new() } else { due };
             let (version, condition) = match &previous {
                 Some((_, v)) => (v + 1, Condition::VersionIs(*v)),
@@ -742,6 +826,10 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
     }
 }
 
+#[cfg(test)]
+#[path = "runner_tests.rs"]
+mod tests;
+
 /// Runs every task a local queue holds (and those they enqueue) to completion; the run's report
 /// if one finished.
 pub async fn drain<S: Store, J: SegmentedJob>(
@@ -757,4 +845,58 @@ pub async fn drain<S: Store, J: SegmentedJob>(
         handled += 1;
     }
     Ok((handled, report))
+}
+
+/// [`drain`] with `workers` threads (each on its own single-threaded runtime), for local runs
+/// over large tables: segments are independent, so they are worked side by side.
+pub fn drain_parallel<S: Store, J: SegmentedJob>(
+    runner: &Runner<'_, S, super::local::LocalQueue, J>,
+    now: DateTime<Utc>,
+    workers: usize,
+) -> Result<(usize, Option<RunReport>), JobError> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    // Counted before a pop, so an idle worker never mistakes another's last task for the end.
+    let busy = AtomicUsize::new(0);
+    let handled = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let outcome: Mutex<(Option<RunReport>, Option<JobError>)> = Mutex::new((None, None));
+    std::thread::scope(|scope| {
+        for _ in 0..workers.max(1) {
+            scope.spawn(|| {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                    stop.store(true, Ordering::SeqCst);
+                    return;
+                };
+                while !stop.load(Ordering::SeqCst) {
+                    busy.fetch_add(1, Ordering::SeqCst);
+                    let Some(task) = runner.queue.pop() else {
+                        if busy.fetch_sub(1, Ordering::SeqCst) == 1 && runner.queue.is_empty() {
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                        continue;
+                    };
+                    let result = rt.block_on(runner.handle(task, now, Deadline::NONE));
+                    handled.fetch_add(1, Ordering::SeqCst);
+                    let mut out = outcome.lock().unwrap_or_else(|p| p.into_inner());
+                    match result {
+                        Ok(Some(report)) => out.0 = Some(report),
+                        Ok(None) => {}
+                        Err(e) => {
+                            out.1 = Some(e);
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    drop(out);
+                    busy.fetch_sub(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    let (report, error) = outcome.into_inner().unwrap_or_else(|p| p.into_inner());
+    match error {
+        Some(e) => Err(e),
+        None => Ok((handled.into_inner(), report)),
+    }
 }

@@ -1,0 +1,30 @@
+//! Every Kairos Lambda in one binary: `KAIROS_FUNCTION` (set by the template) says which
+//! function this instance serves. The functions stay separate (their own roles, memory,
+//! triggers); they share the artifact, so `sam build` compiles and links once instead of once
+//! per function.
+
+// The runner's futures nest deeply (segments, customers, store calls): their layout needs more
+// than the default query depth.
+#![recursion_limit = "256"]
+
+use kairos::churn::job::{ChurnConfig, ChurnJob};
+use kairos::sto::job::SendTimeJob;
+use lambda_runtime::Error;
+
+// Ingest is allocation-bound (serde documents); mimalloc gives it a quarter more throughput.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    kairos::telemetry::init_json();
+    match std::env::var("KAIROS_FUNCTION").as_deref() {
+        Ok("ingest") => kairos_ingest::serve().await,
+        Ok("send-time") => kairos_jobs::serve(SendTimeJob).await,
+        Ok("churn") => {
+            let config = ChurnConfig::from_lookup(|name| std::env::var(name).ok())?;
+            kairos_jobs::serve(ChurnJob { config }).await
+        }
+        other => Err(format!("KAIROS_FUNCTION={other:?}: expected ingest, send-time or churn").into()),
+    }
+}
