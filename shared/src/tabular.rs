@@ -36,20 +36,74 @@ pub fn read_rows<R: Read, Raw: DeserializeOwned, T>(
         return Err(format!("the header has no {missing:?} column (expected {expected})"));
     }
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
+    // One record buffer for every row: a large export has hundreds of thousands.
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
                 errors.push(RowError { line, error: FieldError::new(".", scrub(&e.to_string())) });
+                // A row the reader cannot frame ends the file only if the reader says so.
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
                 continue;
             }
-        };
+        }
         let line = record.position().map_or(0, |p| p.line());
         let parsed = record
             .deserialize::<Raw>(Some(&headers))
             .map_err(|e| FieldError::new(".", scrub(&e.to_string())))
             .and_then(&parse);
+        match parsed {
+            Ok(row) => rows.push(row),
+            Err(error) => errors.push(RowError { line, error }),
+        }
+    }
+    Ok((rows, errors))
+}
+
+/// Reads rows by column name without building a value per row: `parse` gets each row's fields
+/// in the order of `columns` (trimmed; `None` for an optional column the file lacks), so a large
+/// export costs no allocation per field. `required` of the `columns` must be in the header.
+pub fn read_columns<R: Read, T>(
+    input: R,
+    columns: &[&str],
+    required: usize,
+    expected: &str,
+    mut parse: impl FnMut(&[Option<&str>]) -> Result<T, FieldError>,
+) -> Result<(Vec<T>, Vec<RowError>), String> {
+    let mut reader = csv::ReaderBuilder::new().from_reader(input);
+    let headers = reader.headers().map_err(|e| format!("cannot read the header: {e}"))?.clone();
+    let positions: Vec<Option<usize>> = columns.iter().map(|c| headers.iter().position(|h| h.trim() == *c)).collect();
+    if let Some(missing) = columns.iter().zip(&positions).take(required).find(|(_, p)| p.is_none()) {
+        return Err(format!("the header has no {:?} column (expected {expected})", missing.0));
+    }
+    let (mut rows, mut errors) = (Vec::new(), Vec::new());
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                errors.push(RowError { line, error: FieldError::new(".", scrub(&e.to_string())) });
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+                continue;
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let fields: Vec<Option<&str>> =
+            positions.iter().map(|p| p.and_then(|i| record.get(i)).map(str::trim)).collect();
+        let missing = columns.iter().zip(&fields).take(required).find(|(_, f)| f.is_none()).map(|(c, _)| *c);
+        let parsed = match missing {
+            Some(column) => Err(FieldError::new(column, "is missing from this row")),
+            None => parse(&fields),
+        };
         match parsed {
             Ok(row) => rows.push(row),
             Err(error) => errors.push(RowError { line, error }),

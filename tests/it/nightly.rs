@@ -283,7 +283,9 @@ async fn racing_last_gathers_fit_once_and_resuming_skips_leased_segments() {
     runner.handle(first.clone(), now, one_page).await.unwrap(); // works a page, hands over
     queue.0.lock().unwrap().clear();
     runner.start("resume", 2, now + Duration::minutes(30)).await.unwrap();
-    assert!(queue.0.lock().unwrap().is_empty(), "both segments still wait in the queue: nothing is sent twice");
+    let sent: Vec<(u32, kairos::jobs::Phase, u32)> =
+        queue.0.lock().unwrap().iter().map(|t| (t.segment, t.phase, t.hand_over)).collect();
+    assert!(sent.is_empty(), "both segments still wait in the queue: nothing is sent twice: {sent:?}");
     // Half a day later, neither task was taken: they are presumed lost and sent again.
     runner.start("resume", 2, now + Duration::hours(13)).await.unwrap();
     let mut resent: Vec<u32> = queue.0.lock().unwrap().iter().map(|t| t.segment).collect();

@@ -143,38 +143,46 @@ impl BgNbdData<'_> {
             (Vec::new(), Vec::new())
         };
 
-        let mut ll = 0.0;
-        let mut g = [0.0_f64; 4];
-        for row in &data.rows {
-            let px = &per_x[row.x_index as usize];
-            let rx = r + f64::from(row.x);
-            let a3 = -rx * ln_age[row.age_index as usize];
-            let w = row.weight;
-            if row.x == 0 {
-                ll += w * (px.ll + a3);
-                if with_gradient {
-                    g[0] += w * (px.dr - ln_age[row.age_index as usize]);
-                    g[1] += w * (r / alpha - rx * inv_age[row.age_index as usize]);
-                    g[2] += w * px.da;
-                    g[3] += w * px.db;
+        // Sum over the rows: the whole cost of a fit on a large base, so split over the cores.
+        let sum = |rows: &[super::data::PooledRow]| -> (f64, [f64; 4]) {
+            let mut ll = 0.0;
+            let mut g = [0.0_f64; 4];
+            for row in rows {
+                let px = &per_x[row.x_index as usize];
+                let rx = r + f64::from(row.x);
+                let a3 = -rx * ln_age[row.age_index as usize];
+                let w = row.weight;
+                if row.x == 0 {
+                    ll += w * (px.ll + a3);
+                    if with_gradient {
+                        g[0] += w * (px.dr - ln_age[row.age_index as usize]);
+                        g[1] += w * (r / alpha - rx * inv_age[row.age_index as usize]);
+                        g[2] += w * px.da;
+                        g[3] += w * px.db;
+                    }
+                    continue;
                 }
-                continue;
+                let a4 = px.ln_a_over - rx * ln_rec[row.recency_index as usize];
+                let d = a4 - a3;
+                // log-sum-exp of the two branches; ln(1 + e) for e in (0, 1] is as exact as
+                // ln_1p here and half its cost.
+                let e = (-d.abs()).exp();
+                let lse = d.max(0.0) + a3 + (1.0 + e).ln();
+                ll += w * (px.ll + lse);
+                if with_gradient {
+                    // Share of the likelihood from the "dropped out after the last purchase" branch.
+                    let s4 = if d > 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+                    let s3 = 1.0 - s4;
+                    let (ia, ir) = (inv_age[row.age_index as usize], inv_rec[row.recency_index as usize]);
+                    g[0] += w * (px.dr - s3 * ln_age[row.age_index as usize] - s4 * ln_rec[row.recency_index as usize]);
+                    g[1] += w * (r / alpha - s3 * rx * ia - s4 * rx * ir);
+                    g[2] += w * (px.da + s4 / a);
+                    g[3] += w * (px.db - s4 * px.inv_bx1);
+                }
             }
-            let a4 = px.ln_a_over - rx * ln_rec[row.recency_index as usize];
-            let d = a4 - a3;
-            let lse = if d > 0.0 { a4 + (-d).exp().ln_1p() } else { a3 + d.exp().ln_1p() };
-            ll += w * (px.ll + lse);
-            if with_gradient {
-                // Share of the likelihood from the "dropped out after the last purchase" branch.
-                let s4 = 1.0 / (1.0 + (-d).exp());
-                let s3 = 1.0 - s4;
-                let (ia, ir) = (inv_age[row.age_index as usize], inv_rec[row.recency_index as usize]);
-                g[0] += w * (px.dr - s3 * ln_age[row.age_index as usize] - s4 * ln_rec[row.recency_index as usize]);
-                g[1] += w * (r / alpha - s3 * rx * ia - s4 * rx * ir);
-                g[2] += w * (px.da + s4 / a);
-                g[3] += w * (px.db - s4 * px.inv_bx1);
-            }
-        }
+            (ll, g)
+        };
+        let (ll, g) = super::data::sum_rows(&data.rows, sum);
         (ll, g.to_vec())
     }
 }

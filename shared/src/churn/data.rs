@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use crate::tabular::RowError;
-use crate::tabular::{number, read_rows};
+use crate::tabular::{number, read_columns, read_rows};
 use crate::validate::FieldError;
 
 /// One customer's calibration-period summary.
@@ -57,35 +57,23 @@ impl Summary {
     }
 }
 
-#[derive(Deserialize)]
-struct RawSummary {
-    customer_id: String,
-    frequency: String,
-    recency: String,
-    #[serde(rename = "T")]
-    age: String,
-    #[serde(default)]
-    monetary_value: Option<String>,
-}
-
 /// Reads `customer_id,frequency,recency,T[,monetary_value]`. Bad rows are returned, not fatal.
 pub fn read_summaries<R: Read>(input: R) -> Result<(Vec<Summary>, Vec<RowError>), String> {
-    let columns = ["customer_id", "frequency", "recency", "T"];
-    read_rows(input, &columns, "customer_id,frequency,recency,T[,monetary_value]", |raw: RawSummary| {
-        let frequency = raw
-            .frequency
-            .trim()
+    let columns = ["customer_id", "frequency", "recency", "T", "monetary_value"];
+    read_columns(input, &columns, 4, "customer_id,frequency,recency,T[,monetary_value]", |f| {
+        let field = |i: usize| f[i].unwrap_or("");
+        let frequency = field(1)
             .parse::<u32>()
             .map_err(|_| FieldError::new("frequency", "must be a whole number of at least 0"))?;
-        let monetary_value = match raw.monetary_value.as_deref().map(str::trim) {
+        let monetary_value = match f[4] {
             None | Some("") => None,
             Some(m) => Some(number("monetary_value", m)?),
         };
         let s = Summary {
-            customer_id: raw.customer_id,
+            customer_id: field(0).to_string(),
             frequency,
-            recency: number("recency", &raw.recency)?,
-            age: number("T", &raw.age)?,
+            recency: number("recency", field(2))?,
+            age: number("T", field(3))?,
             monetary_value,
         };
         s.check().map(|()| s)
@@ -188,6 +176,33 @@ pub struct Pooled {
     pub frequencies: Vec<(u32, f64)>,
     pub customers: u64,
     pub repeat_buyers: u64,
+}
+
+/// Rows a thread sums at least: below this, a thread costs more than it saves.
+const ROWS_PER_THREAD: usize = 25_000;
+
+/// `sum` over `rows`, split over the machine's cores when there are many (a likelihood and its
+/// gradient over a large base), the partial sums added.
+pub fn sum_rows<const N: usize>(
+    rows: &[PooledRow],
+    sum: impl Fn(&[PooledRow]) -> (f64, [f64; N]) + Sync,
+) -> (f64, [f64; N]) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(rows.len() / ROWS_PER_THREAD).max(1);
+    if threads == 1 {
+        return sum(rows);
+    }
+    let chunk = rows.len().div_ceil(threads);
+    let parts: Vec<(f64, [f64; N])> = std::thread::scope(|scope| {
+        let sum = &sum;
+        let handles: Vec<_> = rows.chunks(chunk).skip(1).map(|c| scope.spawn(move || sum(c))).collect();
+        let mut parts = vec![sum(&rows[..chunk.min(rows.len())])];
+        parts.extend(handles.into_iter().map(|h| h.join().unwrap_or((f64::NAN, [f64::NAN; N]))));
+        parts
+    });
+    parts.into_iter().fold((0.0, [0.0; N]), |(ll, mut g), (l, p)| {
+        g.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+        (ll + l, g)
+    })
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -396,7 +396,8 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         Ok(out)
     }
 
-    /// Segments of `phase` that are neither done (`done_prefix`) nor leased by a live worker.
+    /// Segments of `phase` that are neither done (`done_prefix`), nor leased by a live worker, nor
+    /// waiting in the queue.
     async fn unclaimed(
         &self,
         run: &str,
@@ -406,13 +407,27 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         now: DateTime<Utc>,
     ) -> Result<Vec<u32>, JobError> {
         let done = self.segments_with(run, done_prefix).await?;
-        let live: Vec<u32> = self
+        let mut live: Vec<u32> = self
             .leases(run, phase)
             .await?
             .into_iter()
             .filter(|(_, l)| l.until.is_some_and(|u| u > now))
             .map(|(s, _)| s)
             .collect();
+        #[derive(Deserialize)]
+        struct Queued {
+            until: DateTime<Utc>,
+        }
+        let prefix = keys::job_queued_sk(phase_name(phase), 0);
+        let prefix = &prefix[..prefix.len() - 5];
+        for item in self.run_items(run, prefix).await? {
+            let segment = item.key.sk[prefix.len()..].parse::<u32>().ok();
+            if let (Some(segment), Ok(q)) = (segment, decode::<Queued>(item)) {
+                if q.until > now {
+                    live.push(segment);
+                }
+            }
+        }
         Ok((0..total).filter(|s| !done.contains(s) && !live.contains(s)).collect())
     }
 

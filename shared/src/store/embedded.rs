@@ -33,6 +33,10 @@ struct Stored {
     body: Arc<Document>,
     /// The item's size as DynamoDB counts it, for the meter.
     size: usize,
+    /// The partition key's hash, which picks its scan segment (its remainder by the segment
+    /// count, so all items of a partition share a segment, as in DynamoDB): computed once, not
+    /// per scan page.
+    pk_hash: u64,
 }
 
 impl Stored {
@@ -42,7 +46,8 @@ impl Stored {
     }
 
     fn sized(item: Item, size: usize) -> (Key, Stored) {
-        (item.key, Stored { version: item.version, expires_at: item.expires_at, body: item.body, size })
+        let pk_hash = crate::hash::fnv1a64(item.key.pk.as_bytes());
+        (item.key, Stored { version: item.version, expires_at: item.expires_at, body: item.body, size, pk_hash })
     }
 }
 
@@ -165,12 +170,6 @@ fn holds(condition: Condition, current: Option<&Stored>) -> bool {
     }
 }
 
-/// Which of `total` segments a partition belongs to: a stable hash of the partition key, so all
-/// items of a partition share a segment, as in DynamoDB.
-pub fn segment_of(pk: &str, total: u32) -> u32 {
-    crate::hash::bucket(pk, total)
-}
-
 impl Store for EmbeddedStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
@@ -233,8 +232,9 @@ impl Store for EmbeddedStore {
         let segment = Segment::new(segment.index, segment.total)?;
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
         let lower = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.clone()));
+        let total = u64::from(segment.total);
         let in_segment =
-            items.range((lower, Bound::Unbounded)).filter(|(k, _)| segment_of(&k.pk, segment.total) == segment.index);
+            items.range((lower, Bound::Unbounded)).filter(|(_, s)| s.pk_hash % total == u64::from(segment.index));
         let page = page_of(in_segment, limit);
         self.meter.read(cost::page_reads(page.items.iter().map(item_size), consistency));
         Ok(page)
