@@ -139,6 +139,12 @@ async fn start<S: Store, Q: TaskQueue, J: SegmentedJob>(
     let request: StartRequest = serde_json::from_value(payload)
         .map_err(|e| format!("expected {{\"run\": \"<id>\", \"segments\": N}} or an SQS event: {e}"))?;
     let state = runner.start(&request.run, request.segments.unwrap_or(deps.segments), now).await?;
+    // A resumed run this very call finished (its last segment was done): its figures, once.
+    if let (Some(report), Some(at)) = (state.report, state.finished_at) {
+        if at == now {
+            kairos::telemetry::emit_metrics(&format!("{}-run", J::NAME), &report.metrics());
+        }
+    }
     Ok(json!({ "job": J::NAME, "run": request.run, "state": state }))
 }
 
