@@ -35,34 +35,12 @@ pub fn read_rows<R: Read, Raw: DeserializeOwned, T>(
     if let Some(missing) = columns.iter().find(|c| !headers.iter().any(|h| h == **c)) {
         return Err(format!("the header has no {missing:?} column (expected {expected})"));
     }
-    let (mut rows, mut errors) = (Vec::new(), Vec::new());
-    // One record buffer for every row: a large export has hundreds of thousands.
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                errors.push(RowError { line, error: FieldError::new(".", scrub(&e.to_string())) });
-                // A row the reader cannot frame ends the file only if the reader says so.
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
-                continue;
-            }
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        let parsed = record
+    each_row(&mut reader, |record| {
+        record
             .deserialize::<Raw>(Some(&headers))
             .map_err(|e| FieldError::new(".", scrub(&e.to_string())))
-            .and_then(&parse);
-        match parsed {
-            Ok(row) => rows.push(row),
-            Err(error) => errors.push(RowError { line, error }),
-        }
-    }
-    Ok((rows, errors))
+            .and_then(&parse)
+    })
 }
 
 /// Reads rows by column name without building a value per row: `parse` gets each row's fields
@@ -81,6 +59,22 @@ pub fn read_columns<R: Read, T>(
     if let Some(missing) = columns.iter().zip(&positions).take(required).find(|(_, p)| p.is_none()) {
         return Err(format!("the header has no {:?} column (expected {expected})", missing.0));
     }
+    each_row(&mut reader, |record| {
+        let fields: Vec<Option<&str>> =
+            positions.iter().map(|p| p.and_then(|i| record.get(i)).map(str::trim)).collect();
+        match columns.iter().zip(&fields).take(required).find(|(_, f)| f.is_none()) {
+            Some((column, _)) => Err(FieldError::new(*column, "is missing from this row")),
+            None => parse(&fields),
+        }
+    })
+}
+
+/// Every row after the header through `parse`, one record buffer for all (a large export has
+/// hundreds of thousands): the rows it accepts, and the ones it or the reader refused, by line.
+fn each_row<R: Read, T>(
+    reader: &mut csv::Reader<R>,
+    mut parse: impl FnMut(&csv::StringRecord) -> Result<T, FieldError>,
+) -> Result<(Vec<T>, Vec<RowError>), String> {
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
     let mut record = csv::StringRecord::new();
     loop {
@@ -90,6 +84,7 @@ pub fn read_columns<R: Read, T>(
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
                 errors.push(RowError { line, error: FieldError::new(".", scrub(&e.to_string())) });
+                // A row the reader cannot frame ends the file only if the reader says so.
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                     break;
                 }
@@ -97,14 +92,7 @@ pub fn read_columns<R: Read, T>(
             }
         }
         let line = record.position().map_or(0, |p| p.line());
-        let fields: Vec<Option<&str>> =
-            positions.iter().map(|p| p.and_then(|i| record.get(i)).map(str::trim)).collect();
-        let missing = columns.iter().zip(&fields).take(required).find(|(_, f)| f.is_none()).map(|(c, _)| *c);
-        let parsed = match missing {
-            Some(column) => Err(FieldError::new(column, "is missing from this row")),
-            None => parse(&fields),
-        };
-        match parsed {
+        match parse(&record) {
             Ok(row) => rows.push(row),
             Err(error) => errors.push(RowError { line, error }),
         }
