@@ -4,7 +4,8 @@
 //! `cargo bench -p kairos --bench nightly` builds 1,000,000 customers through ingest (orders
 //! drawn from the BG/NBD process, three clicked messages each), then runs the send-time refit
 //! and the churn scoring over them, and reports the wall time of each and the peak memory of the
-//! process (VmHWM). Without `--bench` (as `cargo test` runs it), 5,000 customers.
+//! process (VmHWM). Without `--bench` (as `cargo test` runs it), 5,000 customers;
+//! `KAIROS_BENCH_CUSTOMERS` sets another number.
 
 use std::time::Instant;
 
@@ -59,7 +60,11 @@ fn run<J: SegmentedJob>(store: &EmbeddedStore, job: &J, workers: usize, now: chr
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let customers: usize = if full { 1_000_000 } else { 5_000 };
+    // KAIROS_BENCH_CUSTOMERS sets another size (a profiler's run, say).
+    let customers: usize = std::env::var("KAIROS_BENCH_CUSTOMERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if full { 1_000_000 } else { 5_000 });
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let end = Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).single().expect("a date");
     let store = EmbeddedStore::new();

@@ -28,7 +28,15 @@ pub fn table_name() -> Result<String, ConfigError> {
 
 /// The SDK configuration from the standard AWS environment, loaded once per process.
 pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client()).load().await
+}
+
+/// The HTTP client of every AWS client: HTTPS through rustls on ring (plain HTTP for a loopback
+/// endpoint), with the SDK's connection pooling and timeouts. The SDK's own default would link
+/// aws-lc, which doubles the cryptography in the binary for no gain here.
+pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
 /// A DynamoDB store for the configured table.

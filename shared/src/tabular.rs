@@ -43,6 +43,9 @@ pub fn read_rows<R: Read, Raw: DeserializeOwned, T>(
     })
 }
 
+/// Most columns [`read_columns`] reads: a row's fields sit on the stack.
+const MAX_COLUMNS: usize = 16;
+
 /// Reads rows by column name without building a value per row: `parse` gets each row's fields
 /// in the order of `columns` (trimmed; `None` for an optional column the file lacks), so a large
 /// export costs no allocation per field. `required` of the `columns` must be in the header.
@@ -59,12 +62,18 @@ pub fn read_columns<R: Read, T>(
     if let Some(missing) = columns.iter().zip(&positions).take(required).find(|(_, p)| p.is_none()) {
         return Err(format!("the header has no {:?} column (expected {expected})", missing.0));
     }
+    if columns.len() > MAX_COLUMNS {
+        return Err(format!("at most {MAX_COLUMNS} columns can be read by name ({expected})"));
+    }
     each_row(&mut reader, |record| {
-        let fields: Vec<Option<&str>> =
-            positions.iter().map(|p| p.and_then(|i| record.get(i)).map(str::trim)).collect();
-        match columns.iter().zip(&fields).take(required).find(|(_, f)| f.is_none()) {
+        let mut fields = [None; MAX_COLUMNS];
+        for (field, p) in fields.iter_mut().zip(&positions) {
+            *field = p.and_then(|i| record.get(i)).map(str::trim);
+        }
+        let fields = &fields[..columns.len()];
+        match columns.iter().zip(fields).take(required).find(|(_, f)| f.is_none()) {
             Some((column, _)) => Err(FieldError::new(*column, "is missing from this row")),
-            None => parse(&fields),
+            None => parse(fields),
         }
     })
 }

@@ -5,7 +5,9 @@
 //! Metric Format lines, which CloudWatch turns into metrics without an API call.
 
 use serde_json::json;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// JSON lines for Lambda; `RUST_LOG` sets the level (default `info`).
 pub fn init_json() {
@@ -26,8 +28,8 @@ where
         .with_target(false)
         .with_ansi(false)
         .with_writer(writer)
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .finish()
+        .with(level_filter("info"))
 }
 
 /// Human-readable lines on stderr for the command line; `RUST_LOG` sets the level (default
@@ -38,8 +40,19 @@ pub fn init_human() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("error")))
+        .finish()
+        .with(level_filter("error"))
         .try_init();
+}
+
+/// Which logs to keep, from `RUST_LOG` (`warn`, `info,kairos=debug`, ...), or `default` when it
+/// is unset or unreadable. Targets and levels only: span and field filters would link a regex
+/// engine into every function for nothing Kairos logs.
+pub fn level_filter(default: &str) -> Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| default.parse().unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO)))
 }
 
 /// Writes an Embedded Metric Format line to standard output when running in Lambda (whose log

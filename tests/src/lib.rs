@@ -71,6 +71,7 @@ fn dynamodb_config() -> aws_sdk_dynamodb::config::Builder {
         .region(Region::new(REGION))
         .credentials_provider(credentials())
         .endpoint_url(endpoint())
+        .http_client(kairos::config::http_client())
 }
 
 /// A DynamoDB client whose first answer to each named operation is lost on the way back: the
@@ -123,6 +124,7 @@ pub fn sqs() -> aws_sdk_sqs::Client {
         .region(Region::new(REGION))
         .credentials_provider(credentials())
         .endpoint_url(endpoint())
+        .http_client(kairos::config::http_client())
         .build();
     aws_sdk_sqs::Client::from_conf(config)
 }
@@ -135,8 +137,10 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// Shows the code's logs in a failing test's output (`RUST_LOG` sets the level, default warn).
 pub fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter(filter).try_init();
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ =
+        tracing_subscriber::fmt().with_test_writer().finish().with(kairos::telemetry::level_filter("warn")).try_init();
 }
 
 /// A new, empty table shaped like the production one.

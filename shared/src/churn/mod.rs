@@ -21,12 +21,15 @@ pub mod special;
 use serde::{Deserialize, Serialize};
 
 use data::{Pooled, Summary};
-use fit::{Fit, FitError, maximize};
+use fit::{Fit, FitError, Start, maximize, maximize_from};
 
 /// Fewer customers than this cannot support a fit.
 pub const MIN_CUSTOMERS: u64 = 20;
 /// Gamma-Gamma needs this many repeat buyers with a spend.
 pub const MIN_REPEAT_BUYERS: u64 = 10;
+/// From this many customers, a timing fit starts from a fit to every `WARM_START_EVERY`th.
+const WARM_START_MIN: u64 = 50_000;
+const WARM_START_EVERY: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -55,17 +58,28 @@ pub fn fit_weighted<'a>(
     let name = kind.name();
     match kind {
         ModelKind::Bgnbd | ModelKind::ParetoNbd => {
-            let pooled = Pooled::weighted(summaries);
+            let pooled = Pooled::weighted(summaries.clone());
             if pooled.customers < MIN_CUSTOMERS {
                 return Err(FitError::TooFewCustomers { model: name, customers: pooled.customers, min: MIN_CUSTOMERS });
             }
             if pooled.repeat_buyers == 0 {
                 return Err(FitError::NoRepeatBuyers { model: name });
             }
-            match kind {
-                ModelKind::Bgnbd => maximize(name, &bgnbd::BgNbdData(&pooled), pooled.customers),
-                _ => maximize(name, &pareto::ParetoNbdData(&pooled), pooled.customers),
-            }
+            let timing = |pooled: &Pooled, from: Option<&Start>| match kind {
+                ModelKind::Bgnbd => maximize_from(name, &bgnbd::BgNbdData(pooled), pooled.customers, from),
+                _ => maximize_from(name, &pareto::ParetoNbdData(pooled), pooled.customers, from),
+            };
+            // On a large base, most of a fit is BFGS learning the curvature, one pass over every
+            // row per step. A fit to every 16th customer finds nearly the same optimum and its
+            // curvature at a sixteenth of the cost, so the full fit starts there and needs a few
+            // steps. If the sample cannot be fitted, the full fit starts from scratch.
+            let from = (pooled.customers >= WARM_START_MIN)
+                .then(|| Pooled::weighted(summaries.into_iter().step_by(WARM_START_EVERY)))
+                .and_then(|sample| {
+                    let fit = timing(&sample, None).ok()?;
+                    Some(Start::from_sample(&fit, sample.customers, pooled.customers))
+                });
+            timing(&pooled, from.as_ref())
         }
         ModelKind::GammaGamma => {
             let rows: Vec<(u32, f64, f64)> = summaries

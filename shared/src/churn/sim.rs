@@ -108,6 +108,30 @@ mod tests {
     }
 
     #[test]
+    fn a_large_base_fits_from_a_sample_to_the_same_optimum() {
+        // Above the warm-start size: `fit` starts from a fit to every 16th customer.
+        let truth = BgNbd { r: 0.6, alpha: 25.0, a: 0.8, b: 2.6 };
+        let data = simulate_bgnbd(&truth, 60_000, (4.0, 104.0), 14);
+        let pooled = Pooled::new(&data);
+        let cold = maximize("bgnbd", &BgNbdData(&pooled), pooled.customers).unwrap();
+        let warm = crate::churn::fit(crate::churn::ModelKind::Bgnbd, &data).unwrap();
+        let (cold_se, warm_se) = (cold.standard_errors.clone().unwrap(), warm.standard_errors.clone().unwrap());
+        for (((name, c), (_, w)), se) in cold.params.iter().zip(&warm.params).zip(&cold_se) {
+            assert!((c - w).abs() < 0.01 * se, "{name}: {w} from the sample's start, {c} from scratch (SE {se})");
+        }
+        for (c, w) in cold_se.iter().zip(&warm_se) {
+            assert!((c / w - 1.0).abs() < 1e-4, "standard errors {warm_se:?} vs {cold_se:?}");
+        }
+        assert!(
+            warm.iterations * 2 <= cold.iterations,
+            "the full fit took {} steps from the sample's start, {} from scratch",
+            warm.iterations,
+            cold.iterations
+        );
+        recovered(&warm, &[0.6, 25.0, 0.8, 2.6]);
+    }
+
+    #[test]
     fn pareto_nbd_recovers_its_parameters() {
         let truth = ParetoNbd { r: 0.6, alpha: 8.0, s: 0.8, beta: 12.0 };
         let data = simulate_pareto(&truth, 6000, (20.0, 52.0), 12);
