@@ -154,11 +154,19 @@ impl EmbeddedStore {
     }
 }
 
-/// The first `limit` items (at least one) and, if more follow, where the next page starts.
-fn page_of<'a>(mut matching: impl Iterator<Item = (&'a Key, &'a Stored)>, limit: usize) -> Page {
-    let items: Vec<Item> = matching.by_ref().take(limit.max(1)).map(|(k, s)| EmbeddedStore::to_item(k, s)).collect();
+/// The first `limit` items (at least one) and, if more follow, where the next page starts; with
+/// the sizes of the items, as stored (for the meter).
+fn page_of<'a>(mut matching: impl Iterator<Item = (&'a Key, &'a Stored)>, limit: usize) -> (Page, Vec<usize>) {
+    // Sized for a full page at once: a scan's page grown by doubling cost a job more in fresh
+    // memory than in copying.
+    let limit = limit.max(1);
+    let (mut items, mut sizes) = (Vec::with_capacity(limit.min(1000)), Vec::with_capacity(limit.min(1000)));
+    for (k, s) in matching.by_ref().take(limit) {
+        items.push(EmbeddedStore::to_item(k, s));
+        sizes.push(s.size);
+    }
     let next = if matching.next().is_some() { items.last().map(|i| i.key.clone()) } else { None };
-    Page { items, next, corrupt: Vec::new() }
+    (Page { items, next, corrupt: Vec::new() }, sizes)
 }
 
 fn holds(condition: Condition, current: Option<&Stored>) -> bool {
@@ -198,7 +206,7 @@ impl Store for EmbeddedStore {
     async fn query(&self, pk: &str, query: &Query) -> Result<Page, StoreError> {
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
         let prefix = query.sk_prefix.as_str();
-        let page = if query.descending {
+        let (page, sizes) = if query.descending {
             let upper = match &query.after {
                 Some(after) => Bound::Excluded(after.clone()),
                 None => Bound::Included(Key::new(pk, format!("{prefix}{}", char::MAX))),
@@ -218,7 +226,7 @@ impl Store for EmbeddedStore {
                 items.range((lower, Bound::Unbounded)).take_while(|(k, _)| k.pk == pk && k.sk.starts_with(prefix));
             page_of(matching, query.limit)
         };
-        self.meter.read(cost::page_reads(page.items.iter().map(item_size), Consistency::Strong));
+        self.meter.read(cost::page_reads(sizes.into_iter(), Consistency::Strong));
         Ok(page)
     }
 
@@ -235,8 +243,8 @@ impl Store for EmbeddedStore {
         let total = u64::from(segment.total);
         let in_segment =
             items.range((lower, Bound::Unbounded)).filter(|(_, s)| s.pk_hash % total == u64::from(segment.index));
-        let page = page_of(in_segment, limit);
-        self.meter.read(cost::page_reads(page.items.iter().map(item_size), consistency));
+        let (page, sizes) = page_of(in_segment, limit);
+        self.meter.read(cost::page_reads(sizes.into_iter(), consistency));
         Ok(page)
     }
 
