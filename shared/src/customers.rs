@@ -64,6 +64,16 @@ pub fn new_chunk_id(customer: &CustomerId, part_version: u64, oldest: &str) -> S
 /// profile parts, and archive chunks the orders part does not list, are ignored). `None` if no
 /// part exists.
 pub fn assemble(customer: &CustomerId, items: Vec<Item>) -> Result<Option<Profile>, StoreError> {
+    assemble_parts(customer, items, &PartKind::ALL)
+}
+
+/// [`assemble`] decoding only the parts in `reads` (the others stay empty, and cannot fail it):
+/// for a reader that needs a few, such as a nightly job.
+pub fn assemble_parts(
+    customer: &CustomerId,
+    items: Vec<Item>,
+    reads: &[PartKind],
+) -> Result<Option<Profile>, StoreError> {
     let mut profile = Profile::new(customer.clone());
     let mut any = false;
     let mut archives: Vec<(String, Item)> = Vec::new();
@@ -74,6 +84,9 @@ pub fn assemble(customer: &CustomerId, items: Vec<Item>) -> Result<Option<Profil
         }
         let Some(kind) = PartKind::of_sk(&item.key.sk) else { continue };
         any = true;
+        if !reads.contains(&kind) {
+            continue;
+        }
         match kind {
             PartKind::Browse => profile.browse = decode_part::<Browse>(item)?.value,
             PartKind::Engagement => profile.engagement = decode_part::<Engagement>(item)?.value,
@@ -275,6 +288,10 @@ mod tests {
             Err(StoreError::Corrupt { key, .. }) => assert_eq!(key, "C#c-2|P#B"),
             other => panic!("expected a corrupt-item error, got {other:?}"),
         }
+        // A reader of other parts is not stopped by it, and still finds the customer.
+        let items = query_all(&store, &c, keys::PROFILE_PREFIX).await.unwrap();
+        let p = assemble_parts(&c, items, &[PartKind::Orders]).unwrap().expect("a profile");
+        assert_eq!(p.orders, OrderBook::default());
     }
 
     #[test]

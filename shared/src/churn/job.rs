@@ -435,6 +435,8 @@ impl ChurnJob {
 impl SegmentedJob for ChurnJob {
     const NAME: &'static str = "churn";
     const OUTPUT_SK: &'static str = SCORE_SK;
+    // Purchase history is all the models read.
+    const PARTS: &'static [crate::keys::PartKind] = &[crate::keys::PartKind::Orders];
     type Stats = SampleStats;
     type Model = ChurnModel;
     type Output = CustomerScore;

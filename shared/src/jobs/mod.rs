@@ -81,6 +81,9 @@ pub trait SegmentedJob: Send + Sync {
     const NAME: &'static str;
     /// Sort key of each customer's output item, e.g. "STO".
     const OUTPUT_SK: &'static str;
+    /// The profile parts the job reads. The others are not decoded (a night decodes every
+    /// customer twice per job) and look empty to it: list every part the job's code touches.
+    const PARTS: &'static [crate::keys::PartKind] = &crate::keys::PartKind::ALL;
     type Stats: Default + Serialize + serde::de::DeserializeOwned + Send + Sync;
     type Model: Serialize + serde::de::DeserializeOwned + Send + Sync;
     /// What is stored per customer.

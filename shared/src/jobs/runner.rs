@@ -209,9 +209,10 @@ fn scanned<T: serde::de::DeserializeOwned>(
     customer: &CustomerId,
     items: Vec<Item>,
     output_sk: &str,
+    reads: &[keys::PartKind],
 ) -> Result<Option<Scanned<T>>, StoreError> {
     let (outputs, parts): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.key.sk == output_sk);
-    let Some(profile) = customers::assemble(customer, parts)? else { return Ok(None) };
+    let Some(profile) = customers::assemble_parts(customer, parts, reads)? else { return Ok(None) };
     let previous = match outputs.into_iter().next() {
         Some(item) => {
             let version = item.version;
@@ -546,7 +547,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         while let Some(customers) = scan.next(PAGE).await? {
             pages += 1;
             for (customer, items) in customers {
-                match scanned::<J::Output>(&customer, items, J::OUTPUT_SK) {
+                match scanned::<J::Output>(&customer, items, J::OUTPUT_SK, J::PARTS) {
                     Ok(Some(s)) => self.job.gather(&s.profile, now, &mut stats),
                     Ok(None) => {}
                     Err(e) => tracing::error!(job = J::NAME, error = %e, "customer not readable; left out of this run"),
@@ -681,7 +682,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         while let Some(customers) = scan.next(PAGE).await? {
             pages += 1;
             for (customer, items) in customers {
-                match scanned::<J::Output>(&customer, items, J::OUTPUT_SK) {
+                match scanned::<J::Output>(&customer, items, J::OUTPUT_SK, J::PARTS) {
                     Ok(Some(s)) => {
                         counts.read += 1;
                         self.apply_one(&task.run, s, &model, now, &mut counts).await?;

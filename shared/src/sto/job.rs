@@ -46,6 +46,9 @@ fn round4(x: f64) -> f64 {
 impl SegmentedJob for SendTimeJob {
     const NAME: &'static str = "sto";
     const OUTPUT_SK: &'static str = keys::SEND_TIME_MODEL;
+    // The segment (contact), message engagement, and purchases as attention signals.
+    const PARTS: &'static [keys::PartKind] =
+        &[keys::PartKind::Contact, keys::PartKind::Engagement, keys::PartKind::Orders];
     type Stats = PriorStats;
     type Model = Priors;
     type Output = CustomerModel;

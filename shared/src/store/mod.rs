@@ -450,16 +450,9 @@ mod tests {
     #[test]
     fn significant_digits_as_dynamodb_counts_them() {
         let float = |v: f64| number_digits(&serde_json::Number::from_f64(v).unwrap());
-        for (v, want) in [
-            (0.0012, 2),
-            (100.5, 4),
-            (1234.5, 5),
-            (1e-30, 1),
-            (1.05e10, 3),
-            (-2.5e-7, 2),
-            (0.1 + 0.2, 17),
-            (0.0, 1),
-        ] {
+        for (v, want) in
+            [(0.0012, 2), (100.5, 4), (1234.5, 5), (1e-30, 1), (1.05e10, 3), (-2.5e-7, 2), (0.1 + 0.2, 17), (0.0, 1)]
+        {
             assert_eq!(float(v), want, "{v}");
         }
         for (v, want) in [(0_i64, 1), (1_234_500, 5), (-70, 1), (i64::MIN, 19)] {
