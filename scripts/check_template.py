@@ -74,6 +74,20 @@ def check(template):
             problems.append(f"{name}: no alarm watches its dead-letter queue {dead}")
         if not may_send(resources.get(ref(props.get("Role")), {}), queue):
             problems.append(f"{function}: its role may not send to its on-failure queue {queue}")
+    # A run that never finishes emits nothing: each nightly job needs an alarm on its run
+    # metric that counts missing data as breaching.
+    finished = set()
+    for r in resources.values():
+        p = r.get("Properties", {})
+        if r["Type"] == "AWS::CloudWatch::Alarm" and p.get("MetricName") == "RunSeconds" \
+                and p.get("TreatMissingData") == "breaching":
+            finished.update(d.get("Value") for d in p.get("Dimensions", []) if d.get("Name") == "Function")
+    for name, schedule in schedules:
+        function = resources.get(ref(schedule["Properties"]["Target"]["Arn"]), {})
+        served = function.get("Properties", {}).get("Environment", {}).get("Variables", {}).get("KAIROS_FUNCTION")
+        metric = {"send-time": "sto-run", "churn": "churn-run"}.get(served)
+        if metric is not None and metric not in finished:
+            problems.append(f"{name}: no alarm fires when no {served} run finishes ({metric} RunSeconds missing)")
     functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     metadata = {repr(r.get("Metadata")) for r in functions.values()}
     if len(metadata) != 1:
@@ -92,7 +106,7 @@ def main():
         print(f"{path}: {p}", file=sys.stderr)
     if problems:
         sys.exit(1)
-    print(f"{path}: every scheduled start that fails is retried, kept and alarmed")
+    print(f"{path}: every scheduled start that fails is retried, kept and alarmed, and so is a night without a finished run")
 
 
 if __name__ == "__main__":
