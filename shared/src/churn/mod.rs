@@ -27,8 +27,10 @@ use fit::{Fit, FitError, Start, maximize, maximize_from};
 pub const MIN_CUSTOMERS: u64 = 20;
 /// Gamma-Gamma needs this many repeat buyers with a spend.
 pub const MIN_REPEAT_BUYERS: u64 = 10;
-/// From this many customers, a timing fit starts from a fit to every `WARM_START_EVERY`th.
-const WARM_START_MIN: u64 = 50_000;
+/// From this many distinct rows (what a likelihood pass costs), a timing fit starts from a fit
+/// to every `WARM_START_EVERY`th customer. Never for the nightly job's stratified sample, whose
+/// few thousand rows stand for any number of customers.
+const WARM_START_ROWS: usize = 20_000;
 const WARM_START_EVERY: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +75,7 @@ pub fn fit_weighted<'a>(
             // row per step. A fit to every 16th customer finds nearly the same optimum and its
             // curvature at a sixteenth of the cost, so the full fit starts there and needs a few
             // steps. If the sample cannot be fitted, the full fit starts from scratch.
-            let from = (pooled.customers >= WARM_START_MIN)
+            let from = (pooled.rows.len() >= WARM_START_ROWS)
                 .then(|| Pooled::weighted(summaries.into_iter().step_by(WARM_START_EVERY)))
                 .and_then(|sample| {
                     let fit = timing(&sample, None).ok()?;

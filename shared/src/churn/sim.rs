@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn a_large_base_fits_from_a_sample_to_the_same_optimum() {
-        // Above the warm-start size: `fit` starts from a fit to every 16th customer.
+        // Above the warm-start size (20,000 distinct rows): `fit` starts from a fit to every 16th customer.
         let truth = BgNbd { r: 0.6, alpha: 25.0, a: 0.8, b: 2.6 };
         let data = simulate_bgnbd(&truth, 60_000, (4.0, 104.0), 14);
         let pooled = Pooled::new(&data);
