@@ -129,9 +129,14 @@ pub const JOB_APPLIED: &str = "APPLIED#";
 pub const JOB_LEASE: &str = "LEASE#";
 pub const JOB_CARRY: &str = "CARRY#";
 
+/// Where the leases of one phase are listed: `LEASE#apply#`, each followed by its segment.
+pub fn job_lease_prefix(phase: &str) -> String {
+    format!("{JOB_LEASE}{phase}#")
+}
+
 /// The lease of one phase of one segment: `LEASE#apply#00042`.
 pub fn job_lease_sk(phase: &str, segment: u32) -> String {
-    format!("{JOB_LEASE}{phase}#{segment:05}")
+    job_segment_sk(&job_lease_prefix(phase), segment)
 }
 
 pub const JOB_QUEUED: &str = "QUEUED#";
@@ -144,9 +149,14 @@ pub fn job_carry_sk(segment: u32, after: &Key) -> String {
     format!("{JOB_CARRY}{segment:05}#{h:016x}")
 }
 
+/// Where the waiting tasks of one phase are listed: `QUEUED#apply#`, each followed by its segment.
+pub fn job_queued_prefix(phase: &str) -> String {
+    format!("{JOB_QUEUED}{phase}#")
+}
+
 /// That a segment's task of a phase was sent and waits in the queue: `QUEUED#apply#00042`.
 pub fn job_queued_sk(phase: &str, segment: u32) -> String {
-    format!("{JOB_QUEUED}{phase}#{segment:05}")
+    job_segment_sk(&job_queued_prefix(phase), segment)
 }
 
 /// Chunk `n` of a large item of a run (see [`crate::jobs::blob`]). Its own prefix, so listing

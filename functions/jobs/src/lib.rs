@@ -120,7 +120,7 @@ async fn work_tasks<S: Store, Q: TaskQueue, J: SegmentedJob>(
             }
             Ok(None) => {}
             Err(e) => {
-                let reason = format!("{} task of run {run}, segment {segment}, failed: {e}", phase_name(phase));
+                let reason = format!("{} task of run {run}, segment {segment}, failed: {e}", phase.name());
                 failures.push(Failed { record_id: record.id.to_string(), reason });
             }
         }
@@ -146,12 +146,4 @@ async fn start<S: Store, Q: TaskQueue, J: SegmentedJob>(
         }
     }
     Ok(json!({ "job": J::NAME, "run": request.run, "state": state }))
-}
-
-fn phase_name(phase: kairos::jobs::Phase) -> &'static str {
-    match phase {
-        kairos::jobs::Phase::Gather => "gather",
-        kairos::jobs::Phase::Fit => "fit",
-        kairos::jobs::Phase::Apply => "apply",
-    }
 }

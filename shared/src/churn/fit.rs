@@ -259,7 +259,6 @@ pub fn maximize_from<L: Likelihood>(
 #[allow(clippy::needless_range_loop)] // matrix code reads best with indices
 fn observed_information<L: Likelihood>(model: &L, p: &[f64], gradient: Option<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     let n = p.len();
-    let step = |i: usize| 1e-4 * p[i].abs().max(1e-8);
     let mut h = vec![vec![0.0; n]; n];
     if let Some(g0) = gradient {
         for i in 0..n {
@@ -279,6 +278,7 @@ fn observed_information<L: Likelihood>(model: &L, p: &[f64], gradient: Option<Ve
             }
         }
     } else {
+        let step = |i: usize| 1e-4 * p[i].abs().max(1e-8);
         let f = |q: &[f64]| model.ll(q);
         let f0 = f(p);
         for i in 0..n {

@@ -64,6 +64,17 @@ pub enum Phase {
     Apply,
 }
 
+impl Phase {
+    /// The phase's name in keys and messages (as serialized).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Gather => "gather",
+            Phase::Fit => "fit",
+            Phase::Apply => "apply",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueueError {
     #[error("could not enqueue {failed} of {total} tasks: {reason}")]

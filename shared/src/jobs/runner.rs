@@ -54,6 +54,8 @@ const CLAIM_SECS: i64 = 16 * 60;
 /// How long a sent task may wait in the queue for a worker (the functions' concurrency is
 /// capped) before a resumed run thinks it lost and sends it again.
 const QUEUE_WAIT_SECS: i64 = 12 * 3600;
+/// Queue marks a start writes at once.
+const MARKS_AT_ONCE: usize = 16;
 /// A gather that finishes with less time left than this leaves the fit to a task of its own.
 const FIT_TIME: Duration = Duration::from_secs(300);
 
@@ -246,8 +248,7 @@ impl Deadline {
     }
 
     fn near(&self, pages: usize) -> bool {
-        self.at.is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN)
-            || self.max_pages.is_some_and(|n| pages >= n)
+        self.left().is_some_and(|left| left < DEADLINE_MARGIN) || self.max_pages.is_some_and(|n| pages >= n)
     }
 }
 
@@ -268,14 +269,6 @@ fn check_run_id(run: &str) -> Result<(), JobError> {
         return Err(JobError::Invalid(format!("run id {run:?} must be 1 to 100 characters without '#' or spaces")));
     }
     Ok(())
-}
-
-fn phase_name(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Gather => "gather",
-        Phase::Fit => "fit",
-        Phase::Apply => "apply",
-    }
 }
 
 impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
@@ -320,9 +313,13 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         segments: Vec<u32>,
         now: DateTime<Utc>,
     ) -> Result<(), JobError> {
-        for &segment in &segments {
-            self.mark_queued(run, phase, segment, now).await?;
-        }
+        // Side by side: a start of a thousand segments writes a thousand marks, and one after
+        // another they would take seconds of the invocation.
+        use futures::{StreamExt, TryStreamExt};
+        futures::stream::iter(segments.iter().map(|&segment| self.mark_queued(run, phase, segment, now)))
+            .buffer_unordered(MARKS_AT_ONCE)
+            .try_collect::<Vec<()>>()
+            .await?;
         self.queue.enqueue(self.tasks(run, phase, total, segments.into_iter())).await?;
         Ok(())
     }
@@ -330,7 +327,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
     /// Notes that a task of `segment` waits in the queue (a fresh one, or a continuation).
     async fn mark_queued(&self, run: &str, phase: Phase, segment: u32, now: DateTime<Utc>) -> Result<(), JobError> {
         let until = now + chrono::Duration::seconds(QUEUE_WAIT_SECS);
-        let key = self.key(run, keys::job_queued_sk(phase_name(phase), segment));
+        let key = self.key(run, keys::job_queued_sk(phase.name(), segment));
         let item = Item::new(key.clone(), 1, encode(&key, &json!({ "until": until }))?).expiring(Self::expiry(now));
         self.store.write(vec![Write::Put { item, condition: Condition::Always }]).await?;
         Ok(())
@@ -381,18 +378,20 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         }
     }
 
+    /// The run's per-segment items under `prefix` (see [`keys::job_segment_sk`]), by segment.
+    async fn by_segment(&self, run: &str, prefix: &str) -> Result<Vec<(u32, Item)>, JobError> {
+        let items = self.run_items(run, prefix).await?;
+        Ok(items.into_iter().filter_map(|i| Some((i.key.sk[prefix.len()..].parse().ok()?, i))).collect())
+    }
+
     async fn segments_with(&self, run: &str, prefix: &str) -> Result<Vec<u32>, JobError> {
-        Ok(self.run_items(run, prefix).await?.iter().filter_map(|i| i.key.sk[prefix.len()..].parse().ok()).collect())
+        Ok(self.by_segment(run, prefix).await?.into_iter().map(|(segment, _)| segment).collect())
     }
 
     async fn leases(&self, run: &str, phase: Phase) -> Result<Vec<(u32, Lease)>, JobError> {
-        let prefix = keys::job_lease_sk(phase_name(phase), 0);
-        let prefix = &prefix[..prefix.len() - 5];
         let mut out = Vec::new();
-        for item in self.run_items(run, prefix).await? {
-            if let Ok(segment) = item.key.sk[prefix.len()..].parse::<u32>() {
-                out.push((segment, decode::<Lease>(item)?));
-            }
+        for (segment, item) in self.by_segment(run, &keys::job_lease_prefix(phase.name())).await? {
+            out.push((segment, decode::<Lease>(item)?));
         }
         Ok(out)
     }
@@ -419,14 +418,9 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         struct Queued {
             until: DateTime<Utc>,
         }
-        let prefix = keys::job_queued_sk(phase_name(phase), 0);
-        let prefix = &prefix[..prefix.len() - 5];
-        for item in self.run_items(run, prefix).await? {
-            let segment = item.key.sk[prefix.len()..].parse::<u32>().ok();
-            if let (Some(segment), Ok(q)) = (segment, decode::<Queued>(item)) {
-                if q.until > now {
-                    live.push(segment);
-                }
+        for (segment, item) in self.by_segment(run, &keys::job_queued_prefix(phase.name())).await? {
+            if decode::<Queued>(item).is_ok_and(|q| q.until > now) {
+                live.push(segment);
             }
         }
         Ok((0..total).filter(|s| !done.contains(s) && !live.contains(s)).collect())
@@ -435,7 +429,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
     /// Marks a segment as worked until a claim's length from now; a fresh task (not a
     /// continuation) counts as one more start. Best effort: a racing writer wins.
     async fn lease(&self, task: &Task, now: DateTime<Utc>) -> Result<(), JobError> {
-        let key = self.key(&task.run, keys::job_lease_sk(phase_name(task.phase), task.segment));
+        let key = self.key(&task.run, keys::job_lease_sk(task.phase.name(), task.segment));
         let (mut lease, version) = match self.store.get(&key).await? {
             Some(item) => {
                 let v = item.version;
