@@ -9,6 +9,7 @@ mod jobs;
 mod models;
 mod output;
 mod print;
+mod recs;
 mod sto;
 
 use std::path::PathBuf;
@@ -68,6 +69,12 @@ enum Command {
     Sto {
         #[command(subcommand)]
         command: sto::StoCommand,
+    },
+    /// Product recommendations: from an interaction export, the offline evaluation, a
+    /// synthetic shop.
+    Recs {
+        #[command(subcommand)]
+        command: recs::RecsCommand,
     },
     /// Manage the DynamoDB table (for local endpoints; production tables come from the SAM template).
     Table {
@@ -131,6 +138,7 @@ async fn main() -> ExitCode {
         Command::Rejected { day, store, json } => ingest::show_rejected(day, &store, json).await,
         Command::Sto { command } => sto::run(command).await,
         Command::Models { command } => models::run(command).await,
+        Command::Recs { command } => recs::run(command),
         Command::Schema => {
             print::out(serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

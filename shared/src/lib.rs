@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod keys;
 pub mod money;
 pub mod profile;
+pub mod recommend;
 pub mod redact;
 pub mod sto;
 pub mod store;
