@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use kairos::clock::SystemClock;
 use kairos::customers::{self, CustomerGroups};
-use kairos::event::parse_event;
+use kairos::event::parse_inbound;
 use kairos::ingest::source::{SourceRecord, records};
 use kairos::ingest::{IngestConfig, Record, ingest_batch};
 use kairos::keys;
@@ -143,7 +143,7 @@ pub fn validate(paths: &[PathBuf]) -> Result<ExitCode, String> {
     let now = chrono::Utc::now();
     let mut bad = 0;
     for r in &source {
-        if let Err(e) = parse_event(&r.body, now) {
+        if let Err(e) = parse_inbound(&r.body, now) {
             bad += 1;
             out(format!("{}: {e}", r.id));
         }

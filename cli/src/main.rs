@@ -4,6 +4,7 @@
 //! command at a DynamoDB table instead, using the standard AWS environment (`AWS_REGION`,
 //! credentials, and `AWS_ENDPOINT_URL` for a local emulator).
 
+mod catalog;
 mod ingest;
 mod jobs;
 mod models;
@@ -69,6 +70,11 @@ enum Command {
     Sto {
         #[command(subcommand)]
         command: sto::StoCommand,
+    },
+    /// The product catalogue: import a feed, show a product.
+    Catalog {
+        #[command(subcommand)]
+        command: catalog::CatalogCommand,
     },
     /// Product recommendations: from an interaction export, the offline evaluation, a
     /// synthetic shop.
@@ -139,6 +145,7 @@ async fn main() -> ExitCode {
         Command::Sto { command } => sto::run(command).await,
         Command::Models { command } => models::run(command).await,
         Command::Recs { command } => recs::run(command),
+        Command::Catalog { command } => catalog::run(command).await,
         Command::Schema => {
             print::out(serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

@@ -25,14 +25,15 @@ pub mod source;
 mod unit;
 
 use std::collections::{BTreeMap, HashSet};
-use std::panic::catch_unwind;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
+use crate::catalogue;
 use crate::clock::Clock;
-use crate::event::{EventError, ShopEvent, parse_event};
+use crate::event::{EventError, Inbound, ProductEvent, ShopEvent, parse_inbound};
 use crate::ids::{CustomerId, EventId};
 use crate::keys::{self, PartKind};
 use crate::profile::{Browse, ContactPart, Engagement, OrderBook, also_touches, home};
@@ -144,10 +145,26 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
     let mut events: Vec<Option<ShopEvent>> = Vec::with_capacity(records.len());
     let mut rejections: Vec<(usize, IngestError)> = Vec::new();
     let mut seen: HashSet<(CustomerId, EventId)> = HashSet::new();
+    // Catalogue events: not about a customer, applied to the product's item.
+    let mut products: Vec<(usize, ProductEvent)> = Vec::new();
+    let mut seen_products: HashSet<EventId> = HashSet::new();
 
     for (index, record) in records.iter().enumerate() {
-        let parsed = catch_unwind(|| parse_event(record.body, now).map_err(IngestError::from))
+        let parsed = catch_unwind(|| parse_inbound(record.body, now).map_err(IngestError::from))
             .unwrap_or_else(|_| Err(IngestError::Panicked("parsing this record".into())));
+        let parsed = match parsed {
+            Ok(Inbound::Customer(event)) => Ok(event),
+            Ok(Inbound::Product(event)) => {
+                if seen_products.insert(event.id.clone()) {
+                    products.push((index, event));
+                } else {
+                    report.duplicates += 1;
+                }
+                events.push(None);
+                continue;
+            }
+            Err(e) => Err(e),
+        };
         match parsed {
             Ok(event) if !seen.insert((event.customer_id.clone(), event.id.clone())) => {
                 report.duplicates += 1; // the same event twice in one batch
@@ -243,6 +260,30 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
         }
     }
     report.customers = changed.len();
+
+    // Built in a plain loop, like the units above, so the future stays `Send`.
+    let mut applying = Vec::with_capacity(products.len());
+    for (i, event) in &products {
+        applying.push(async move {
+            let outcome = AssertUnwindSafe(catalogue::apply(store, event)).catch_unwind().await;
+            (*i, event, outcome)
+        });
+    }
+    let applied: Vec<_> = futures::stream::iter(applying).buffer_unordered(config.concurrency.max(1)).collect().await;
+    for (i, event, outcome) in applied {
+        match outcome {
+            Ok(Ok(catalogue::Outcome::Applied)) => report.applied += 1,
+            Ok(Ok(catalogue::Outcome::Duplicate | catalogue::Outcome::Superseded)) => report.duplicates += 1,
+            Ok(Err(e)) if e.is_retryable() => {
+                tracing::warn!(record_id = records[i].id, event_id = event.id.as_str(), error = %e, "product update not applied");
+                report
+                    .failures
+                    .push(RecordFailure { record_id: records[i].id.to_string(), error: IngestError::Store(e) });
+            }
+            Ok(Err(e)) => rejections.push((i, IngestError::Store(e))),
+            Err(_) => rejections.push((i, IngestError::Panicked("applying this product update".into()))),
+        }
+    }
 
     // Park what can never apply; a record that cannot be parked goes back to the queue.
     let mut parking = Vec::with_capacity(rejections.len());

@@ -17,6 +17,7 @@
 //! | state handed to a segment's continuation     | `JOB#<job>#<run>`          | `CARRY#<seg>#<resume hash>`     |
 //! | a segment's task sent, not yet taken (TTL)   | `JOB#<job>#<run>`          | `QUEUED#<phase>#<seg>`          |
 //! | a chunk of a large run item (TTL)            | `JOB#<job>#<run>`          | `BLOB#<item sk>#<tag>#<n>`      |
+//! | product (catalogue)                          | `CAT#<shard>`              | `<product>`                     |
 //! | due send (for dispatch)                      | `DUE#<minute>#<shard>`     | `<customer>#<campaign>#<occurrence>` |
 //! | rejected inbound record (TTL)                | `REJ#<day>#<shard>`        | `<record id>`                   |
 //!
@@ -43,6 +44,9 @@ pub const CHURN_SCORE: &str = "CHURN";
 pub const SEND_TIME_PRIORS: (&str, &str) = ("STO#PRIORS", "CURRENT");
 /// Where the current churn model is published.
 pub const CHURN_MODEL: (&str, &str) = ("CHURN#MODEL", "CURRENT");
+/// Partitions the catalogue is spread over: a feed import writes many products at once, and
+/// one partition takes 1,000 writes a second.
+pub const CATALOGUE_SHARDS: u32 = 16;
 /// Partitions per due minute and per day of rejected records.
 pub const DUE_SHARDS: u32 = 8;
 pub const REJECTED_SHARDS: u32 = 8;
@@ -116,6 +120,16 @@ pub fn send_time_model(customer: &CustomerId) -> Key {
 
 pub fn churn_score(customer: &CustomerId) -> Key {
     Key::new(customer_pk(customer), CHURN_SCORE)
+}
+
+/// One catalogue partition: `CAT#07`.
+pub fn catalogue_pk(shard: u32) -> String {
+    format!("CAT#{shard:02}")
+}
+
+/// A product's item: in the shard its id hashes to, keyed by the id.
+pub fn product(product: &crate::ids::ProductId) -> Key {
+    Key::new(catalogue_pk(crate::hash::bucket(product.as_str(), CATALOGUE_SHARDS)), product.as_str())
 }
 
 pub fn job_run_pk(job: &str, run: &str) -> String {

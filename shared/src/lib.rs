@@ -6,6 +6,7 @@
 //! `functions/` and `cli/` only wire adapters to the domain.
 
 pub mod attention;
+pub mod catalogue;
 pub mod churn;
 pub mod clock;
 pub mod compact;

@@ -78,6 +78,25 @@ pub fn read_columns<R: Read, T>(
     })
 }
 
+/// Reads a file whose columns are partly the shop's own (attributes named by their header):
+/// rows may have fewer or more fields than the header. `check` sees the trimmed header first
+/// and may refuse the file; `parse` gets the header and each row.
+pub fn read_flexible<R: Read, T>(
+    input: R,
+    check: impl FnOnce(&[String]) -> Result<(), String>,
+    mut parse: impl FnMut(&[String], &csv::StringRecord) -> Result<T, FieldError>,
+) -> Result<(Vec<T>, Vec<RowError>), String> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("cannot read the header: {e}"))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    check(&headers)?;
+    each_row(&mut reader, |record| parse(&headers, record))
+}
+
 /// Every row after the header through `parse`, one record buffer for all (a large export has
 /// hundreds of thousands): the rows it accepts, and the ones it or the reader refused, by line.
 fn each_row<R: Read, T>(

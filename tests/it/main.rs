@@ -1,5 +1,6 @@
 //! Integration tests: one binary, so the AWS SDK links once.
 
+mod catalogue;
 mod churn_cdnow;
 mod churn_job;
 mod ingest;

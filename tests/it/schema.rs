@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use chrono::Utc;
-use kairos::event::parse_event;
+use kairos::event::parse_inbound;
 use serde_json::{Value, json};
 
 #[test]
@@ -57,6 +57,37 @@ fn an_independent_validator_agrees_with_the_parser() {
     docs.push(("lower-case currency".into(), json!({"schema_version": 1, "id": "e", "customer_id": "c", "occurred_at": "2026-11-20T10:00:00Z",
         "source": "s", "type": "order_placed", "data": {"order_id": "o", "currency": "eur", "lines": [{"product_id": "p", "unit_price": "1", "quantity": 1}]}})));
 
+    // Catalogue events: valid ones, the same breakages, and their own.
+    let product = |i: usize| {
+        json!({"schema_version": 1, "id": format!("p-{i}"), "occurred_at": "2026-11-20T10:00:00+01:00", "source": "feed",
+            "type": "product_updated", "data": {"product_id": format!("sku-{i}"), "title": "Trail runner", "url": "https://shop.example/p/1",
+            "image_url": "https://cdn.example/1.jpg", "price": "89.90", "currency": "EUR", "category_path": ["Shoes", "Running"],
+            "brand": "Fleet", "in_stock": i % 2 == 0, "attributes": {"colour": "red", "size": 42}}})
+    };
+    for i in 0..5 {
+        let v = product(i);
+        docs.extend(mutations(&v).into_iter().map(|(what, m)| (what.to_string(), m)));
+        docs.push(("valid".into(), v));
+    }
+    let broken = |what: &str, f: &dyn Fn(&mut Value)| {
+        let mut v = product(9);
+        f(&mut v);
+        (what.to_string(), v)
+    };
+    docs.push(broken("a customer on a product", &|v| v["customer_id"] = json!("c1")));
+    docs.push(broken("a relative url", &|v| v["data"]["url"] = json!("/p/1")));
+    docs.push(broken("no title", &|v| {
+        v["data"].as_object_mut().unwrap().remove("title");
+    }));
+    docs.push(broken("nine category levels", &|v| {
+        v["data"]["category_path"] = json!(["a", "b", "c", "d", "e", "f", "g", "h", "i"])
+    }));
+    docs.push((
+        "valid".into(),
+        json!({"schema_version": 1, "id": "p-min", "occurred_at": "2026-11-20T10:00:00Z", "source": "feed",
+        "type": "product_updated", "data": {"product_id": "sku-min", "title": "Mug"}}),
+    ));
+
     let root = kairos_tests::repo_root();
     let mut child = Command::new(root.join(".venv/bin/python"))
         .arg(root.join("scripts/check_schema.py"))
@@ -77,7 +108,7 @@ fn an_independent_validator_agrees_with_the_parser() {
     assert_eq!(verdicts.len(), docs.len());
     let mut invalid = 0;
     for ((what, doc), verdict) in docs.iter().zip(&verdicts) {
-        let rust_ok = parse_event(&doc.to_string(), now).is_ok();
+        let rust_ok = parse_inbound(&doc.to_string(), now).is_ok();
         let schema_ok = verdict == "valid";
         assert_eq!(rust_ok, schema_ok, "{what}: parser says {rust_ok}, schema says {verdict}\n{doc}");
         assert_eq!(rust_ok, what == "valid", "{what}: {verdict}");

@@ -8,6 +8,7 @@
 //! Parsing and validation live in [`parse`]; every error names its field.
 
 pub mod parse;
+pub mod product;
 
 use chrono::{DateTime, FixedOffset};
 use schemars::JsonSchema;
@@ -19,7 +20,8 @@ use crate::ids::{
 };
 use crate::money::{Amount, Currency};
 
-pub use parse::{EventError, parse_event};
+pub use parse::{EventError, parse_event, parse_inbound};
+pub use product::{ProductEvent, ProductUpdated};
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -40,6 +42,14 @@ pub struct ShopEvent {
     pub source: Source,
     #[serde(flatten)]
     pub payload: Payload,
+}
+
+/// Any inbound event: about a customer, or about a product (the catalogue).
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Inbound {
+    Customer(ShopEvent),
+    Product(ProductEvent),
 }
 
 /// The event's type and its data.
@@ -99,6 +109,8 @@ pub enum EventType {
     MessageEngaged,
     ConsentChanged,
     CustomerUpdated,
+    /// A catalogue event ([`ProductEvent`]), not a customer's.
+    ProductUpdated,
 }
 
 impl EventType {
@@ -114,6 +126,7 @@ impl EventType {
             EventType::MessageEngaged => "message_engaged",
             EventType::ConsentChanged => "consent_changed",
             EventType::CustomerUpdated => "customer_updated",
+            EventType::ProductUpdated => "product_updated",
         }
     }
 }
@@ -409,10 +422,9 @@ pub(crate) mod rfc3339 {
     }
 }
 
-/// The published JSON Schema of [`ShopEvent`].
+/// The published JSON Schema of inbound events: a [`ShopEvent`] or a [`ProductEvent`].
 pub fn json_schema() -> serde_json::Value {
-    let schema =
-        schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<ShopEvent>();
+    let schema = schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<Inbound>();
     let mut value = schema.to_value();
     if let Some(obj) = value.as_object_mut() {
         obj.insert("$id".into(), "https://kairos.dev/schema/shop-event.v1.json".into());

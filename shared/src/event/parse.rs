@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use super::{EventType, Payload, SCHEMA_VERSION, ShopEvent};
+use super::product::{MAX_CATEGORY_LEVELS, ProductEvent, ProductEventType, ProductUpdated};
+use super::{EventType, Inbound, Payload, SCHEMA_VERSION, ShopEvent};
 use crate::ids::{CustomerId, EventId, Source};
 use crate::money::{Amount, Currency};
 use crate::redact::scrub;
@@ -66,7 +67,9 @@ struct VersionProbe {
 struct Envelope<'a> {
     schema_version: u32,
     id: EventId,
-    customer_id: CustomerId,
+    /// Required for every type but `product_updated`, which must not have one.
+    #[serde(default)]
+    customer_id: Option<CustomerId>,
     #[serde(with = "super::rfc3339")]
     occurred_at: DateTime<FixedOffset>,
     source: Source,
@@ -76,8 +79,21 @@ struct Envelope<'a> {
     data: &'a RawValue,
 }
 
-/// Parses and validates one event. `now` bounds how far in the future it may claim to be.
+/// Parses and validates one customer event; a catalogue event is refused (see [`parse_inbound`]).
 pub fn parse_event(text: &str, now: DateTime<Utc>) -> Result<ShopEvent, EventError> {
+    match parse_inbound(text, now)? {
+        Inbound::Customer(event) => Ok(event),
+        Inbound::Product(event) => Err(EventError::Invalid {
+            kind: "product_updated",
+            event_id: Some(event.id),
+            errors: vec![FieldError::new("type", "is a catalogue event, not a customer event")],
+        }),
+    }
+}
+
+/// Parses and validates one event of any type. `now` bounds how far in the future it may claim
+/// to be.
+pub fn parse_inbound(text: &str, now: DateTime<Utc>) -> Result<Inbound, EventError> {
     let bus: BusEnvelope = serde_json::from_str(text).map_err(|e| EventError::NotJson(scrub(&e.to_string())))?;
     let (body, prefix) = match bus.detail {
         Some(detail) => (detail.get(), "detail"),
@@ -110,7 +126,42 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> Result<ShopEvent, EventErr
     let event_id = Some(envelope.id.clone());
     let data_path = join_path(prefix, "data");
     let data = envelope.data.get();
+    let customer_field = join_path(prefix, "customer_id");
+    let customer_id = match (envelope.kind, envelope.customer_id) {
+        (EventType::ProductUpdated, None) => {
+            let product = from_str_at(data, &data_path).map_err(|e| EventError::Invalid {
+                kind,
+                event_id: event_id.clone(),
+                errors: vec![e],
+            })?;
+            let mut errors = Vec::new();
+            check_time(envelope.occurred_at, now, &join_path(prefix, "occurred_at"), &mut errors);
+            check_product(&product, &data_path, &mut errors);
+            if !errors.is_empty() {
+                return Err(EventError::Invalid { kind, event_id, errors });
+            }
+            return Ok(Inbound::Product(ProductEvent {
+                schema_version: SCHEMA_VERSION,
+                id: envelope.id,
+                occurred_at: envelope.occurred_at,
+                source: envelope.source,
+                kind: ProductEventType::ProductUpdated,
+                data: product,
+            }));
+        }
+        (EventType::ProductUpdated, Some(_)) => {
+            let problem = "must be absent: product_updated is about a product, not a customer";
+            return Err(EventError::Invalid { kind, event_id, errors: vec![FieldError::new(customer_field, problem)] });
+        }
+        (_, None) => {
+            let errors = vec![FieldError::new(customer_field, "is required")];
+            return Err(EventError::Invalid { kind, event_id, errors });
+        }
+        (_, Some(customer)) => customer,
+    };
     let payload = match envelope.kind {
+        // Handled above; kept as an error rather than a panic.
+        EventType::ProductUpdated => Err(FieldError::new("type", "is a catalogue event")),
         EventType::ProductViewed => from_str_at(data, &data_path).map(Payload::ProductViewed),
         EventType::CartItemAdded => from_str_at(data, &data_path).map(Payload::CartItemAdded),
         EventType::CartItemRemoved => from_str_at(data, &data_path).map(Payload::CartItemRemoved),
@@ -130,14 +181,14 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> Result<ShopEvent, EventErr
     if !errors.is_empty() {
         return Err(EventError::Invalid { kind, event_id, errors });
     }
-    Ok(ShopEvent {
+    Ok(Inbound::Customer(ShopEvent {
         schema_version: SCHEMA_VERSION,
         id: envelope.id,
-        customer_id: envelope.customer_id,
+        customer_id,
         occurred_at: envelope.occurred_at,
         source: envelope.source,
         payload,
-    })
+    }))
 }
 
 /// Deserializes `text`, reporting the first problem as a field error under `prefix`.
@@ -278,40 +329,56 @@ fn check_payload(payload: &Payload, base: &str, errors: &mut Vec<FieldError>) {
             if empty {
                 errors.push(FieldError::new(base, "changes nothing (expected at least one field)"));
             }
-            if c.attributes.len() > MAX_ATTRIBUTES {
-                errors.push(FieldError::new(
-                    join_path(base, "attributes"),
-                    format!("has {} entries (expected at most {MAX_ATTRIBUTES})", c.attributes.len()),
-                ));
-            }
-            for (name, value) in &c.attributes {
-                let field = join_path(base, &format!("attributes.{}", scrub(name)));
-                let name_rule = crate::validate::TextRule { min: 1, max: 64, inner_space: false };
-                if let Err(problem) = name_rule.check(name) {
-                    errors.push(FieldError::new(field.clone(), format!("name {problem}")));
-                }
-                match value {
-                    serde_json::Value::String(s) if s.chars().count() > MAX_ATTRIBUTE_TEXT => {
-                        errors.push(FieldError::new(field, format!("is longer than {MAX_ATTRIBUTE_TEXT} characters")))
-                    }
-                    serde_json::Value::Array(_) | serde_json::Value::Object(_) => errors.push(FieldError::new(
-                        field,
-                        "must be a string, number, boolean or null (not a list or object)",
-                    )),
-                    serde_json::Value::Number(n) => {
-                        if let Err(problem) = crate::store::storable_number(n) {
-                            errors.push(FieldError::new(field, format!("is {problem}")));
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            check_attributes(&c.attributes, base, errors);
         }
         Payload::CartItemRemoved(_)
         | Payload::SessionStarted(_)
         | Payload::MessageEngaged(_)
         | Payload::ConsentChanged(_) => {}
     }
+}
+
+/// Free attributes (of a customer or a product): few, named like identifiers, scalar values.
+fn check_attributes(attributes: &serde_json::Map<String, serde_json::Value>, base: &str, errors: &mut Vec<FieldError>) {
+    if attributes.len() > MAX_ATTRIBUTES {
+        errors.push(FieldError::new(
+            join_path(base, "attributes"),
+            format!("has {} entries (expected at most {MAX_ATTRIBUTES})", attributes.len()),
+        ));
+    }
+    for (name, value) in attributes {
+        let field = join_path(base, &format!("attributes.{}", scrub(name)));
+        let name_rule = crate::validate::TextRule { min: 1, max: 64, inner_space: false };
+        if let Err(problem) = name_rule.check(name) {
+            errors.push(FieldError::new(field.clone(), format!("name {problem}")));
+        }
+        match value {
+            serde_json::Value::String(s) if s.chars().count() > MAX_ATTRIBUTE_TEXT => {
+                errors.push(FieldError::new(field, format!("is longer than {MAX_ATTRIBUTE_TEXT} characters")))
+            }
+            serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+                errors.push(FieldError::new(field, "must be a string, number, boolean or null (not a list or object)"))
+            }
+            serde_json::Value::Number(n) => {
+                if let Err(problem) = crate::store::storable_number(n) {
+                    errors.push(FieldError::new(field, format!("is {problem}")));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What a product update must satisfy beyond its types.
+fn check_product(p: &ProductUpdated, base: &str, errors: &mut Vec<FieldError>) {
+    check_priced(p.price, p.currency, base, "price", errors);
+    if p.category_path.len() > MAX_CATEGORY_LEVELS {
+        errors.push(FieldError::new(
+            join_path(base, "category_path"),
+            format!("has {} levels (expected at most {MAX_CATEGORY_LEVELS})", p.category_path.len()),
+        ));
+    }
+    check_attributes(&p.attributes, base, errors);
 }
 
 impl fmt::Display for ShopEvent {

@@ -9,8 +9,7 @@ use chrono::DateTime;
 
 use super::content::Describe;
 use super::data::{Event, Interactions, Row, Signal, Vocabulary};
-use crate::redact::scrub;
-use crate::tabular::{RowError, read_columns};
+use crate::tabular::{RowError, read_columns, read_flexible};
 use crate::validate::FieldError;
 
 /// Longest id accepted (DynamoDB keys and CSV cells alike stay small).
@@ -65,38 +64,15 @@ pub struct ItemFile {
 /// `Shoes/Running`), every other column an attribute named by its header. A repeated id keeps
 /// its last row.
 pub fn read_items<R: Read>(input: R) -> Result<(ItemFile, Vec<RowError>), String> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| format!("cannot read the header: {e}"))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    let position = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(id_at), Some(category_at)) = (position("item_id"), position("category")) else {
-        return Err("the header needs item_id and category columns (expected item_id,category[,attributes...])".into());
+    let column = |headers: &[String], name: &str| headers.iter().position(|h| h == name);
+    let check = |headers: &[String]| match (column(headers, "item_id"), column(headers, "category")) {
+        (Some(_), Some(_)) => Ok(()),
+        _ => Err("the header needs item_id and category columns (expected item_id,category[,attributes...])".into()),
     };
-    let brand_at = position("brand");
-    let mut file = ItemFile::default();
-    let mut errors = Vec::new();
-    let mut last: HashMap<u32, usize> = HashMap::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                errors.push(RowError { line, error: FieldError::new(".", scrub(&e.to_string())) });
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line());
-        let item = match id("item_id", record.get(id_at).unwrap_or("").trim()) {
-            Ok(item) => item,
-            Err(error) => {
-                errors.push(RowError { line, error });
-                continue;
-            }
-        };
+    let (rows, errors) = read_flexible(input, check, |headers, record| {
+        let (id_at, category_at) = (column(headers, "item_id").unwrap_or(0), column(headers, "category").unwrap_or(0));
+        let brand_at = column(headers, "brand");
+        let item = id("item_id", record.get(id_at).unwrap_or("").trim())?.to_string();
         let category = record.get(category_at).unwrap_or("");
         let describe = Describe {
             category: category.split(['>', '/']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
@@ -110,7 +86,12 @@ pub fn read_items<R: Read>(input: R) -> Result<(ItemFile, Vec<RowError>), String
                 })
                 .collect(),
         };
-        let index = file.items.intern(item);
+        Ok((item, describe))
+    })?;
+    let mut file = ItemFile::default();
+    let mut last: HashMap<u32, usize> = HashMap::new();
+    for (item, describe) in rows {
+        let index = file.items.intern(&item);
         match last.get(&index) {
             Some(&at) => file.describe[at] = describe,
             None => {
