@@ -140,32 +140,33 @@ impl Model {
         recent.sort_unstable_by_key(|o| std::cmp::Reverse(o.latest));
         let has = |item: u32| owned.binary_search_by_key(&item, |o| o.item).is_ok();
 
-        let mut candidates: Vec<Pick> = Vec::new();
-        let mut say = 1.0f32;
-        for o in recent.iter().take(c.recent) {
-            let (weight, at) = (say * o.strongest, history[o.latest].at);
-            for (b, sim) in self.collaborative.of(o.item) {
-                candidates.push(Pick { item: b, score: weight * sim, why: Why::Followed { item: o.item, at } });
+        let mut picks = SCRATCH.with_borrow_mut(|scratch| {
+            scratch.fit(self.popularity.len());
+            let mut say = 1.0f32;
+            for o in recent.iter().take(c.recent) {
+                let (weight, at) = (say * o.strongest, history[o.latest].at);
+                for (b, sim) in self.collaborative.of(o.item) {
+                    scratch.add(b, weight * sim, Why::Followed { item: o.item, at });
+                }
+                for (b, sim) in self.content.of(o.item) {
+                    scratch.add(b, c.content_weight * weight * sim, Why::Resembles { item: o.item, at });
+                }
+                say *= c.recency_decay;
             }
-            for (b, sim) in self.content.of(o.item) {
-                let score = c.content_weight * weight * sim;
-                candidates.push(Pick { item: b, score, why: Why::Resembles { item: o.item, at } });
-            }
-            say *= c.recency_decay;
-        }
-        // Due replenishments of what they ordered.
-        for o in &owned {
-            let interval = self.repurchase.get(o.item as usize).copied().flatten();
-            if let (Some(interval), Some(last_order)) = (interval, o.last_order) {
-                let due = replenish::due_at(last_order, interval);
-                if due - i64::from(c.replenish_lead_days) * 86_400 <= now {
-                    candidates.push(Pick { item: o.item, score: REPLENISH_SCORE, why: Why::Replenish { due } });
+            // Due replenishments of what they ordered.
+            for o in &owned {
+                let interval = self.repurchase.get(o.item as usize).copied().flatten();
+                if let (Some(interval), Some(last_order)) = (interval, o.last_order) {
+                    let due = replenish::due_at(last_order, interval);
+                    if due - i64::from(c.replenish_lead_days) * 86_400 <= now {
+                        scratch.add(o.item, REPLENISH_SCORE, Why::Replenish { due });
+                    }
                 }
             }
-        }
-        let mut picks = merge(candidates, |p| {
-            let replenish = matches!(p.why, Why::Replenish { .. });
-            (replenish || !has(p.item)) && self.available(p.item)
+            scratch.drain(|p| {
+                let replenish = matches!(p.why, Why::Replenish { .. });
+                (replenish || !has(p.item)) && self.available(p.item)
+            })
         });
         for p in &mut picks {
             if !matches!(p.why, Why::Replenish { .. }) {
@@ -249,20 +250,65 @@ fn relative(table: Neighbours) -> Neighbours {
     Neighbours::from_rows(rows)
 }
 
-/// Sums the scores of each item's candidates (keeping the reason that contributed most), after
-/// dropping those `keep` refuses.
-fn merge(mut candidates: Vec<Pick>, keep: impl Fn(&Pick) -> bool) -> Vec<Pick> {
-    candidates.retain(&keep);
-    candidates.sort_unstable_by(|a, b| a.item.cmp(&b.item).then(b.score.total_cmp(&a.score)));
-    let mut merged: Vec<Pick> = Vec::with_capacity(candidates.len());
-    for p in candidates {
-        match merged.last_mut() {
-            // The first of an item's run is its strongest reason.
-            Some(last) if last.item == p.item => last.score += p.score,
-            _ => merged.push(p),
+/// Where one request adds up its candidates: a score, the strongest single contribution and its
+/// reason per item, as arrays over the catalogue (reused by every request on the thread, so a
+/// request costs its candidates, not a sort of them).
+#[derive(Default)]
+struct Scratch {
+    /// One slot per item, its fields side by side: a candidate costs one cache line.
+    slots: Vec<Slot>,
+    touched: Vec<u32>,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    score: f32,
+    best: f32,
+    why: Why,
+}
+
+const EMPTY: Slot = Slot { score: 0.0, best: 0.0, why: Why::Popular };
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+impl Scratch {
+    fn fit(&mut self, items: usize) {
+        if self.slots.len() < items {
+            self.slots.resize(items, EMPTY);
         }
     }
-    merged
+
+    fn add(&mut self, item: u32, score: f32, why: Why) {
+        let Some(slot) = self.slots.get_mut(item as usize) else { return };
+        if score <= 0.0 {
+            return;
+        }
+        if slot.best == 0.0 {
+            self.touched.push(item);
+        }
+        slot.score += score;
+        if score > slot.best {
+            slot.best = score;
+            slot.why = why;
+        }
+    }
+
+    /// The candidates `keep` accepts, in item order; leaves the slots clear for the next request.
+    fn drain(&mut self, keep: impl Fn(&Pick) -> bool) -> Vec<Pick> {
+        let mut out = Vec::with_capacity(self.touched.len());
+        self.touched.sort_unstable();
+        for &item in &self.touched {
+            let slot = std::mem::replace(&mut self.slots[item as usize], EMPTY);
+            let pick = Pick { item, score: slot.score, why: slot.why };
+            if keep(&pick) {
+                out.push(pick);
+            }
+        }
+        self.touched.clear();
+        out
+    }
 }
 
 /// The best `k`, best first; ties by item index so every run agrees.
