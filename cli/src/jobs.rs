@@ -10,13 +10,23 @@ use kairos::jobs::runner::{Runner, drain};
 
 use crate::StoreArgs;
 
+/// What running a nightly job locally takes.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Parallel-scan segments (the fan-out the Lambda workers share).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub segments: u32,
+    /// Run id (default: now).
+    #[arg(long)]
+    pub run: Option<String>,
+}
+
 /// Starts run `run` (default: now) of `job` over `segments` and works it to the end.
-pub async fn run_local<J: SegmentedJob>(
-    store_args: &StoreArgs,
-    job: J,
-    segments: u32,
-    run: Option<String>,
-) -> Result<ExitCode, String> {
+pub async fn run_local<J: SegmentedJob>(args: RunArgs, job: J) -> Result<ExitCode, String> {
+    let RunArgs { store: store_args, segments, run } = args;
+    let store_args = &store_args;
     let store = store_args.open().await?;
     let queue = LocalQueue::new();
     let now = Utc::now();

@@ -144,7 +144,7 @@ async fn main() -> ExitCode {
         Command::Rejected { day, store, json } => ingest::show_rejected(day, &store, json).await,
         Command::Sto { command } => sto::run(command).await,
         Command::Models { command } => models::run(command).await,
-        Command::Recs { command } => recs::run(command),
+        Command::Recs { command } => recs::run(command).await,
         Command::Catalog { command } => catalog::run(command).await,
         Command::Schema => {
             print::out(serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());

@@ -26,15 +26,7 @@ pub enum ModelsCommand {
     Score(ScoreArgs),
     /// Score every customer in a store as the nightly churn job does (fit on a stratified sample,
     /// score, flag at-risk valuable customers, queue their win-back sends).
-    Rescore {
-        #[command(flatten)]
-        store: crate::StoreArgs,
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
-        segments: u32,
-        /// Run id (default: now).
-        #[arg(long)]
-        run: Option<String>,
-    },
+    Rescore(crate::jobs::RunArgs),
     /// Turn transactions (customer_id,date,amount) into the summary CSV the models read.
     Summarize {
         #[arg(long)]
@@ -129,10 +121,10 @@ fn fit_json(f: &Fit) -> serde_json::Value {
 
 pub async fn run(command: ModelsCommand) -> Result<ExitCode, String> {
     match command {
-        ModelsCommand::Rescore { store, segments, run } => {
+        ModelsCommand::Rescore(args) => {
             let config = kairos::churn::job::ChurnConfig::from_lookup(|name| std::env::var(name).ok())
                 .map_err(|e| e.to_string())?;
-            crate::jobs::run_local(&store, kairos::churn::job::ChurnJob { config }, segments, run).await
+            crate::jobs::run_local(args, kairos::churn::job::ChurnJob { config }).await
         }
         ModelsCommand::Fit { input, model } => {
             let rows = read(&input)?;

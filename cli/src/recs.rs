@@ -23,6 +23,17 @@ pub enum RecsCommand {
     Eval(EvalArgs),
     /// Write a synthetic shop with known tastes: interactions.csv and items.csv.
     Synth(SynthArgs),
+    /// Rebuild the model and every customer's recommendations, as the nightly job does.
+    Refit(crate::jobs::RunArgs),
+    /// A customer's stored recommendations, each with its reason.
+    Show {
+        #[arg(long)]
+        customer: String,
+        #[command(flatten)]
+        store: crate::StoreArgs,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -81,8 +92,10 @@ pub struct SynthArgs {
     out: PathBuf,
 }
 
-pub fn run(command: RecsCommand) -> Result<ExitCode, String> {
+pub async fn run(command: RecsCommand) -> Result<ExitCode, String> {
     match command {
+        RecsCommand::Refit(args) => crate::jobs::run_local(args, kairos::recommend::job::RecommendJob).await,
+        RecsCommand::Show { customer, store, json } => show(&customer, &store, json).await,
         RecsCommand::Recommend(args) => recommend(args),
         RecsCommand::Eval(args) => {
             let (data, catalogue) = load(&args.inputs)?;
@@ -209,5 +222,68 @@ fn synth(args: SynthArgs) -> Result<ExitCode, String> {
         shop.interactions.item_count(),
         args.out.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(customer: &str, args: &crate::StoreArgs, json: bool) -> Result<ExitCode, String> {
+    use kairos::recommend::job::{CustomerRecs, StoredWhy};
+    let id = kairos::ids::CustomerId::new(customer).map_err(|e| format!("customer id {e}"))?;
+    let store = args.open().await?;
+    let Some(recs) = kairos::customers::output::<_, CustomerRecs>(&store, &id, kairos::keys::RECOMMENDATIONS)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        eprintln!("no recommendations for {id} yet (run `kairos recs refit`)");
+        return Ok(ExitCode::from(1));
+    };
+    if json {
+        crate::print::out(serde_json::to_string_pretty(&recs).map_err(|e| e.to_string())?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Titles from the catalogue, where it knows the product.
+    let mut titles = std::collections::HashMap::new();
+    for p in &recs.picks {
+        let source = match &p.why {
+            StoredWhy::Followed { product, .. } | StoredWhy::Resembles { product, .. } => Some(product.as_str()),
+            _ => None,
+        };
+        for product in std::iter::once(p.product.as_str()).chain(source) {
+            if let Ok(pid) = kairos::ids::ProductId::new(product)
+                && let Ok(Some(known)) = kairos::catalogue::get(&store, &pid).await
+            {
+                titles.insert(product.to_string(), known.title);
+            }
+        }
+    }
+    let title = |product: &str| titles.get(product).cloned().unwrap_or_else(|| product.to_string());
+    let when = |at: i64| {
+        let days = (recs.refreshed_at.timestamp() - at).div_euclid(86_400);
+        match days {
+            ..=0 => "today".to_string(),
+            1 => "yesterday".to_string(),
+            d => format!("{d} days ago"),
+        }
+    };
+    crate::print::out(format!(
+        "{id}: {} recommendations of {}",
+        recs.picks.len(),
+        recs.refreshed_at.format("%Y-%m-%d %H:%M UTC")
+    ));
+    for (rank, p) in recs.picks.iter().enumerate() {
+        let name = title(&p.product);
+        let reason = match &p.why {
+            StoredWhy::Followed { product, at } => {
+                format!("viewed or bought {}: {} → often next: {name}", when(*at), title(product))
+            }
+            StoredWhy::Resembles { product, at } => format!("like {} ({})", title(product), when(*at)),
+            StoredWhy::Replenish { due } => {
+                let day = chrono::DateTime::from_timestamp(*due, 0)
+                    .map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string());
+                format!("bought before, due to run out about {day}")
+            }
+            StoredWhy::Popular => "popular lately".to_string(),
+        };
+        crate::print::out(format!("{:>2}. {name}  ({reason})", rank + 1));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -18,19 +18,7 @@ pub enum StoCommand {
     /// Compare fixed-time, local-time, Kairos and oracle send times on simulated customers.
     Evaluate(EvaluateArgs),
     /// Refit the priors and every customer's send-time model, as the scheduled job does.
-    Refit(RefitArgs),
-}
-
-#[derive(Args)]
-pub struct RefitArgs {
-    #[command(flatten)]
-    store: crate::StoreArgs,
-    /// Parallel-scan segments (the fan-out the Lambda workers share).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    segments: u32,
-    /// Run id (default: now).
-    #[arg(long)]
-    run: Option<String>,
+    Refit(crate::jobs::RunArgs),
 }
 
 #[derive(Args)]
@@ -132,6 +120,6 @@ fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn refit(args: RefitArgs) -> Result<ExitCode, String> {
-    crate::jobs::run_local(&args.store, kairos::sto::job::SendTimeJob, args.segments, args.run).await
+async fn refit(args: crate::jobs::RunArgs) -> Result<ExitCode, String> {
+    crate::jobs::run_local(args, kairos::sto::job::SendTimeJob).await
 }

@@ -127,6 +127,16 @@ pub async fn query_all<S: Store>(store: &S, customer: &CustomerId, prefix: &str)
 }
 
 /// One customer's profile (one query), or `None` if they have none.
+/// A customer's output of a nightly job (`sk` its sort key, e.g. [`keys::RECOMMENDATIONS`]),
+/// decoded, if there is one.
+pub async fn output<S: Store, T: serde::de::DeserializeOwned>(
+    store: &S,
+    customer: &CustomerId,
+    sk: &str,
+) -> Result<Option<T>, StoreError> {
+    store.get(&crate::store::Key::new(keys::customer_pk(customer), sk)).await?.map(crate::store::decode).transpose()
+}
+
 pub async fn load<S: Store>(store: &S, customer: &CustomerId) -> Result<Option<Profile>, StoreError> {
     assemble(customer, query_all(store, customer, keys::PROFILE_PREFIX).await?)
 }

@@ -147,7 +147,8 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
     let mut seen: HashSet<(CustomerId, EventId)> = HashSet::new();
     // Catalogue events: not about a customer, applied to the product's item.
     let mut products: Vec<(usize, ProductEvent)> = Vec::new();
-    let mut seen_products: HashSet<EventId> = HashSet::new();
+    let mut seen_products: HashSet<(crate::ids::ProductId, EventId, chrono::DateTime<chrono::FixedOffset>)> =
+        HashSet::new();
 
     for (index, record) in records.iter().enumerate() {
         let parsed = catch_unwind(|| parse_inbound(record.body, now).map_err(IngestError::from))
@@ -155,7 +156,7 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
         let parsed = match parsed {
             Ok(Inbound::Customer(event)) => Ok(event),
             Ok(Inbound::Product(event)) => {
-                if seen_products.insert(event.id.clone()) {
+                if seen_products.insert((event.data.product_id.clone(), event.id.clone(), event.occurred_at)) {
                     products.push((index, event));
                 } else {
                     report.duplicates += 1;
@@ -274,7 +275,9 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
         match outcome {
             Ok(Ok(catalogue::Outcome::Applied)) => report.applied += 1,
             Ok(Ok(catalogue::Outcome::Duplicate | catalogue::Outcome::Superseded)) => report.duplicates += 1,
-            Ok(Err(e)) if e.is_retryable() => {
+            // The same rule as a profile part's: a corrupt stored product may be repaired, so
+            // the record waits in the queue.
+            Ok(Err(e)) if IngestError::Store(e.clone()).is_retryable() => {
                 tracing::warn!(record_id = records[i].id, event_id = event.id.as_str(), error = %e, "product update not applied");
                 report
                     .failures

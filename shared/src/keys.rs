@@ -10,8 +10,10 @@
 //! | applied-event marker of a busy part (TTL)    | `C#<customer>`             | `D#<part>#<event hash>`         |
 //! | send-time model (nightly)                    | `C#<customer>`             | `STO`                           |
 //! | churn score and win-back episode (nightly)   | `C#<customer>`             | `CHURN`                         |
+//! | recommendations (nightly)                    | `C#<customer>`             | `RECS`                          |
 //! | a once-only send already queued (TTL)        | `C#<customer>`             | `Q#<campaign>#<occurrence>`     |
 //! | current send-time priors / churn model       | `STO#PRIORS` / `CHURN#MODEL` | `CURRENT`                     |
+//! | current recommendation model (summary)       | `REC#MODEL`                | `CURRENT`                       |
 //! | a job run's state, results, model (TTL)      | `JOB#<job>#<run>`          | `STATE`, `GATHER#<seg>`, `MODEL`, `APPLIED#<seg>` |
 //! | a run's segment being worked (TTL)           | `JOB#<job>#<run>`          | `LEASE#<phase>#<seg>`           |
 //! | state handed to a segment's continuation     | `JOB#<job>#<run>`          | `CARRY#<seg>#<resume hash>`     |
@@ -42,6 +44,10 @@ pub const SEND_TIME_MODEL: &str = "STO";
 pub const CHURN_SCORE: &str = "CHURN";
 /// Where the current send-time priors are published.
 pub const SEND_TIME_PRIORS: (&str, &str) = ("STO#PRIORS", "CURRENT");
+/// Each customer's recommendations (nightly).
+pub const RECOMMENDATIONS: &str = "RECS";
+/// Where the current recommendation model's summary is published.
+pub const RECOMMEND_MODEL: (&str, &str) = ("REC#MODEL", "CURRENT");
 /// Where the current churn model is published.
 pub const CHURN_MODEL: (&str, &str) = ("CHURN#MODEL", "CURRENT");
 /// Partitions the catalogue is spread over: a feed import writes many products at once, and

@@ -24,6 +24,7 @@ use kairos::ingest::{IngestConfig, Record, ingest_batch};
 use kairos::jobs::SegmentedJob;
 use kairos::jobs::local::LocalQueue;
 use kairos::jobs::runner::{RunReport, Runner, drain};
+use kairos::recommend::job::RecommendJob;
 use kairos::sto::job::SendTimeJob;
 use kairos::store::embedded::EmbeddedStore;
 use kairos::store::{Reading, Store, item_size, scan_all};
@@ -94,7 +95,8 @@ fn main() {
             let run = format!("night-{n}");
             let sto = night(&store, &SendTimeJob, &run, day).await;
             let scored = night(&store, &churn, &run, day).await;
-            nights.push((n, sto, scored));
+            let recommended = night(&store, &RecommendJob, &run, day).await;
+            nights.push((n, sto, scored, recommended));
         }
         let table = scan_all(&store, None).await.expect("scan");
         let model_sizes = |sk: &str| {
@@ -102,17 +104,32 @@ fn main() {
             s.sort_unstable();
             (s.get(s.len() / 2).copied().unwrap_or(0), s.last().copied().unwrap_or(0))
         };
-        println!("outputs: STO median/max {:?} bytes, CHURN median/max {:?} bytes", model_sizes("STO"), model_sizes("CHURN"));
+        println!(
+            "outputs: STO median/max {:?} bytes, CHURN median/max {:?} bytes, RECS median/max {:?} bytes",
+            model_sizes("STO"),
+            model_sizes("CHURN"),
+            model_sizes("RECS")
+        );
 
+        let mut by_kind: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
+        for i in &table {
+            let kind = if i.key.pk.starts_with("C#") { format!("C# {}", i.key.sk.split('#').next().unwrap_or("")) } else { i.key.pk.split('#').take(2).collect::<Vec<_>>().join("#") };
+            let e = by_kind.entry(kind).or_default();
+            e.0 += 1;
+            e.1 += item_size(i);
+        }
+        println!("table after: {by_kind:?}");
         println!();
         println!("| run | job | customers | read units / customer | write units / customer | $ DynamoDB / M customers | $ Lambda / M | $ SQS / M |");
         println!("|---|---|---|---|---|---|---|---|");
-        for (n, sto, scored) in &nights {
+        for (n, sto, scored, recommended) in &nights {
             let mut total_reads = 0.0;
-            for (name, m, gb) in [("send-time", sto, GB[0]), ("churn", scored, GB[1])] {
+            for (name, m, gb) in [("send-time", sto, GB[0]), ("churn", scored, GB[1]), ("recommend", recommended, GB[1])] {
                 let c = m.report.customers.read.max(1) as f64;
                 let reads = m.used.units.reads() / c;
-                total_reads += reads;
+                if name != "recommend" {
+                    total_reads += reads;
+                }
                 let scale = 1e6 / c;
                 // In-process time, plus a round trip per scan page and per customer write.
                 let pages = (m.used.read_requests as f64).max(1.0);
@@ -127,14 +144,18 @@ fn main() {
                     m.used.units.dollars() * scale
                 );
             }
-            println!("| {n} | **both** | | **{total_reads:.3}** | | | | |");
+            println!("| {n} | **send-time + churn** | | **{total_reads:.3}** | | | | |");
         }
-        let (_, sto, scored) = &nights[1];
+        let (_, sto, scored, recommended) = &nights[1];
         println!();
         println!(
             "in process: send-time {:.1} µs and churn {:.1} µs per customer (one thread, embedded store)",
             sto.busy.as_secs_f64() * 1e6 / sto.report.customers.read.max(1) as f64,
             scored.busy.as_secs_f64() * 1e6 / scored.report.customers.read.max(1) as f64
+        );
+        println!(
+            "recommend in process: {:.1} µs per customer",
+            recommended.busy.as_secs_f64() * 1e6 / recommended.report.customers.read.max(1) as f64
         );
         println!("churn, second run: {:?}", scored.report.customers);
         let model = store.get(&kairos::store::Key::new(kairos::keys::CHURN_MODEL.0, kairos::keys::CHURN_MODEL.1)).await.expect("model");

@@ -6,6 +6,7 @@ mod churn_job;
 mod ingest;
 mod ingest_extremes;
 mod nightly;
+mod recommend_job;
 mod schema;
 mod send_time;
 mod store_contract;

@@ -8,6 +8,7 @@
 #![recursion_limit = "256"]
 
 use kairos::churn::job::{ChurnConfig, ChurnJob};
+use kairos::recommend::job::RecommendJob;
 use kairos::sto::job::SendTimeJob;
 use lambda_runtime::Error;
 
@@ -25,6 +26,7 @@ async fn main() -> Result<(), Error> {
             let config = ChurnConfig::from_lookup(|name| std::env::var(name).ok())?;
             kairos_jobs::serve(ChurnJob { config }).await
         }
-        other => Err(format!("KAIROS_FUNCTION={other:?}: expected ingest, send-time or churn").into()),
+        Ok("recommend") => kairos_jobs::serve(RecommendJob).await,
+        other => Err(format!("KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn or recommend").into()),
     }
 }

@@ -1,4 +1,5 @@
-//! Lambdas for scheduled jobs over every customer: the `send-time` refit and `churn` scoring.
+//! Lambdas for scheduled jobs over every customer: the `send-time` refit, `churn` scoring and
+//! the `recommend` build.
 //!
 //! Two triggers per function. EventBridge Scheduler invokes it with
 //! `{"run": "<scheduled time>", "segments": N}`: it starts (or resumes) that run and fans the

@@ -6,7 +6,8 @@
 //! (true/false, yes/no, 1/0; default true), `updated_at` (RFC 3339; default the import's time);
 //! every other column is a free attribute named by its header (empty cells are left out).
 //!
-//! An event's id is a hash of its row, so importing an unchanged feed again writes nothing.
+//! A feed without `updated_at` is taken as of the import: its rows are newer than anything
+//! stored before. An event's id is a hash of its row; a product listed twice keeps its last row.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -31,7 +32,7 @@ pub fn read_feed<R: std::io::Read>(input: R, now: DateTime<Utc>) -> Result<(Vec<
         }
         Ok(())
     };
-    read_flexible(input, check, |headers, record| {
+    let (mut events, errors) = read_flexible(input, check, |headers, record| {
         let cells: Vec<(&str, &str)> = headers
             .iter()
             .map(String::as_str)
@@ -39,7 +40,18 @@ pub fn read_feed<R: std::io::Read>(input: R, now: DateTime<Utc>) -> Result<(Vec<
             .filter(|(_, v)| !v.is_empty())
             .collect();
         row_event(&cells, now)
-    })
+    })?;
+    // Rows of one product at the same time would be ordered by their hash: the last row wins.
+    let mut last = std::collections::HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        last.insert((e.data.product_id.clone(), e.occurred_at), i);
+    }
+    let mut i = 0;
+    events.retain(|e| {
+        i += 1;
+        last.get(&(e.data.product_id.clone(), e.occurred_at)) == Some(&(i - 1))
+    });
+    Ok((events, errors))
 }
 
 /// One row as an event, checked by the event parser (so its errors name `data.<column>`).
@@ -125,6 +137,10 @@ mod tests {
         let id = |csv: &str| id_at(csv, now());
         assert_eq!(id(a), id_at(a, now() + chrono::Duration::days(3)), "a later import of the same row");
         assert_ne!(id(a), id(b));
+        let twice = "product_id,title\nsku-1,Mug\nsku-2,Cup\nsku-1,Big mug\n";
+        let events = read_feed(twice.as_bytes(), now()).unwrap().0;
+        let titles: Vec<&str> = events.iter().map(|e| e.data.title.as_str()).collect();
+        assert_eq!(titles, ["Cup", "Big mug"], "a product listed twice keeps its last row");
         assert!(read_feed("sku,name\n".as_bytes(), now()).unwrap_err().contains("product_id"));
     }
 }

@@ -99,7 +99,7 @@ pub enum Outcome {
 
 /// Conditional writes that lost a race are retried this often before the record is handed
 /// back to the queue.
-const ATTEMPTS: usize = 5;
+const ATTEMPTS: usize = 10;
 
 /// Applies one update. Safe to repeat and to race: each attempt writes only over the version it
 /// read.
@@ -115,8 +115,9 @@ pub async fn apply<S: Store>(store: &S, event: &ProductEvent) -> Result<Outcome,
                 // A stored state that cannot be read is replaced by a valid newer one: the
                 // update carries the whole product.
                 if let Ok(stored) = decode::<Product>(item.clone()) {
-                    // Event ids are unique per change (a redelivery repeats its id).
-                    if stored.event_id == product.event_id {
+                    // A redelivery repeats id and time. (A feed row imported again repeats
+                    // its id at a later time: that is a newer statement and applies.)
+                    if stored.event_id == product.event_id && stored.updated_at == product.updated_at {
                         return Ok(Outcome::Duplicate);
                     }
                     if !product.newer_than(&stored) {

@@ -138,9 +138,11 @@ impl WebUrl {
         let rest = text.strip_prefix("https://").or_else(|| text.strip_prefix("http://"));
         match rest {
             None => Err(UrlError("must be an absolute https:// or http:// address")),
-            Some(rest) if rest.is_empty() || rest.starts_with('/') => Err(UrlError("has no host")),
+            Some(rest) if !rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '[') => {
+                Err(UrlError("has no host (expected a name or address after the scheme)"))
+            }
             Some(_) if text.len() > MAX_URL => Err(UrlError("is longer than 2048 bytes")),
-            Some(_) if text.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Some(_) if text.chars().any(|c| c.is_whitespace() || c.is_control() || invisible(c)) => {
                 Err(UrlError("contains spaces or control characters (percent-encode them)"))
             }
             Some(_) => Ok(Self(text)),
@@ -150,6 +152,11 @@ impl WebUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that print as nothing (zero-width spaces and joiners, the byte-order mark).
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
 }
 
 impl TryFrom<String> for WebUrl {
@@ -170,7 +177,7 @@ impl JsonSchema for WebUrl {
         "WebUrl".into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "maxLength": MAX_URL, "pattern": r"^https?://[^/\s][^\s]*$" })
+        json_schema!({ "type": "string", "maxLength": MAX_URL, "pattern": r"^https?://[A-Za-z0-9\[][^\s]*$" })
     }
 }
 
@@ -182,7 +189,19 @@ mod tests {
     fn urls_must_be_absolute_web_addresses() {
         assert!(WebUrl::new("https://shop.example/p/1?x=2").is_ok());
         assert!(WebUrl::new("http://shop.example").is_ok());
-        for bad in ["shop.example/p", "ftp://x", "https://", "https:///p", "https://a b", "javascript:alert(1)"] {
+        for bad in [
+            "shop.example/p",
+            "ftp://x",
+            "https://",
+            "https:///p",
+            "https://a b",
+            "javascript:alert(1)",
+            "https://?x",
+            "https://#",
+            "https://:80",
+            "https://\u{200B}",
+            "https://shop\u{200B}.example",
+        ] {
             assert!(WebUrl::new(bad).is_err(), "{bad}");
         }
         assert!(WebUrl::new(format!("https://x/{}", "a".repeat(3000))).is_err());

@@ -95,6 +95,10 @@ pub trait SegmentedJob: Send + Sync {
     /// The profile parts the job reads. The others are not decoded (a night decodes every
     /// customer twice per job) and look empty to it: list every part the job's code touches.
     const PARTS: &'static [crate::keys::PartKind] = &crate::keys::PartKind::ALL;
+    /// Whether a previous output that cannot be decoded is simply replaced. Only for jobs whose
+    /// output does not depend on the previous one (recommendations); the others report such a
+    /// customer and leave them alone, never reset (a churn episode must not restart).
+    const REPLACES_UNREADABLE_OUTPUT: bool = false;
     type Stats: Default + Serialize + serde::de::DeserializeOwned + Send + Sync;
     type Model: Serialize + serde::de::DeserializeOwned + Send + Sync;
     /// What is stored per customer.

@@ -203,7 +203,9 @@ struct StoredOutput<T> {
 /// version) if they have one.
 struct Scanned<T> {
     profile: Profile,
-    previous: Option<(StoredOutput<T>, u64)>,
+    /// The previous output (none when it cannot be read and the job replaces such outputs) and
+    /// its version.
+    previous: Option<(Option<StoredOutput<T>>, u64)>,
 }
 
 /// The customer's profile and previous output from their items; `None` if they have no profile.
@@ -212,13 +214,18 @@ fn scanned<T: serde::de::DeserializeOwned>(
     items: Vec<Item>,
     output_sk: &str,
     reads: &[keys::PartKind],
+    replaces_unreadable: bool,
 ) -> Result<Option<Scanned<T>>, StoreError> {
     let (outputs, parts): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.key.sk == output_sk);
     let Some(profile) = customers::assemble_parts(customer, parts, reads)? else { return Ok(None) };
     let previous = match outputs.into_iter().next() {
         Some(item) => {
             let version = item.version;
-            Some((decode::<StoredOutput<T>>(item)?, version))
+            match decode::<StoredOutput<T>>(item) {
+                Ok(p) => Some((Some(p), version)),
+                Err(_) if replaces_unreadable => Some((None, version)),
+                Err(e) => return Err(e),
+            }
         }
         None => None,
     };
@@ -541,7 +548,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         while let Some(customers) = scan.next(PAGE).await? {
             pages += 1;
             for (customer, items) in customers {
-                match scanned::<J::Output>(&customer, items, J::OUTPUT_SK, J::PARTS) {
+                match scanned::<J::Output>(&customer, items, J::OUTPUT_SK, J::PARTS, J::REPLACES_UNREADABLE_OUTPUT) {
                     Ok(Some(s)) => self.job.gather(&s.profile, now, &mut stats),
                     Ok(None) => {}
                     Err(e) => tracing::error!(job = J::NAME, error = %e, "customer not readable; left out of this run"),
@@ -676,7 +683,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         while let Some(customers) = scan.next(PAGE).await? {
             pages += 1;
             for (customer, items) in customers {
-                match scanned::<J::Output>(&customer, items, J::OUTPUT_SK, J::PARTS) {
+                match scanned::<J::Output>(&customer, items, J::OUTPUT_SK, J::PARTS, J::REPLACES_UNREADABLE_OUTPUT) {
                     Ok(Some(s)) => {
                         counts.read += 1;
                         self.apply_one(&task.run, s, &model, now, &mut counts).await?;
@@ -737,23 +744,27 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         // At most three rounds: a racing duplicate task can only have written this run's output,
         // and a send already queued is dropped once.
         for _ in 0..3 {
-            if previous.as_ref().is_some_and(|(p, _)| p.run == run) {
+            if previous.as_ref().and_then(|(p, _)| p.as_ref()).is_some_and(|p| p.run == run) {
                 counts.skipped += 1;
                 return Ok(());
             }
-            let Output { value, due, flagged } =
-                match self.job.apply(&customer.profile, model, previous.as_ref().map(|(p, _)| &p.value), now) {
-                    Ok(Some(output)) => output,
-                    Ok(None) => {
-                        counts.skipped += 1;
-                        return Ok(());
-                    }
-                    Err(reason) => {
-                        counts.failed += 1;
-                        tracing::error!(job = J::NAME, key = %key, reason, "no output for this customer");
-                        return Ok(());
-                    }
-                };
+            let Output { value, due, flagged } = match self.job.apply(
+                &customer.profile,
+                model,
+                previous.as_ref().and_then(|(p, _)| p.as_ref()).map(|p| &p.value),
+                now,
+            ) {
+                Ok(Some(output)) => output,
+                Ok(None) => {
+                    counts.skipped += 1;
+                    return Ok(());
+                }
+                Err(reason) => {
+                    counts.failed += 1;
+                    tracing::error!(job = J::NAME, key = %key, reason, "no output for this customer");
+                    return Ok(());
+                }
+            };
             let due = if sends_queued_before { Vec::new() } else { due };
             let (version, condition) = match &previous {
                 Some((_, v)) => (v + 1, Condition::VersionIs(*v)),
@@ -783,7 +794,8 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                         Some(item) => {
                             let v = item.version;
                             match decode::<StoredOutput<J::Output>>(item) {
-                                Ok(p) => Some((p, v)),
+                                Ok(p) => Some((Some(p), v)),
+                                Err(_) if J::REPLACES_UNREADABLE_OUTPUT => Some((None, v)),
                                 Err(e) => {
                                     counts.unreadable += 1;
                                     tracing::error!(job = J::NAME, error = %e, "previous output not readable");

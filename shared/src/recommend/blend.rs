@@ -15,7 +15,7 @@ use super::popularity;
 use super::replenish::{self, ReplenishConfig};
 
 /// How the parts are weighed.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BlendConfig {
     /// How many of the customer's latest distinct items drive the recommendations.
     pub recent: usize,
@@ -70,7 +70,7 @@ pub struct Pick {
 }
 
 /// Everything a recommendation reads, built once (the nightly job) and shared by every request.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     pub collaborative: Neighbours,
     pub content: Neighbours,
@@ -275,6 +275,13 @@ thread_local! {
 
 impl Scratch {
     fn fit(&mut self, items: usize) {
+        // Whatever a request that ended early (a panic) left behind is cleared first.
+        for &item in &self.touched {
+            if let Some(slot) = self.slots.get_mut(item as usize) {
+                *slot = EMPTY;
+            }
+        }
+        self.touched.clear();
         if self.slots.len() < items {
             self.slots.resize(items, EMPTY);
         }
@@ -282,7 +289,8 @@ impl Scratch {
 
     fn add(&mut self, item: u32, score: f32, why: Why) {
         let Some(slot) = self.slots.get_mut(item as usize) else { return };
-        if score <= 0.0 {
+        // Only positive, finite contributions: a NaN would make an entry that is never marked.
+        if !(score > 0.0 && score.is_finite()) {
             return;
         }
         if slot.best == 0.0 {

@@ -11,6 +11,7 @@ pub mod content;
 pub mod data;
 pub mod eval;
 pub mod files;
+pub mod job;
 pub mod neighbours;
 pub mod popularity;
 pub mod replenish;

@@ -15,7 +15,7 @@
 use super::data::{Event, Interactions};
 
 /// For each item, up to `k` neighbours, strongest first (ties by index).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Neighbours {
     offsets: Vec<u32>,
     items: Vec<u32>,
