@@ -331,6 +331,72 @@ fn sort_top(picks: &mut Vec<Pick>, k: usize) {
 }
 
 #[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn signal(code: u8) -> Signal {
+        match code % 3 {
+            0 => Signal::View,
+            1 => Signal::Cart,
+            _ => Signal::Order,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Whatever the shop and the customer: never an owned product unless it is a due
+        /// replenishment, never an out-of-stock one, never one twice, at most k, the same answer
+        /// twice; and a session (no customer at all) keeps the same rules.
+        #[test]
+        fn answers_keep_every_rule(
+            rows in proptest::collection::vec((0u8..30, 0u8..40, 0i64..200, any::<u8>()), 1..400),
+            history in proptest::collection::vec((0u8..40, 0i64..200, any::<u8>()), 0..60),
+            out in proptest::collection::vec(any::<bool>(), 40),
+            boost in 0f32..5.0,
+            k in 1usize..15,
+        ) {
+            let names: Vec<String> = (0..40).map(|i| format!("p{i}")).collect();
+            let users: Vec<String> = (0..30).map(|i| format!("u{i}")).collect();
+            let data = Interactions::from_tuples(
+                rows.iter().map(|&(u, i, day, s)| (users[u as usize].as_str(), names[i as usize].as_str(), day * 86_400, signal(s))),
+            );
+            let in_stock = |i: u32| !out.get(i as usize).copied().unwrap_or(false) || i % 7 == 0;
+            let config = BlendConfig { long_tail_boost: boost, ..BlendConfig::default() };
+            let model = Model::train(&data, data.latest(), |_| None, in_stock, config);
+            let items = data.item_count() as u32;
+            let history: Vec<Event> = history
+                .iter()
+                .filter(|h| u32::from(h.0) < items)
+                .map(|&(i, day, s)| Event { item: u32::from(i), at: day * 86_400, signal: signal(s) })
+                .collect::<Vec<_>>();
+            let mut history = history;
+            history.sort_by_key(|e| e.at);
+            let now = 210 * 86_400;
+            let picks = model.recommend(&history, now, k);
+            prop_assert!(picks.len() <= k);
+            prop_assert_eq!(&picks, &model.recommend(&history, now, k));
+            let mut seen = std::collections::HashSet::new();
+            for p in &picks {
+                prop_assert!(seen.insert(p.item), "twice: {}", p.item);
+                prop_assert!(in_stock(p.item), "out of stock: {}", p.item);
+                let owned = history.iter().any(|e| e.item == p.item);
+                if owned {
+                    prop_assert!(matches!(p.why, Why::Replenish { .. }), "owned and not a replenishment: {:?}", p);
+                    prop_assert!(model.repurchase[p.item as usize].is_some());
+                    prop_assert!(history.iter().any(|e| e.item == p.item && e.signal == Signal::Order));
+                }
+            }
+            let viewed: Vec<u32> = history.iter().map(|e| e.item).collect();
+            let session = model.for_session(&viewed, now, k);
+            prop_assert!(session.iter().all(|p| !viewed.contains(&p.item) && in_stock(p.item)));
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::super::data::Signal;
     use super::*;
