@@ -155,11 +155,12 @@ fn recommend(args: RecommendArgs) -> Result<ExitCode, String> {
     };
     let mut writer = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, out));
     writer.write_record(["user_id", "rank", "item_id"]).map_err(crate::print::csv_error)?;
-    let mut rank = itoa_buffer();
+    // Ranks as text once, not a `String` per row (a million users write ten million rows).
+    let ranks: Vec<String> = (1..=k).map(|r| r.to_string()).collect();
     for (u, list) in users.iter().zip(&picks) {
         let user = data.users.name(*u);
         for (r, p) in list.iter().enumerate() {
-            writer.write_record([user, rank(r + 1), data.items.name(p.item)]).map_err(crate::print::csv_error)?;
+            writer.write_record([user, ranks[r].as_str(), data.items.name(p.item)]).map_err(crate::print::csv_error)?;
         }
     }
     writer.flush().map_err(|e| {
@@ -167,12 +168,6 @@ fn recommend(args: RecommendArgs) -> Result<ExitCode, String> {
         e.to_string()
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Ranks as text without a `String` per row (a million users write ten million rows).
-fn itoa_buffer() -> impl FnMut(usize) -> &'static str {
-    let table: Vec<&'static str> = (0..=1000).map(|r| &*Box::leak(r.to_string().into_boxed_str())).collect();
-    move |r| table[r.min(1000)]
 }
 
 fn synth(args: SynthArgs) -> Result<ExitCode, String> {

@@ -10,7 +10,8 @@
 //! - **apply**: every customer's top 10 from their own recent activity, stored under them
 //!   (`RECS`), with the reason for each. Rendering a message reads that one item.
 //!
-//! Content similarity and stock come from the catalogue at request time, not from this job.
+//! This job does not read the catalogue: its picks carry no content similarity and are not
+//! filtered by stock (whoever renders them must check stock).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
