@@ -1,5 +1,6 @@
 """Checks the SAM template for what a linter cannot know: no scheduled start can fail silently,
-and every function ships the one binary (so `sam build` builds it once) told which it serves.
+every function ships the one binary (so `sam build` builds it once) told which it serves, and
+no function URL answers unsigned requests.
 
 For every function a schedule invokes (asynchronously), the template must keep a failed start:
 the function retries and then sends it to an on-failure SQS destination; the schedule itself
@@ -94,8 +95,12 @@ def check(template):
         problems.append(f"functions differ in their build metadata, so sam build builds each: {sorted(metadata)}")
     for name, r in functions.items():
         served = r["Properties"].get("Environment", {}).get("Variables", {}).get("KAIROS_FUNCTION")
-        if served not in ("ingest", "send-time", "churn", "recommend"):
+        if served not in ("ingest", "send-time", "churn", "recommend", "recommendations"):
             problems.append(f"{name}: KAIROS_FUNCTION is {served!r}, not a function the binary serves")
+        url = r["Properties"].get("FunctionUrlConfig")
+        if url is not None and url.get("AuthType") != "AWS_IAM":
+            # Customer data behind a URL: only signed callers.
+            problems.append(f"{name}: its function URL's AuthType is {url.get('AuthType')!r}, not AWS_IAM")
     return problems
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Proves the shipped binary, serving the ingest function, answers invocations through cargo-lambda's runtime emulator, against
-# the AWS emulator at $KAIROS_TEST_ENDPOINT: the checked-in SQS payloads go in, partial batch
-# failures and profiles come out.
+# Proves the shipped binary answers invocations through cargo-lambda's runtime emulator, against
+# the AWS emulator at $KAIROS_TEST_ENDPOINT: serving ingest, the checked-in SQS payloads go in,
+# partial batch failures and profiles come out; serving the recommendations API, a function-URL
+# event gets its JSON answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${KAIROS_TEST_ENDPOINT:?start the emulator first (scripts/test.sh does)}"
@@ -15,26 +16,33 @@ kairos=target/debug/kairos
 cargo build -q -p kairos-cli -p kairos-functions
 "$kairos" table create --table "$table"
 
-setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
-  --env-var "AWS_ENDPOINT_URL=$KAIROS_TEST_ENDPOINT" --env-var "KAIROS_TABLE=$table" --env-var KAIROS_FUNCTION=ingest >"$log" 2>&1 &
-watch_pid=$!
+watch_pid=
+# Serves the binary as function $1 (KAIROS_FUNCTION) through cargo-lambda's runtime emulator.
+serve() {
+  if [ -n "$watch_pid" ]; then kill -- "-$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true; fi
+  : >"$log"
+  setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
+    --env-var "AWS_ENDPOINT_URL=$KAIROS_TEST_ENDPOINT" --env-var "KAIROS_TABLE=$table" --env-var "KAIROS_FUNCTION=$1" >"$log" 2>&1 &
+  watch_pid=$!
+  for _ in $(seq 1 300); do
+    grep -q "starting Runtime server" "$log" && break
+    kill -0 "$watch_pid" 2>/dev/null || { cat "$log"; echo "cargo lambda watch exited" >&2; exit 1; }
+    sleep 1
+  done
+  grep -q "starting Runtime server" "$log" || { cat "$log"; echo "cargo lambda watch did not start" >&2; exit 1; }
+}
 stop() {
   status=$?
-  kill -- "-$watch_pid" 2>/dev/null || true
-  wait "$watch_pid" 2>/dev/null || true
+  [ -z "$watch_pid" ] || kill -- "-$watch_pid" 2>/dev/null || true
+  [ -z "$watch_pid" ] || wait "$watch_pid" 2>/dev/null || true
   [ "$status" -eq 0 ] || { echo "--- cargo lambda watch log:" >&2; tail -40 "$log" >&2; }
   rm -f "$log"
 }
 trap stop EXIT
 
-for _ in $(seq 1 300); do
-  grep -q "starting Runtime server" "$log" && break
-  kill -0 "$watch_pid" 2>/dev/null || { cat "$log"; echo "cargo lambda watch exited" >&2; exit 1; }
-  sleep 1
-done
-grep -q "starting Runtime server" "$log" || { cat "$log"; echo "cargo lambda watch did not start" >&2; exit 1; }
-
 invoke() { cargo lambda invoke kairos-lambda --data-file "$1" --invoke-address 127.0.0.1 --invoke-port "$port" --output-format json; }
+
+serve ingest
 
 out=$(invoke events/ingest-malformed.sqs.json)
 echo "ingest-malformed.sqs.json -> $out"
@@ -63,4 +71,17 @@ applied = p["events_applied"]
 assert applied == 5, f"events_applied is {applied} after two deliveries of 5 events"
 assert len(p["orders"]) == 1, "one order"
 print("cust-1001: 5 events applied once across two deliveries")'
+# The same binary as the recommendations API, given a function-URL event. No nightly run has
+# published a model in this table: the answer is 200, empty, and says why.
+serve recommendations
+out=$(invoke events/recommendations.url.json)
+echo "recommendations.url.json -> $out"
+printf '%s' "$out" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["statusCode"] == 200, r
+assert r["headers"]["content-type"] == "application/json", r["headers"]
+body = json.loads(r["body"])
+assert body["source"] == "none" and body["products"] == [] and "has not published" in body["notices"][0], body
+print("recommendations: answered through the function URL event, no model yet")'
 echo "cargo lambda: ok"

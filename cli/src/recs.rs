@@ -221,7 +221,7 @@ fn synth(args: SynthArgs) -> Result<ExitCode, String> {
 }
 
 async fn show(customer: &str, args: &crate::StoreArgs, json: bool) -> Result<ExitCode, String> {
-    use kairos::recommend::job::{CustomerRecs, StoredWhy};
+    use kairos::recommend::job::CustomerRecs;
     let id = kairos::ids::CustomerId::new(customer).map_err(|e| format!("customer id {e}"))?;
     let store = args.open().await?;
     let Some(recs) = kairos::customers::output::<_, CustomerRecs>(&store, &id, kairos::keys::RECOMMENDATIONS)
@@ -238,11 +238,7 @@ async fn show(customer: &str, args: &crate::StoreArgs, json: bool) -> Result<Exi
     // Titles from the catalogue, where it knows the product.
     let mut titles = std::collections::HashMap::new();
     for p in &recs.picks {
-        let source = match &p.why {
-            StoredWhy::Followed { product, .. } | StoredWhy::Resembles { product, .. } => Some(product.as_str()),
-            _ => None,
-        };
-        for product in std::iter::once(p.product.as_str()).chain(source) {
+        for product in std::iter::once(p.product.as_str()).chain(p.why.source()) {
             if let Ok(pid) = kairos::ids::ProductId::new(product)
                 && let Ok(Some(known)) = kairos::catalogue::get(&store, &pid).await
             {
@@ -251,34 +247,14 @@ async fn show(customer: &str, args: &crate::StoreArgs, json: bool) -> Result<Exi
         }
     }
     let title = |product: &str| titles.get(product).cloned().unwrap_or_else(|| product.to_string());
-    let when = |at: i64| {
-        let days = (recs.refreshed_at.timestamp() - at).div_euclid(86_400);
-        match days {
-            ..=0 => "today".to_string(),
-            1 => "yesterday".to_string(),
-            d => format!("{d} days ago"),
-        }
-    };
     crate::print::out(format!(
         "{id}: {} recommendations of {}",
         recs.picks.len(),
         recs.refreshed_at.format("%Y-%m-%d %H:%M UTC")
     ));
     for (rank, p) in recs.picks.iter().enumerate() {
-        let name = title(&p.product);
-        let reason = match &p.why {
-            StoredWhy::Followed { product, at } => {
-                format!("viewed or bought {}: {} → often next: {name}", when(*at), title(product))
-            }
-            StoredWhy::Resembles { product, at } => format!("like {} ({})", title(product), when(*at)),
-            StoredWhy::Replenish { due } => {
-                let day = chrono::DateTime::from_timestamp(*due, 0)
-                    .map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string());
-                format!("bought before, due to run out about {day}")
-            }
-            StoredWhy::Popular => "popular lately".to_string(),
-        };
-        crate::print::out(format!("{:>2}. {name}  ({reason})", rank + 1));
+        let reason = kairos::recommend::reason::explain(&p.why, title, recs.refreshed_at);
+        crate::print::out(format!("{:>2}. {}  ({})", rank + 1, title(&p.product), reason.text));
     }
     Ok(ExitCode::SUCCESS)
 }

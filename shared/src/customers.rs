@@ -110,9 +110,18 @@ pub fn assemble_parts(
 
 /// Every item of `customer` whose sort key starts with `prefix`, page by page.
 pub async fn query_all<S: Store>(store: &S, customer: &CustomerId, prefix: &str) -> Result<Vec<Item>, StoreError> {
+    query_all_with(store, customer, prefix, Consistency::Strong).await
+}
+
+async fn query_all_with<S: Store>(
+    store: &S,
+    customer: &CustomerId,
+    prefix: &str,
+    consistency: Consistency,
+) -> Result<Vec<Item>, StoreError> {
     let pk = keys::customer_pk(customer);
     let mut items = Vec::new();
-    let mut query = Query::prefix(prefix);
+    let mut query = Query { consistency, ..Query::prefix(prefix) };
     loop {
         let page = store.query(&pk, &query).await?;
         if let Some(e) = page.corrupt.into_iter().next() {
@@ -126,7 +135,6 @@ pub async fn query_all<S: Store>(store: &S, customer: &CustomerId, prefix: &str)
     }
 }
 
-/// One customer's profile (one query), or `None` if they have none.
 /// A customer's output of a nightly job (`sk` its sort key, e.g. [`keys::RECOMMENDATIONS`]),
 /// decoded, if there is one.
 pub async fn output<S: Store, T: serde::de::DeserializeOwned>(
@@ -137,8 +145,15 @@ pub async fn output<S: Store, T: serde::de::DeserializeOwned>(
     store.get(&crate::store::Key::new(keys::customer_pk(customer), sk)).await?.map(crate::store::decode).transpose()
 }
 
+/// One customer's profile (one query), or `None` if they have none.
 pub async fn load<S: Store>(store: &S, customer: &CustomerId) -> Result<Option<Profile>, StoreError> {
     assemble(customer, query_all(store, customer, keys::PROFILE_PREFIX).await?)
+}
+
+/// [`load`] for readers that may miss the last second's writes (a page being shown), at half
+/// the price.
+pub async fn load_eventually<S: Store>(store: &S, customer: &CustomerId) -> Result<Option<Profile>, StoreError> {
+    assemble(customer, query_all_with(store, customer, keys::PROFILE_PREFIX, Consistency::Eventual).await?)
 }
 
 /// The archive chunks the orders part lists, with their versions, in its order.

@@ -6,6 +6,7 @@ mod churn_job;
 mod ingest;
 mod ingest_extremes;
 mod nightly;
+mod recommend_api;
 mod recommend_job;
 mod schema;
 mod send_time;

@@ -246,3 +246,57 @@ pub fn sqs_batch(
 pub fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
     response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
 }
+
+/// A shop the recommendations API can answer for, on the emulator: `customers` synthetic
+/// customers ingested through the ingest path, last night's `recommend` run published, and every
+/// product it knows in the catalogue (each seventh out of stock). Returns the store, the
+/// customers and the out-of-stock products.
+pub async fn recommending_shop(
+    customers: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (DynamoStore, Vec<kairos::ids::CustomerId>, Vec<String>) {
+    use kairos::ingest::{IngestConfig, Record, ingest_batch};
+    use kairos::recommend::job::RecommendJob;
+    let store = fresh_store().await;
+    let clock = kairos::clock::ManualClock::new(now);
+    let (events, expected) = kairos::synth::shop_events(23, customers, customers * 30, now);
+    let bodies: Vec<String> = events.iter().map(|e| serde_json::to_string(e).expect("an event encodes")).collect();
+    let ingest = |bodies: Vec<String>| {
+        let (store, clock) = (&store, &clock);
+        async move {
+            for chunk in bodies.chunks(50) {
+                let records: Vec<Record> = chunk.iter().map(|b| Record { id: "r", body: b }).collect();
+                let report = ingest_batch(store, clock, &IngestConfig::default(), &records).await;
+                assert!(report.failures.is_empty(), "{:?}", report.failures);
+            }
+        }
+    };
+    ingest(bodies).await;
+    let queue = kairos::jobs::local::LocalQueue::new();
+    let runner = kairos::jobs::runner::Runner { store: &store, queue: &queue, job: &RecommendJob };
+    runner.start("night-1", 2, now).await.expect("run starts");
+    kairos::jobs::runner::drain(&runner, now).await.expect("run works").1.expect("run finishes");
+    let model = kairos::jobs::runner::run_model::<_, RecommendJob>(&store, "night-1")
+        .await
+        .expect("model reads")
+        .expect("model stored");
+    let mut out_of_stock = Vec::new();
+    let products: Vec<String> = model
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let in_stock = i % 7 != 3;
+            if !in_stock {
+                out_of_stock.push(id.clone());
+            }
+            serde_json::json!({"schema_version": 1, "id": format!("feed-{id}"), "occurred_at": now, "source": "feed",
+                "type": "product_updated", "data": {"product_id": id, "title": format!("Product {id}"),
+                "url": format!("https://shop.example/p/{id}"), "image_url": format!("https://cdn.shop.example/{id}.jpg"),
+                "price": "19.90", "currency": "EUR", "brand": "Acme", "in_stock": in_stock}})
+            .to_string()
+        })
+        .collect();
+    ingest(products).await;
+    (store, expected.customers.keys().cloned().collect(), out_of_stock)
+}

@@ -27,6 +27,10 @@ async fn main() -> Result<(), Error> {
             kairos_jobs::serve(ChurnJob { config }).await
         }
         Ok("recommend") => kairos_jobs::serve(RecommendJob).await,
-        other => Err(format!("KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn or recommend").into()),
+        Ok("recommendations") => kairos_recommendations::serve().await,
+        other => {
+            Err(format!("KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn, recommend or recommendations")
+                .into())
+        }
     }
 }

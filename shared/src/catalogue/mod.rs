@@ -143,6 +143,17 @@ pub async fn get<S: Store>(store: &S, id: &ProductId) -> Result<Option<Product>,
     store.get(&keys::product(id)).await?.map(decode).transpose()
 }
 
+/// Several products at once (eventually consistent: what a page shows), in the order asked,
+/// `None` where the catalogue does not know one; a product that cannot be read fails only itself.
+pub async fn get_many<S: Store>(
+    store: &S,
+    ids: &[&ProductId],
+) -> Result<Vec<Result<Option<Product>, StoreError>>, StoreError> {
+    let keys: Vec<_> = ids.iter().map(|id| keys::product(id)).collect();
+    let fetched = store.get_many(&keys, crate::store::Consistency::Eventual).await?;
+    Ok(fetched.into_iter().map(|f| f.and_then(|item| item.map(decode).transpose())).collect())
+}
+
 /// The whole catalogue, shard by shard. A product that cannot be read is reported by key and
 /// left out; the listing goes on.
 pub async fn list<S: Store>(store: &S) -> Result<(Vec<Product>, Vec<StoreError>), StoreError> {

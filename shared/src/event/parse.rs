@@ -192,7 +192,7 @@ pub fn parse_inbound(text: &str, now: DateTime<Utc>) -> Result<Inbound, EventErr
 }
 
 /// Deserializes `text`, reporting the first problem as a field error under `prefix`.
-fn from_str_at<'a, T: Deserialize<'a>>(text: &'a str, prefix: &str) -> Result<T, FieldError> {
+pub fn from_str_at<'a, T: Deserialize<'a>>(text: &'a str, prefix: &str) -> Result<T, FieldError> {
     // The plain path first: tracking the field path is only needed to explain a failure.
     if let Ok(value) = serde_json::from_str(text) {
         return Ok(value);

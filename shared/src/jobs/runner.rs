@@ -42,7 +42,7 @@ use crate::profile::Profile;
 use crate::store::{Condition, Consistency, Item, Key, Query, Segment, Store, StoreError, Write, decode, encode};
 
 /// Run items are kept this long, for inspection, then expire.
-const RUN_ITEM_DAYS: i64 = 30;
+pub const RUN_ITEM_DAYS: i64 = 30;
 /// Items read per scan page.
 const PAGE: usize = 500;
 /// A worker this close to its deadline hands the rest of its segment to a continuation.
@@ -851,6 +851,23 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
 #[cfg(test)]
 #[path = "runner_tests.rs"]
 mod tests;
+
+/// What a job last published at its [`SegmentedJob::model_key`]: the run whose model it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Published {
+    pub run: String,
+    pub fitted_at: DateTime<Utc>,
+}
+
+/// The run whose model `job` last published, if any (one small read).
+pub async fn published<S: Store, J: SegmentedJob>(store: &S, job: &J) -> Result<Option<Published>, StoreError> {
+    store.get(&job.model_key()).await?.map(crate::store::decode).transpose()
+}
+
+/// The model `run` of job `J` fitted, while the run's items last ([`RUN_ITEM_DAYS`]).
+pub async fn run_model<S: Store, J: SegmentedJob>(store: &S, run: &str) -> Result<Option<J::Model>, StoreError> {
+    blob::get(store, &Key::new(keys::job_run_pk(J::NAME, run), keys::JOB_MODEL)).await
+}
 
 /// Runs every task a local queue holds (and those they enqueue) to completion; the run's report
 /// if one finished.

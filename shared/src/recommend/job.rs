@@ -210,6 +210,16 @@ pub enum StoredWhy {
     Popular,
 }
 
+impl StoredWhy {
+    /// The customer's product this reason follows from, if it names one.
+    pub fn source(&self) -> Option<&str> {
+        match self {
+            StoredWhy::Followed { product, .. } | StoredWhy::Resembles { product, .. } => Some(product),
+            StoredWhy::Replenish { .. } | StoredWhy::Popular => None,
+        }
+    }
+}
+
 impl RecommendModel {
     fn name(&self, i: u32) -> String {
         self.items.get(i as usize).cloned().unwrap_or_default()
@@ -225,15 +235,28 @@ impl RecommendModel {
         StoredPick { product: self.name(p.item), why }
     }
 
-    /// A customer's top picks from their recent interactions (products the model does not know
-    /// take no part).
-    pub fn for_profile(&self, profile: &Profile, now: DateTime<Utc>) -> Vec<StoredPick> {
-        let index = |id: &str| self.items.binary_search_by(|n| n.as_str().cmp(id)).ok().map(|i| i as u32);
-        let history: Vec<Event> = all_touches(profile)
+    /// The model's index of product `id`, if it knows the product.
+    pub fn index(&self, id: &str) -> Option<u32> {
+        self.items.binary_search_by(|n| n.as_str().cmp(id)).ok().map(|i| i as u32)
+    }
+
+    /// A profile's whole history (oldest first) as the model's events; products the model does
+    /// not know take no part.
+    pub fn history(&self, profile: &Profile) -> Vec<Event> {
+        all_touches(profile)
             .into_iter()
-            .filter_map(|(p, at, signal)| index(p.as_str()).map(|item| Event { item, at, signal }))
-            .collect();
-        self.model.recommend(&history, now.timestamp(), PICKS).iter().map(|p| self.stored(p)).collect()
+            .filter_map(|(p, at, signal)| self.index(p.as_str()).map(|item| Event { item, at, signal }))
+            .collect()
+    }
+
+    /// The top `k` for `history` (oldest first), as product ids with their reasons.
+    pub fn picks(&self, history: &[Event], now: DateTime<Utc>, k: usize) -> Vec<StoredPick> {
+        self.model.recommend(history, now.timestamp(), k).iter().map(|p| self.stored(p)).collect()
+    }
+
+    /// A customer's top [`PICKS`] from their recent interactions.
+    pub fn for_profile(&self, profile: &Profile, now: DateTime<Utc>) -> Vec<StoredPick> {
+        self.picks(&self.history(profile), now, PICKS)
     }
 }
 
@@ -308,7 +331,7 @@ impl SegmentedJob for RecommendJob {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use chrono::TimeZone;
 
     use super::*;
@@ -319,7 +342,8 @@ mod tests {
     use crate::store::embedded::EmbeddedStore;
     use crate::store::{Store, decode, scan_all};
 
-    async fn shop(now: DateTime<Utc>) -> EmbeddedStore {
+    /// An embedded store holding a synthetic shop of 60 customers.
+    pub(crate) async fn shop(now: DateTime<Utc>) -> EmbeddedStore {
         let store = EmbeddedStore::new();
         let (events, _) = crate::synth::shop_events(7, 60, 3000, now);
         let bodies: Vec<String> = events.iter().map(|e| serde_json::to_string(e).unwrap()).collect();

@@ -5,6 +5,7 @@
 //! [`blend`] answers requests from them, and [`eval`] measures them offline against plain
 //! item-kNN and popularity. [`synth`] is a shop with known tastes to measure on.
 
+pub mod api;
 pub mod blend;
 pub mod bundle;
 pub mod content;
@@ -14,6 +15,7 @@ pub mod files;
 pub mod job;
 pub mod neighbours;
 pub mod popularity;
+pub mod reason;
 pub mod replenish;
 pub mod synth;
 

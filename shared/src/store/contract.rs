@@ -261,6 +261,16 @@ pub async fn queries_read_one_partition_by_prefix_in_order<S: Store>(store: S) {
     let desc = store.query("C#1", &Query { descending: true, ..Query::prefix("MSG#") }).await.unwrap();
     assert_eq!(sks(&desc), ["MSG#3", "MSG#2", "MSG#10", "MSG#1"]);
 
+    // An eventually consistent query reads the same items (settled long since) for half the units.
+    let before = store.meter().reading();
+    store.query("C#1", &Query::prefix("MSG#")).await.unwrap();
+    let strong = store.meter().reading().since(&before).units.reads();
+    let before = store.meter().reading();
+    let eventual =
+        store.query("C#1", &Query { consistency: Consistency::Eventual, ..Query::prefix("MSG#") }).await.unwrap();
+    assert_eq!(sks(&eventual), sks(&all));
+    assert_eq!((strong, store.meter().reading().since(&before).units.reads()), (1.0, 0.5));
+
     for descending in [false, true] {
         let mut seen = Vec::new();
         let mut q = Query { limit: 3, descending, ..Query::prefix("MSG#") };

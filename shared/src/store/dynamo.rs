@@ -503,13 +503,13 @@ impl Store for DynamoStore {
             .scan_index_forward(!query.descending)
             .limit(i32::try_from(query.limit.max(1)).unwrap_or(i32::MAX))
             .set_exclusive_start_key(query.after.as_ref().map(Self::key_attributes))
-            .consistent_read(true)
+            .consistent_read(query.consistency == Consistency::Strong)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
         self.report(true, out.consumed_capacity());
-        self.page(out.items, out.last_evaluated_key, Consistency::Strong)
+        self.page(out.items, out.last_evaluated_key, query.consistency)
     }
 
     async fn scan(

@@ -226,7 +226,7 @@ impl Store for EmbeddedStore {
                 items.range((lower, Bound::Unbounded)).take_while(|(k, _)| k.pk == pk && k.sk.starts_with(prefix));
             page_of(matching, query.limit)
         };
-        self.meter.read(cost::page_reads(sizes.into_iter(), Consistency::Strong));
+        self.meter.read(cost::page_reads(sizes.into_iter(), query.consistency));
         Ok(page)
     }
 

@@ -145,11 +145,20 @@ pub struct Query {
     pub limit: usize,
     /// Highest sort key first.
     pub descending: bool,
+    /// Strong unless a reader can take a page that may miss the last second's writes (at half
+    /// the price).
+    pub consistency: Consistency,
 }
 
 impl Query {
     pub fn prefix(prefix: impl Into<String>) -> Self {
-        Query { sk_prefix: prefix.into(), after: None, limit: 1000, descending: false }
+        Query {
+            sk_prefix: prefix.into(),
+            after: None,
+            limit: 1000,
+            descending: false,
+            consistency: Consistency::Strong,
+        }
     }
 }
 
