@@ -260,12 +260,15 @@ impl<S: Store> Recommender<S> {
                     known_customer = true;
                 }
                 Ok(None) => notices.push(format!("customer {customer} is not known: recommendations from {fallback}")),
-                // A damaged profile fails only its own personalisation, never the answer.
+                // A damaged profile fails only this answer, never the service; and without it
+                // Kairos cannot know what the customer already has, so it offers nothing rather
+                // than popular products they may have bought.
                 Err(e @ StoreError::Corrupt { .. }) => {
                     tracing::error!(error = %crate::redact::scrub(&e.to_string()), "a customer's profile could not be read");
-                    notices.push(format!(
-                        "customer {customer}'s profile could not be read: recommendations from {fallback}"
-                    ));
+                    notices.push(
+                        "this customer's profile could not be read: no recommendations until it is repaired".into(),
+                    );
+                    return Ok(Answer { source: Source::None, notices, model: Some(published), products: Vec::new() });
                 }
                 Err(e) => return Err(e),
             }
@@ -551,6 +554,29 @@ mod tests {
         assert_eq!((nothing.source, nothing.products.len()), (Source::Popular, 4));
         assert!(nothing.products.iter().all(|p| p.reason.kind == ReasonKind::Popular));
         assert!(nothing.notices.iter().any(|n| n.contains("not in the model")), "{:?}", nothing.notices);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_profile_gets_nothing_rather_than_what_the_customer_may_have() {
+        let store = crate::recommend::job::tests::shop(now()).await;
+        nightly(&store, "r1", now()).await;
+        let item = crate::store::scan_all(&store, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.key.sk.starts_with(crate::keys::PROFILE_PREFIX))
+            .unwrap();
+        let customer = crate::keys::customer_of(&item.key.pk).unwrap();
+        let mut body = serde_json::Map::new();
+        body.insert("m".into(), serde_json::json!(5));
+        let damaged = crate::store::Item::new(item.key.clone(), item.version + 1, body);
+        let write = crate::store::Write::Put { item: damaged, condition: crate::store::Condition::Always };
+        store.write(vec![write]).await.unwrap();
+        let recommender = Recommender::new(store);
+        let answer =
+            recommender.answer(&request(serde_json::json!({"customer_id": customer.as_str()})), now()).await.unwrap();
+        assert_eq!((answer.source, answer.products.len()), (Source::None, 0), "{answer:?}");
+        assert!(answer.notices[0].contains("could not be read"));
     }
 
     #[tokio::test]
