@@ -33,7 +33,7 @@ pub async fn handle<S: Store>(
     let answer = if request.is_base64_encoded {
         match base64::engine::general_purpose::STANDARD.decode(body.as_bytes()) {
             Ok(bytes) => recommender.respond(method, &bytes, chrono::Utc::now()).await,
-            Err(_) => recommender.respond(method, b"\xff not base64", chrono::Utc::now()).await,
+            Err(_) => HttpAnswer::error(400, Some("."), "is marked base64 but is not valid base64"),
         }
     } else {
         recommender.respond(method, body.as_bytes(), chrono::Utc::now()).await

@@ -166,7 +166,8 @@ impl HttpAnswer {
         HttpAnswer { status, body, retry_after: None }
     }
 
-    fn error(status: u16, field: Option<&str>, message: &str) -> HttpAnswer {
+    /// An error answer: `{"error": {"field"?, "message"}}`.
+    pub fn error(status: u16, field: Option<&str>, message: &str) -> HttpAnswer {
         let mut error = serde_json::json!({ "message": message });
         if let Some(field) = field {
             error["field"] = field.into();
