@@ -202,7 +202,8 @@ pub fn from_str_at<'a, T: Deserialize<'a>>(text: &'a str, prefix: &str) -> Resul
         let path = e.path().to_string();
         serde_error(&join_path(prefix, &path), &e.inner().to_string())
     })?;
-    de.end().map_err(|e| serde_error(prefix, &e.to_string()))?;
+    // Trailing text belongs to the whole document: "." at the top, the prefix below it.
+    de.end().map_err(|e| serde_error(if prefix.is_empty() { "." } else { prefix }, &e.to_string()))?;
     Ok(value)
 }
 

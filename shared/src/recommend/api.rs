@@ -42,6 +42,8 @@ pub const REFRESH_SECONDS: i64 = 300;
 pub const SHELF_SECONDS: i64 = 60;
 /// Products an instance keeps at most.
 const SHELF_PRODUCTS: usize = 20_000;
+/// Most candidates ranked for one request, however many are out of stock.
+const MAX_CANDIDATES: usize = 1_000;
 
 /// A request as sent.
 #[derive(Debug, Deserialize)]
@@ -190,13 +192,24 @@ type Shelf = HashMap<String, (Option<Product>, DateTime<Utc>)>;
 /// products it read for a minute: popular products appear on most pages, and each read costs.
 pub struct Recommender<S> {
     store: S,
-    loaded: tokio::sync::Mutex<Option<Loaded>>,
+    /// An async lock held across a model load on purpose: concurrent first requests wait for
+    /// one load rather than each reading the model (a Lambda instance serves one request at a
+    /// time, so it is only ever contended in local runs).
+    loaded: tokio::sync::Mutex<Held>,
     shelf: Mutex<Shelf>,
+}
+
+/// What an instance holds: the model it serves, and a published run it found it cannot read
+/// (not read again: a damaged model would otherwise be re-read on every request).
+#[derive(Default)]
+struct Held {
+    model: Option<Loaded>,
+    unreadable: Option<String>,
 }
 
 impl<S: Store> Recommender<S> {
     pub fn new(store: S) -> Self {
-        Recommender { store, loaded: tokio::sync::Mutex::new(None), shelf: Mutex::new(HashMap::new()) }
+        Recommender { store, loaded: tokio::sync::Mutex::new(Held::default()), shelf: Mutex::new(HashMap::new()) }
     }
 
     pub fn store(&self) -> &S {
@@ -204,36 +217,48 @@ impl<S: Store> Recommender<S> {
     }
 
     /// The model to answer with: the one held, or the newest published when the held one was
-    /// last checked [`REFRESH_SECONDS`] ago. A failed check keeps serving the model held.
+    /// last checked [`REFRESH_SECONDS`] ago. A failed check keeps serving the model held and
+    /// waits [`REFRESH_SECONDS`] before trying again; a published model that cannot be read is
+    /// remembered and never read again.
     async fn model(&self, now: DateTime<Utc>) -> Result<Option<(Published, Arc<RecommendModel>)>, StoreError> {
-        let mut loaded = self.loaded.lock().await;
-        if let Some(l) = loaded.as_ref()
-            && now - l.checked_at < Duration::seconds(REFRESH_SECONDS)
-        {
-            return Ok(Some((l.published.clone(), l.model.clone())));
+        let mut held = self.loaded.lock().await;
+        let serve = |held: &Held| held.model.as_ref().map(|l| (l.published.clone(), l.model.clone()));
+        if held.model.as_ref().is_some_and(|l| now - l.checked_at < Duration::seconds(REFRESH_SECONDS)) {
+            return Ok(serve(&held));
         }
-        match self.newest(loaded.as_ref().map(|l| &l.published)).await {
-            Ok(Some((published, model))) => *loaded = Some(Loaded { published, model, checked_at: now }),
-            Ok(None) => {
-                if let Some(l) = loaded.as_mut() {
-                    l.checked_at = now;
-                }
+        match self.newest(&held).await {
+            Ok(Some((published, model))) => held.model = Some(Loaded { published, model, checked_at: now }),
+            Ok(None) => {}
+            Err((run, e @ StoreError::Corrupt { .. })) => {
+                tracing::error!(run, error = %crate::redact::scrub(&e.to_string()), "the newest recommendation model cannot be read; serving the one held until a newer run publishes");
+                held.unreadable = run;
             }
-            Err(e) if loaded.is_some() => {
+            Err((_, e)) if held.model.is_some() => {
                 tracing::warn!(error = %crate::redact::scrub(&e.to_string()), "could not look for a newer recommendation model; keeping the one held");
             }
-            Err(e) => return Err(e),
+            Err((_, e)) => return Err(e),
         }
-        Ok(loaded.as_ref().map(|l| (l.published.clone(), l.model.clone())))
+        if let Some(l) = held.model.as_mut() {
+            l.checked_at = now;
+        }
+        Ok(serve(&held))
     }
 
-    /// The newest published model if it is not `held`'s run (`None`: keep what is held).
-    async fn newest(&self, held: Option<&Published>) -> Result<Option<(Published, Arc<RecommendModel>)>, StoreError> {
-        let Some(newest) = published(&self.store, &RecommendJob).await? else { return Ok(None) };
-        if held.is_some_and(|h| h.run == newest.run) {
+    /// The newest published model if it is neither the one held nor one found unreadable
+    /// (`None`: keep what is held). An error names the run it was reading, if it got that far.
+    async fn newest(
+        &self,
+        held: &Held,
+    ) -> Result<Option<(Published, Arc<RecommendModel>)>, (Option<String>, StoreError)> {
+        let Some(newest) = published(&self.store, &RecommendJob).await.map_err(|e| (None, e))? else {
+            return Ok(None);
+        };
+        if held.model.as_ref().is_some_and(|h| h.published.run == newest.run)
+            || held.unreadable.as_deref() == Some(newest.run.as_str())
+        {
             return Ok(None);
         }
-        match run_model::<_, RecommendJob>(&self.store, &newest.run).await? {
+        match run_model::<_, RecommendJob>(&self.store, &newest.run).await.map_err(|e| (Some(newest.run.clone()), e))? {
             Some(model) => {
                 tracing::info!(run = newest.run, products = model.items.len(), "recommendation model loaded");
                 Ok(Some((newest, Arc::new(model))))
@@ -260,7 +285,7 @@ impl<S: Store> Recommender<S> {
                     history = model.history(&profile);
                     known_customer = true;
                 }
-                Ok(None) => notices.push(format!("customer {customer} is not known: recommendations from {fallback}")),
+                Ok(None) => notices.push(format!("the customer is not known: recommendations from {fallback}")),
                 // A damaged profile fails only this answer, never the service; and without it
                 // Kairos cannot know what the customer already has, so it offers nothing rather
                 // than popular products they may have bought.
@@ -297,11 +322,23 @@ impl<S: Store> Recommender<S> {
             (false, false) => Source::Session,
         };
         // More candidates than asked (some may be out of stock), read from the catalogue a few
-        // more than still needed at a time: every product read costs half a read unit.
-        let candidates = model.picks(&history, now, request.k * 3 + 10);
+        // more than still needed at a time: every product read costs half a read unit. When a
+        // whole batch is out of stock (a sale emptied the shelves) a larger one is ranked.
+        let mut asked = request.k * 3 + 10;
+        let mut candidates = model.picks(&history, now, asked);
         let mut products = Vec::new();
         let mut next = 0;
-        while products.len() < request.k && next < candidates.len() {
+        while products.len() < request.k {
+            if next == candidates.len() {
+                if candidates.len() < asked || asked >= MAX_CANDIDATES {
+                    break;
+                }
+                asked = (asked * 4).min(MAX_CANDIDATES);
+                candidates = model.picks(&history, now, asked);
+                if next >= candidates.len() {
+                    break;
+                }
+            }
             let wave = &candidates[next..(next + request.k - products.len() + 2).min(candidates.len())];
             next += wave.len();
             products.extend(self.shown(wave, now).await?);
@@ -445,6 +482,7 @@ mod tests {
 
     #[test]
     fn malformed_and_oversized_requests_name_their_field() {
+        assert_eq!(field(br#"{"session": ["a"]} and more"#), ".");
         assert_eq!(field(br#"{"session": ["a"], "k": 0}"#), "k");
         assert_eq!(field(br#"{"session": ["a"], "k": 51}"#), "k");
         assert_eq!(field(br#"{"session": ["a"], "k": -3}"#), "k");
@@ -597,6 +635,58 @@ mod tests {
         );
         let later = now() + Duration::seconds(REFRESH_SECONDS);
         assert_eq!(recommender.answer(&body, later).await.unwrap().model.unwrap().run, "r2");
+    }
+
+    #[tokio::test]
+    async fn a_newer_model_that_cannot_be_read_is_not_read_again_and_the_held_one_serves() {
+        let store = crate::recommend::job::tests::shop(now()).await;
+        nightly(&store, "r1", now()).await;
+        let recommender = Recommender::new(store);
+        let body = request(serde_json::json!({"session": ["anything"]}));
+        assert_eq!(recommender.answer(&body, now()).await.unwrap().model.unwrap().run, "r1");
+        let tomorrow = now() + Duration::days(1);
+        nightly(recommender.store(), "r2", tomorrow).await;
+        // Tonight's model is damaged where it is stored.
+        let head = crate::store::Key::new(
+            crate::keys::job_run_pk(<RecommendJob as crate::jobs::SegmentedJob>::NAME, "r2"),
+            crate::keys::JOB_MODEL,
+        );
+        let old = recommender.store().get(&head).await.unwrap().unwrap();
+        let mut body_of = serde_json::Map::new();
+        body_of.insert("m".into(), serde_json::json!("not a model"));
+        let damaged = crate::store::Item::new(head, old.version + 1, body_of);
+        let write = crate::store::Write::Put { item: damaged, condition: crate::store::Condition::Always };
+        recommender.store().write(vec![write]).await.unwrap();
+        let later = now() + Duration::seconds(REFRESH_SECONDS);
+        let answer = recommender.answer(&body, later).await.unwrap();
+        assert_eq!(answer.model.unwrap().run, "r1", "the held model serves on");
+        assert!(!answer.products.is_empty());
+        assert_eq!(recommender.loaded.lock().await.unreadable.as_deref(), Some("r2"), "remembered, not re-read");
+        // A run after it is taken.
+        let next = tomorrow + Duration::days(1);
+        nightly(recommender.store(), "r3", next).await;
+        let much_later = later + Duration::seconds(REFRESH_SECONDS);
+        assert_eq!(recommender.answer(&body, much_later).await.unwrap().model.unwrap().run, "r3");
+    }
+
+    #[tokio::test]
+    async fn when_every_first_candidate_is_out_of_stock_later_ones_fill_the_page() {
+        let store = crate::recommend::job::tests::shop(now()).await;
+        nightly(&store, "r1", now()).await;
+        let model = run_model::<_, RecommendJob>(&store, "r1").await.unwrap().unwrap();
+        let k = 1;
+        let first = model.picks(&[], now(), k * 3 + 10);
+        assert!(model.items.len() > first.len(), "the shop has more products than one batch");
+        for pick in &first {
+            product(&store, &pick.product, false, "2026-11-24T01:00:00Z").await;
+        }
+        let recommender = Recommender::new(store);
+        let answer = recommender
+            .answer(&request(serde_json::json!({"session": ["nothing-known"], "k": k})), now())
+            .await
+            .unwrap();
+        assert_eq!(answer.products.len(), k, "{answer:?}");
+        assert!(first.iter().all(|p| p.product != answer.products[0].product_id));
     }
 
     #[tokio::test]
