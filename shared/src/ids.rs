@@ -84,6 +84,7 @@ text_newtype!(OrderId, TextRule::IDENTIFIER, "The shop's order identifier.");
 text_newtype!(RefundId, TextRule::IDENTIFIER, "The shop's refund identifier, unique per refund.");
 text_newtype!(MessageId, TextRule { min: 1, max: 200, inner_space: false }, "Identifier of a message Kairos sent.");
 text_newtype!(CampaignId, TextRule::IDENTIFIER, "Identifier of a campaign.");
+text_newtype!(VariantId, TextRule::IDENTIFIER, "Identifier of one content variant of a campaign.");
 text_newtype!(SessionId, TextRule::IDENTIFIER, "Identifier of a site or app session.");
 text_newtype!(Category, TextRule::NAME, "Product category name, e.g. \"Shoes\" or \"Home & Garden\".");
 text_newtype!(

@@ -6,11 +6,13 @@
 //! `functions/` and `cli/` only wire adapters to the domain.
 
 pub mod attention;
+pub mod campaign;
 pub mod catalogue;
 pub mod churn;
 pub mod clock;
 pub mod compact;
 pub mod config;
+pub mod content;
 pub mod contact;
 pub mod customers;
 pub mod dedupe;
@@ -32,3 +34,4 @@ pub mod tabular;
 pub mod telemetry;
 pub mod validate;
 pub mod week;
+pub mod yaml;
