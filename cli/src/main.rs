@@ -4,6 +4,7 @@
 //! command at a DynamoDB table instead, using the standard AWS environment (`AWS_REGION`,
 //! credentials, and `AWS_ENDPOINT_URL` for a local emulator).
 
+mod campaigns;
 mod catalog;
 mod ingest;
 mod jobs;
@@ -76,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: catalog::CatalogCommand,
     },
+    /// Campaign files: check them, print their schema.
+    Campaigns {
+        #[command(subcommand)]
+        command: campaigns::CampaignsCommand,
+    },
     /// Product recommendations: from an interaction export, the offline evaluation, a
     /// synthetic shop.
     Recs {
@@ -146,6 +152,7 @@ async fn main() -> ExitCode {
         Command::Models { command } => models::run(command).await,
         Command::Recs { command } => recs::run(command).await,
         Command::Catalog { command } => catalog::run(command).await,
+        Command::Campaigns { command } => campaigns::run(command),
         Command::Schema => {
             print::out(serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

@@ -217,7 +217,7 @@ mod tests {
             ("a: &x 1\nb: *x\n", 1, "anchors"),
             ("a: !custom 1\n", 1, "tags"),
             ("a: 1\n---\nb: 2\n", 2, "second document"),
-            ("a: [1, 2\nb: 3\n", 3, ""),
+            ("a: [1, 2\nb: 3\n", 2, ""),
             ("a:\n  - 1\n b: 2\n", 3, ""),
         ];
         for (text, line, says) in cases {

@@ -290,8 +290,13 @@ fn check_content(campaign: &Campaign, variant: &Variant, at: &str, out: &mut Fin
         let at = format!("{at}.push");
         let title = part(&push.title, &format!("{at}.title"), true, &samples, out);
         let body = part(&push.body, &format!("{at}.body"), true, &samples, out);
-        let link = push.deep_link.as_ref().and_then(|l| part(l, &format!("{at}.deep_link"), true, &samples, out));
-        let image = push.image_url.as_ref().and_then(|l| part(l, &format!("{at}.image_url"), true, &samples, out));
+        // A link or image that renders empty is left out of the notification, not a reason to
+        // hold it back.
+        let optional = |text: &Option<String>, name: &str, out: &mut Findings| {
+            text.as_ref().and_then(|l| part(l, &format!("{at}.{name}"), false, &samples, out)).filter(|v| !v.trim().is_empty())
+        };
+        let link = optional(&push.deep_link, "deep_link", out);
+        let image = optional(&push.image_url, "image_url", out);
         if let (Some(title), Some(body)) = (title, body) {
             let rendered = Push { title, body, deep_link: link, image_url: image };
             for (part, problem) in rendered.problems() {

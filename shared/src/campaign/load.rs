@@ -151,7 +151,7 @@ mod tests {
     fn mistakes_are_reported_at_their_field_and_line() {
         let subject = line_of(CART, "subject: \"{{ customer.first_name");
         let cases: Vec<(String, &str, usize, &str)> = vec![
-            (edited("after_minutes: 60", "after_minutes: sixty"), "trigger.cart_abandoned.after_minutes", line_of(CART, "after_minutes"), "expected u32"),
+            (edited("after_minutes: 60", "after_minutes: sixty"), "trigger.cart_abandoned.after_minutes", line_of(CART, "after_minutes"), "expected a whole number"),
             (edited("after_minutes: 60", "after_minutes: 2"), "trigger.cart_abandoned.after_minutes", line_of(CART, "after_minutes"), "expected 10 to"),
             (edited("cart_abandoned:", "cart_abandonned:"), "trigger.cart_abandonned", line_of(CART, "cart_abandoned:"), "cart_abandoned"),
             (edited("status: active", "status: live"), "status", 4, "draft"),

@@ -4,6 +4,8 @@
 pub mod audience;
 pub mod check;
 pub mod load;
+pub mod offer;
+pub mod render;
 pub mod trigger;
 
 use schemars::JsonSchema;

@@ -5,6 +5,7 @@
 //! instead of printing a blank, and `| default:` covers the values a customer may not have.
 //! A message whose required part renders empty is not a message: rendering fails with the part.
 
+pub mod build;
 pub mod locale;
 pub mod push;
 pub mod sms;
@@ -85,8 +86,9 @@ pub struct CustomerView {
 pub struct CartView {
     pub lines: Vec<CartLine>,
     pub item_count: u32,
-    /// Formatted in the customer's locale, e.g. "€148.80".
-    pub total: String,
+    /// Formatted in the customer's locale, e.g. "€148.80" (missing when a line has no price or
+    /// the lines are in different currencies).
+    pub total: Option<String>,
     pub url: Option<String>,
 }
 
@@ -217,7 +219,7 @@ pub mod sample {
             cart: Some(CartView {
                 lines: vec![CartLine { product: product(1), quantity: 2 }],
                 item_count: 2,
-                total: "€39.80".into(),
+                total: Some("€39.80".into()),
                 url: Some("https://shop.example/cart".into()),
             }),
             product: Some(product(2)),

@@ -236,7 +236,27 @@ fn serde_error(path: &str, message: &str) -> FieldError {
         let expected = rest.split_once(", expected ").map(|(_, e)| e).unwrap_or("");
         return FieldError::new(path, format!("is not one of the allowed values (expected {})", scrub(expected)));
     }
-    FieldError::new(path, scrub(message))
+    FieldError::new(path, plain_types(&scrub(message)))
+}
+
+/// serde names Rust types ("expected u32"); people read "a whole number".
+fn plain_types(message: &str) -> String {
+    let mut out = message.to_string();
+    for (rust, plain) in [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u32", "expected a whole number of at least 0"),
+        ("expected u64", "expected a whole number of at least 0"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected a list"),
+        ("expected a map", "expected a mapping of fields"),
+    ] {
+        if out.ends_with(rust) {
+            out.truncate(out.len() - rust.len());
+            out.push_str(plain);
+        }
+    }
+    out
 }
 
 fn check_time(at: DateTime<FixedOffset>, now: DateTime<Utc>, field: &str, errors: &mut Vec<FieldError>) {
