@@ -49,4 +49,15 @@ out=$(cargo run --quiet --locked -p kairos-cli -- ingest)
 printf '%s\n' "$out" | head -5
 [ "$(printf '%s\n' "$out" | grep -c '^cust-')" -eq 4 ] || { echo "expected 4 profiles from events/" >&2; exit 1; }
 
+step "campaign files (README)"
+cargo run --quiet --locked -p kairos-cli -- campaigns validate campaigns/
+broken=$(mktemp -d)
+sed 's/after_minutes: 60/after_minutes: 2/' campaigns/cart-abandoned.yaml > "$broken/cart.yaml"
+if out=$(cargo run --quiet --locked -p kairos-cli -- campaigns validate "$broken" 2>&1); then
+  echo "a campaign with a 2-minute cart reminder passed validation" >&2; exit 1
+fi
+printf '%s\n' "$out" | grep -q "cart.yaml:8: error: trigger.cart_abandoned.after_minutes: is 2" \
+  || { printf 'expected the file, line and field of the mistake, got:\n%s\n' "$out" >&2; exit 1; }
+rm -r "$broken"
+
 step "all tests passed"
