@@ -24,11 +24,7 @@ pub fn run(command: CampaignsCommand) -> Result<ExitCode, String> {
                 println!("{p}");
             }
             let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
-            eprintln!(
-                "{} campaigns read, {errors} errors, {} warnings",
-                campaigns.len(),
-                problems.len() - errors
-            );
+            eprintln!("{} campaigns read, {errors} errors, {} warnings", campaigns.len(), problems.len() - errors);
             Ok(if errors == 0 && !campaigns.is_empty() {
                 ExitCode::SUCCESS
             } else {

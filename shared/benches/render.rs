@@ -124,7 +124,8 @@ fn main() {
         black_box(sms_templates.render(&sms.variants[0].id, Channel::Sms, &contexts[i % contexts.len()]).ok());
     }
     let sms_rate = messages as f64 / started.elapsed().as_secs_f64();
-    let push = read("back-in-stock.yaml", &std::fs::read_to_string(root.join("back-in-stock.yaml")).unwrap()).0.unwrap();
+    let push =
+        read("back-in-stock.yaml", &std::fs::read_to_string(root.join("back-in-stock.yaml")).unwrap()).0.unwrap();
     let push_templates = Templates::compile(&push).unwrap();
     let with_product: Vec<_> = contexts
         .iter()

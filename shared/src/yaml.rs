@@ -50,9 +50,10 @@ impl Document {
     /// as `cart_abandonned:` is reported by serde at its parent, but sits on the key's line.
     pub fn only_key(&self, path: &str) -> Option<String> {
         let prefix = if path.is_empty() || path == "." { String::new() } else { format!("{path}.") };
-        let mut keys = self.lines.keys().filter(|k| {
-            k.strip_prefix(&prefix).is_some_and(|rest| !rest.is_empty() && !rest.contains(['.', '[']))
-        });
+        let mut keys = self
+            .lines
+            .keys()
+            .filter(|k| k.strip_prefix(&prefix).is_some_and(|rest| !rest.is_empty() && !rest.contains(['.', '['])));
         match (keys.next(), keys.next()) {
             (Some(k), None) => Some(k.clone()),
             _ => None,
@@ -95,7 +96,8 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn value(&mut self, event: Event<'a>, span: Span, path: &str) -> Result<Value, YamlError> {
         let line = span.start.line();
-        let refuse = |what: &str| Err(YamlError { line, problem: format!("{what} are not supported: write the value out") });
+        let refuse =
+            |what: &str| Err(YamlError { line, problem: format!("{what} are not supported: write the value out") });
         self.lines.entry(path_or_root(path)).or_insert(line);
         match event {
             Event::Alias(_) => refuse("aliases (`*name`)"),

@@ -23,7 +23,8 @@ fn the_committed_campaign_schema_is_the_generated_one() {
 #[test]
 fn the_samples_cover_every_trigger_and_pass_every_check() {
     let (campaigns, problems) = read_dir(&kairos_tests::repo_root().join("campaigns")).unwrap();
-    let errors: Vec<String> = problems.iter().filter(|p| p.severity == Severity::Error).map(|p| p.to_string()).collect();
+    let errors: Vec<String> =
+        problems.iter().filter(|p| p.severity == Severity::Error).map(|p| p.to_string()).collect();
     assert_eq!(errors, Vec::<String>::new());
     let used: BTreeSet<&str> = campaigns.iter().map(|c| c.trigger.name()).collect();
     let all: BTreeSet<&str> = kairos::campaign::trigger::NAMES.into_iter().collect();

@@ -26,19 +26,35 @@ pub enum Filter {
     /// Language subtags of the customer's locale (`de`, `fr`).
     Language(Vec<String>),
     /// A profile attribute equals one of `values`.
-    Attribute { name: String, values: Vec<String> },
+    Attribute {
+        name: String,
+        values: Vec<String>,
+    },
     /// At least `min_share` (0–1) of the customer's interest is in `category`.
-    CategoryAffinity { category: Category, min_share: f64 },
+    CategoryAffinity {
+        category: Category,
+        min_share: f64,
+    },
     Orders(Bounds),
     /// Days since the last order.
     DaysSinceOrder(Bounds),
     /// Lifetime net spend in `currency`.
-    Spend { currency: Currency, min: Option<f64>, max: Option<f64> },
+    Spend {
+        currency: Currency,
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     ChurnRisk(Vec<RiskBand>),
     /// Predicted value over the next year, in `currency`.
-    Clv { currency: Currency, min: Option<f64>, max: Option<f64> },
+    Clv {
+        currency: Currency,
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     /// The send-time model's confidence in this customer's best hour (0–1).
-    SendTimeConfidence { min: f64 },
+    SendTimeConfidence {
+        min: f64,
+    },
     /// Loyalty tiers (once the loyalty program runs).
     LoyaltyTier(Vec<String>),
 }
@@ -59,7 +75,9 @@ impl Filter {
     pub fn countries(&self) -> Option<Vec<String>> {
         match self {
             Filter::Country(c) => Some(c.clone()),
-            Filter::All(fs) => fs.iter().filter_map(Filter::countries).reduce(|a, b| a.into_iter().filter(|c| b.contains(c)).collect()),
+            Filter::All(fs) => {
+                fs.iter().filter_map(Filter::countries).reduce(|a, b| a.into_iter().filter(|c| b.contains(c)).collect())
+            }
             Filter::Any(fs) => fs.iter().map(Filter::countries).collect::<Option<Vec<_>>>().map(|v| v.concat()),
             _ => None,
         }
@@ -71,14 +89,19 @@ impl Filter {
         let mut count = 0;
         self.walk(at, &mut out, &mut count);
         if count > MAX_FILTERS {
-            out.push(FieldError::new(at, format!("has {count} filters (at most {MAX_FILTERS}: split it, or use a segment attribute)")));
+            out.push(FieldError::new(
+                at,
+                format!("has {count} filters (at most {MAX_FILTERS}: split it, or use a segment attribute)"),
+            ));
         }
         out
     }
 
     fn walk(&self, at: &str, out: &mut Vec<FieldError>, count: &mut usize) {
         *count += 1;
-        let push = |out: &mut Vec<FieldError>, field: &str, problem: String| out.push(FieldError::new(join_path(at, field), problem));
+        let push = |out: &mut Vec<FieldError>, field: &str, problem: String| {
+            out.push(FieldError::new(join_path(at, field), problem))
+        };
         let share = |out: &mut Vec<FieldError>, field: &str, v: f64| {
             if !(0.0..=1.0).contains(&v) {
                 push(out, field, format!("is {v} (expected a share from 0 to 1)"));
@@ -113,14 +136,22 @@ impl Filter {
                 }
                 for (i, c) in codes.iter().enumerate() {
                     if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
-                        push(out, &format!("country[{i}]"), format!("is {c:?} (expected a two-letter ISO 3166 code such as \"DE\")"));
+                        push(
+                            out,
+                            &format!("country[{i}]"),
+                            format!("is {c:?} (expected a two-letter ISO 3166 code such as \"DE\")"),
+                        );
                     }
                 }
             }
             Filter::Language(codes) => {
                 for (i, c) in codes.iter().enumerate() {
                     if !(2..=3).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_lowercase()) {
-                        push(out, &format!("language[{i}]"), format!("is {c:?} (expected a language subtag such as \"de\")"));
+                        push(
+                            out,
+                            &format!("language[{i}]"),
+                            format!("is {c:?} (expected a language subtag such as \"de\")"),
+                        );
                     }
                 }
             }
@@ -143,7 +174,9 @@ impl Filter {
             }
             Filter::Spend { min, max, .. } | Filter::Clv { min, max, .. } => money(out, *min, *max),
             Filter::ChurnRisk(bands) if bands.is_empty() => push(out, "churn_risk", "is empty: nobody matches".into()),
-            Filter::LoyaltyTier(tiers) if tiers.is_empty() => push(out, "loyalty_tier", "is empty: nobody matches".into()),
+            Filter::LoyaltyTier(tiers) if tiers.is_empty() => {
+                push(out, "loyalty_tier", "is empty: nobody matches".into())
+            }
             Filter::SendTimeConfidence { min } => share(out, "send_time_confidence.min", *min),
             Filter::ChurnRisk(_) | Filter::LoyaltyTier(_) => {}
         }

@@ -11,7 +11,7 @@ use super::{Campaign, Exit, Kind, OfferValue, SendTime, Variant};
 use crate::contact::Channel;
 use crate::content::push::Push;
 use crate::content::sample::{POSTAL_ADDRESS, UNSUBSCRIBE_URL};
-use crate::content::{Context, ContentError, Template, sample, sms};
+use crate::content::{ContentError, Context, Template, sample, sms};
 use crate::money::Amount;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -44,7 +44,10 @@ pub fn check(campaign: &Campaign) -> Vec<Finding> {
         out.error("name", "is empty (give the campaign a name people recognise)");
     }
     if campaign.kind == Kind::Marketing && campaign.topic.is_none() {
-        out.error("topic", "is missing: a marketing campaign needs the consent topic customers agreed to (e.g. marketing)");
+        out.error(
+            "topic",
+            "is missing: a marketing campaign needs the consent topic customers agreed to (e.g. marketing)",
+        );
     }
     for e in campaign.trigger.problems() {
         out.error(&e.field, &e.problem);
@@ -133,7 +136,10 @@ fn check_timing(campaign: &Campaign, out: &mut Findings) {
     if !(0.0..=50.0).contains(&campaign.holdout_percent) {
         out.error(
             "holdout_percent",
-            &format!("is {} (expected 0 to 50: more than half held out leaves too few to message)", campaign.holdout_percent),
+            &format!(
+                "is {} (expected 0 to 50: more than half held out leaves too few to message)",
+                campaign.holdout_percent
+            ),
         );
     }
     let mut seen = HashSet::new();
@@ -203,7 +209,10 @@ fn samples(campaign: &Campaign) -> [(&'static str, Context); 2] {
         c.offer = campaign.offer.as_ref().and(sample::full().offer);
         c
     };
-    [("a customer the shop knows well", shape(sample::full())), ("a customer with little data", shape(sample::sparse()))]
+    [
+        ("a customer the shop knows well", shape(sample::full())),
+        ("a customer with little data", shape(sample::sparse())),
+    ]
 }
 
 /// One template part: compiled, rendered for both samples; the full render returned.
@@ -231,9 +240,8 @@ fn part(
             Err(ContentError::Empty) => out.error(field, &format!("renders empty for {who}: a message without it is not sent (add `| default:` to what may be missing)")),
             Err(e) => out.error(field, &format!("cannot render for {who}: {e}")),
         }
-        if first.is_none() {
-            return None;
-        }
+        // One sample's failure is enough to report: the next would repeat it.
+        first.as_ref()?;
     }
     first
 }
@@ -252,12 +260,18 @@ fn check_content(campaign: &Campaign, variant: &Variant, at: &str, out: &mut Fin
         if marketing {
             for (name, body) in [("html", &html), ("text", &text)] {
                 if body.as_ref().is_some_and(|b| !b.contains(UNSUBSCRIBE_URL)) {
-                    out.error(&format!("{at}.{name}"), "has no unsubscribe link: a marketing email must carry {{ unsubscribe_url }}");
+                    out.error(
+                        &format!("{at}.{name}"),
+                        "has no unsubscribe link: a marketing email must carry {{ unsubscribe_url }}",
+                    );
                 }
             }
             let has_address = [&html, &text].iter().any(|b| b.as_ref().is_some_and(|b| b.contains(POSTAL_ADDRESS)));
             if html.is_some() && text.is_some() && !has_address {
-                out.error(&format!("{at}.html"), "has no postal address: a marketing email must show {{ shop.postal_address }}");
+                out.error(
+                    &format!("{at}.html"),
+                    "has no postal address: a marketing email must show {{ shop.postal_address }}",
+                );
             }
         }
     }
@@ -275,7 +289,10 @@ fn check_content(campaign: &Campaign, variant: &Variant, at: &str, out: &mut Fin
                 };
                 out.error(
                     &format!("{at}.body"),
-                    &format!("renders {} parts for a customer the shop knows well (at most {}){why}", s.parts, sms_content.max_segments),
+                    &format!(
+                        "renders {} parts for a customer the shop knows well (at most {}){why}",
+                        s.parts, sms_content.max_segments
+                    ),
                 );
             }
             let countries = campaign.audience.as_ref().and_then(|a| a.countries());
@@ -293,7 +310,9 @@ fn check_content(campaign: &Campaign, variant: &Variant, at: &str, out: &mut Fin
         // A link or image that renders empty is left out of the notification, not a reason to
         // hold it back.
         let optional = |text: &Option<String>, name: &str, out: &mut Findings| {
-            text.as_ref().and_then(|l| part(l, &format!("{at}.{name}"), false, &samples, out)).filter(|v| !v.trim().is_empty())
+            text.as_ref()
+                .and_then(|l| part(l, &format!("{at}.{name}"), false, &samples, out))
+                .filter(|v| !v.trim().is_empty())
         };
         let link = optional(&push.deep_link, "deep_link", out);
         let image = optional(&push.image_url, "image_url", out);

@@ -151,26 +151,107 @@ mod tests {
     fn mistakes_are_reported_at_their_field_and_line() {
         let subject = line_of(CART, "subject: \"{{ customer.first_name");
         let cases: Vec<(String, &str, usize, &str)> = vec![
-            (edited("after_minutes: 60", "after_minutes: sixty"), "trigger.cart_abandoned.after_minutes", line_of(CART, "after_minutes"), "expected a whole number"),
-            (edited("after_minutes: 60", "after_minutes: 2"), "trigger.cart_abandoned.after_minutes", line_of(CART, "after_minutes"), "expected 10 to"),
-            (edited("cart_abandoned:", "cart_abandonned:"), "trigger.cart_abandonned", line_of(CART, "cart_abandoned:"), "cart_abandoned"),
+            (
+                edited("after_minutes: 60", "after_minutes: sixty"),
+                "trigger.cart_abandoned.after_minutes",
+                line_of(CART, "after_minutes"),
+                "expected a whole number",
+            ),
+            (
+                edited("after_minutes: 60", "after_minutes: 2"),
+                "trigger.cart_abandoned.after_minutes",
+                line_of(CART, "after_minutes"),
+                "expected 10 to",
+            ),
+            (
+                edited("cart_abandoned:", "cart_abandonned:"),
+                "trigger.cart_abandonned",
+                line_of(CART, "cart_abandoned:"),
+                "cart_abandoned",
+            ),
             (edited("status: active", "status: live"), "status", 4, "draft"),
             (edited("topic: marketing\n", ""), "topic", 1, "consent topic"),
-            (edited("customer.first_name | default: 'Hi'", "customer.frist_name"), "variants[0].email.subject", subject, "frist_name"),
-            (edited("customer.first_name | default: 'Hi' }}", "customer.first_name "), "variants[0].email.subject", subject, "Liquid"),
-            (edited("\"{{ customer.first_name | default: 'Hi' }}, your cart is waiting\"", "\"{{ customer.first_name }}\""), "variants[0].email.subject", subject, "renders empty"),
-            (edited("<a href=\"{{ unsubscribe_url }}\">Unsubscribe</a> · <a", "<a"), "variants[0].email.html", line_of(CART, "html: |"), "unsubscribe"),
-            (edited("title: \"Still thinking it over?\"", "title: \"Still thinking it over? Your cart misses you and so do we, honestly\""), "variants[0].push.title", line_of(CART, "Still thinking"), "at most 50"),
-            (edited("channels: [email, push]", "channels: [email, push, sms]"), "variants[0]", line_of(CART, "- id: plain"), "no sms content"),
-            (edited("channels: [email, push]", "channels: [email, email]"), "channels[1]", line_of(CART, "channels:"), "twice"),
+            (
+                edited("customer.first_name | default: 'Hi'", "customer.frist_name"),
+                "variants[0].email.subject",
+                subject,
+                "frist_name",
+            ),
+            (
+                edited("customer.first_name | default: 'Hi' }}", "customer.first_name "),
+                "variants[0].email.subject",
+                subject,
+                "Liquid",
+            ),
+            (
+                edited(
+                    "\"{{ customer.first_name | default: 'Hi' }}, your cart is waiting\"",
+                    "\"{{ customer.first_name }}\"",
+                ),
+                "variants[0].email.subject",
+                subject,
+                "renders empty",
+            ),
+            (
+                edited("<a href=\"{{ unsubscribe_url }}\">Unsubscribe</a> · <a", "<a"),
+                "variants[0].email.html",
+                line_of(CART, "html: |"),
+                "unsubscribe",
+            ),
+            (
+                edited(
+                    "title: \"Still thinking it over?\"",
+                    "title: \"Still thinking it over? Your cart misses you and so do we, honestly\"",
+                ),
+                "variants[0].push.title",
+                line_of(CART, "Still thinking"),
+                "at most 50",
+            ),
+            (
+                edited("channels: [email, push]", "channels: [email, push, sms]"),
+                "variants[0]",
+                line_of(CART, "- id: plain"),
+                "no sms content",
+            ),
+            (
+                edited("channels: [email, push]", "channels: [email, email]"),
+                "channels[1]",
+                line_of(CART, "channels:"),
+                "twice",
+            ),
             (edited("id: urgency", "id: plain"), "variants[1].id", line_of(CART, "id: urgency"), "earlier variant"),
-            (edited("holdout_percent: 10", "holdout_percent: 80"), "holdout_percent", line_of(CART, "holdout_percent"), "0 to 50"),
-            (edited("send_time: immediate", "send_time:\n  local_time:\n    at: \"25:00\""), "send_time.local_time.at", line_of(CART, "send_time") + 2, "time of day"),
-            (edited("exit_when: [order_placed, cart_emptied]", "exit_when: [product_bought]"), "exit_when[0]", line_of(CART, "exit_when"), "needs a product"),
-            (edited("holdout_percent: 10", "holdout_percent: 10\ncolour: red"), "colour", line_of(CART, "holdout_percent") + 1, "not a field"),
+            (
+                edited("holdout_percent: 10", "holdout_percent: 80"),
+                "holdout_percent",
+                line_of(CART, "holdout_percent"),
+                "0 to 50",
+            ),
+            (
+                edited("send_time: immediate", "send_time:\n  local_time:\n    at: \"25:00\""),
+                "send_time.local_time.at",
+                line_of(CART, "send_time") + 2,
+                "time of day",
+            ),
+            (
+                edited("exit_when: [order_placed, cart_emptied]", "exit_when: [product_bought]"),
+                "exit_when[0]",
+                line_of(CART, "exit_when"),
+                "needs a product",
+            ),
+            (
+                edited("holdout_percent: 10", "holdout_percent: 10\ncolour: red"),
+                "colour",
+                line_of(CART, "holdout_percent") + 1,
+                "not a field",
+            ),
             (edited("name: Cart reminder", "name: Cart reminder\nname: again"), ".", 4, "given twice"),
             (edited("{% endfor %}</ul>", "</ul>"), "variants[0].email.html", line_of(CART, "html: |"), "Liquid"),
-            (edited("<p>Total: {{ cart.total }}", "<p>Total: {{ cart.total | money_format }}"), "variants[0].email.html", line_of(CART, "html: |"), "money_format"),
+            (
+                edited("<p>Total: {{ cart.total }}", "<p>Total: {{ cart.total | money_format }}"),
+                "variants[0].email.html",
+                line_of(CART, "html: |"),
+                "money_format",
+            ),
         ];
         for (text, field, line, says) in cases {
             let found = problems(&text);
@@ -187,12 +268,22 @@ mod tests {
     fn sms_over_its_budget_and_without_opt_out_wording_fails_where_the_audience_needs_it() {
         let sms = |body: &str, audience: &str| {
             edited("channels: [email, push]", "channels: [sms]")
-                .replace("    push:\n      title: \"Still", &format!("    sms:\n      body: \"{body}\"\n    push:\n      title: \"Still"))
-                .replace("    push:\n      title: \"Your cart won't", &format!("    sms:\n      body: \"{body}\"\n    push:\n      title: \"Your cart won't"))
+                .replace(
+                    "    push:\n      title: \"Still",
+                    &format!("    sms:\n      body: \"{body}\"\n    push:\n      title: \"Still"),
+                )
+                .replace(
+                    "    push:\n      title: \"Your cart won't",
+                    &format!("    sms:\n      body: \"{body}\"\n    push:\n      title: \"Your cart won't"),
+                )
                 .replace("send_time: immediate", &format!("send_time: immediate\n{audience}"))
         };
         let errors = |text: &str| -> Vec<String> {
-            problems(text).into_iter().filter(|p| p.severity == Severity::Error).map(|p| format!("{}: {}", p.field, p.message)).collect()
+            problems(text)
+                .into_iter()
+                .filter(|p| p.severity == Severity::Error)
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect()
         };
         assert_eq!(errors(&sms("Your cart: {{ cart.total }}. Reply STOP to opt out", "")), Vec::<String>::new());
         let no_stop = errors(&sms("Your cart: {{ cart.total }}", ""));

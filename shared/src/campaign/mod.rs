@@ -142,7 +142,10 @@ pub enum OfferValue {
 /// The JSON Schema campaign files are checked against (published as
 /// `schema/campaign.v1.json`).
 pub fn json_schema() -> serde_json::Value {
-    let mut schema = schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<Campaign>().to_value();
+    let mut schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<Campaign>()
+        .to_value();
     if let Some(o) = schema.as_object_mut() {
         o.insert("$id".into(), "https://kairos.dev/schema/campaign.v1.json".into());
         o.insert("title".into(), "Kairos campaign (v1)".into());

@@ -74,7 +74,8 @@ mod tests {
         assert_eq!(v.value, "5,00\u{a0}€");
         // 48 hours after 00:30 on the 2nd in Berlin.
         assert_eq!(v.expires_on, "4. Dezember 2026");
-        let v = view(&offer(OfferValue::PercentOff(15)), "X".into(), sent, chrono_tz::America::New_York, &Style::of("en"));
+        let v =
+            view(&offer(OfferValue::PercentOff(15)), "X".into(), sent, chrono_tz::America::New_York, &Style::of("en"));
         assert_eq!((v.value.as_str(), v.expires_on.as_str()), ("15%", "3 December 2026"));
     }
 }

@@ -31,7 +31,9 @@ struct Part {
 
 impl Part {
     fn new(field: String, text: &str) -> Result<Part, RenderError> {
-        Template::compile(text).map(|template| Part { field: field.clone(), template }).map_err(|error| RenderError { part: field, error })
+        Template::compile(text)
+            .map(|template| Part { field: field.clone(), template })
+            .map_err(|error| RenderError { part: field, error })
     }
     fn required(&self, globals: &liquid::Object) -> Result<String, RenderError> {
         self.template.render_required(globals).map_err(|error| RenderError { part: self.field.clone(), error })
@@ -95,7 +97,8 @@ impl Templates {
 
 fn compile_variant(v: &Variant, at: &str) -> Result<Vec<(Channel, Compiled)>, RenderError> {
     let part = |channel: &str, name: &str, text: &str| Part::new(format!("{at}.{channel}.{name}"), text);
-    let optional = |channel: &str, name: &str, text: &Option<String>| text.as_ref().map(|t| part(channel, name, t)).transpose();
+    let optional =
+        |channel: &str, name: &str, text: &Option<String>| text.as_ref().map(|t| part(channel, name, t)).transpose();
     let mut out = Vec::new();
     if let Some(e) = &v.email {
         out.push((
@@ -145,10 +148,13 @@ mod properties {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns");
         let (campaigns, problems) = read_dir(&dir).unwrap();
         assert!(problems.iter().all(|p| p.severity != crate::campaign::check::Severity::Error), "{problems:?}");
-        campaigns.into_iter().map(|c| {
-            let t = Templates::compile(&c).unwrap();
-            (c, t)
-        }).collect()
+        campaigns
+            .into_iter()
+            .map(|c| {
+                let t = Templates::compile(&c).unwrap();
+                (c, t)
+            })
+            .collect()
     }
 
     /// Profiles from the synthetic shop's event streams: names or none, carts big and small,

@@ -128,9 +128,13 @@ impl Trigger {
             }
         };
         match self {
-            Trigger::CartAbandoned { after_minutes } | Trigger::CheckoutAbandoned { after_minutes } => {
-                range("after_minutes", *after_minutes, 10, 7 * 24 * 60, "minutes: a reminder within 10 minutes interrupts a customer still deciding")
-            }
+            Trigger::CartAbandoned { after_minutes } | Trigger::CheckoutAbandoned { after_minutes } => range(
+                "after_minutes",
+                *after_minutes,
+                10,
+                7 * 24 * 60,
+                "minutes: a reminder within 10 minutes interrupts a customer still deciding",
+            ),
             Trigger::BrowseAbandoned { views, within_hours, after_minutes, .. } => {
                 range("views", *views, 2, 50, "views");
                 range("within_hours", *within_hours, 1, 30 * 24, "hours");

@@ -56,14 +56,16 @@ pub fn context(facts: &Facts) -> Context {
         // A total only when every line has a price in one currency: never a sum across currencies.
         let mut currencies = cart.lines.values().map(|l| l.currency);
         let first = currencies.next().flatten();
-        let total = (first.is_some() && currencies.all(|c| c == first) && cart.lines.values().all(|l| l.unit_price.is_some()))
-            .then(|| {
-                let sum = cart.lines.values().fold(Amount::ZERO, |sum, l| {
-                    sum.saturating_add(l.unit_price.and_then(|p| p.checked_mul(l.quantity.get())).unwrap_or(Amount::ZERO))
-                });
-                first.map(|c| style.money(sum, c))
-            })
-            .flatten();
+        let total = (first.is_some()
+            && currencies.all(|c| c == first)
+            && cart.lines.values().all(|l| l.unit_price.is_some()))
+        .then(|| {
+            let sum = cart.lines.values().fold(Amount::ZERO, |sum, l| {
+                sum.saturating_add(l.unit_price.and_then(|p| p.checked_mul(l.quantity.get())).unwrap_or(Amount::ZERO))
+            });
+            first.map(|c| style.money(sum, c))
+        })
+        .flatten();
         CartView {
             item_count: cart.lines.values().map(|l| l.quantity.get()).fold(0u32, u32::saturating_add),
             lines,

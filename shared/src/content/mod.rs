@@ -224,7 +224,11 @@ pub mod sample {
             }),
             product: Some(product(2)),
             recommendations: (3..8).map(product).collect(),
-            offer: Some(OfferView { code: "SAMPLE-10".into(), value: "10%".into(), expires_on: "3 December 2026".into() }),
+            offer: Some(OfferView {
+                code: "SAMPLE-10".into(),
+                value: "10%".into(),
+                expires_on: "3 December 2026".into(),
+            }),
             shop: ShopView {
                 name: "Sample Shop".into(),
                 postal_address: POSTAL_ADDRESS.into(),
@@ -271,8 +275,9 @@ mod tests {
         assert!(matches!(e, ContentError::Syntax(_)), "{e:?}");
         let empty = Template::compile("{{ customer.first_name }}").unwrap();
         assert_eq!(empty.render_required(&sparse), Err(ContentError::Empty));
-        let cart = Template::compile("{% for line in cart.lines %}{{ line.quantity }}× {{ line.product.title }}{% endfor %}")
-            .unwrap();
+        let cart =
+            Template::compile("{% for line in cart.lines %}{{ line.quantity }}× {{ line.product.title }}{% endfor %}")
+                .unwrap();
         assert_eq!(cart.render(&full).unwrap(), "2× Sample product 1");
         let e = cart.render(&sparse).unwrap_err().to_string();
         assert!(e.contains("cart"), "a missing cart is an error, not nothing: {e}");

@@ -35,11 +35,8 @@ pub fn segments(text: &str) -> Segments {
             break;
         }
     }
-    let (encoding, units, single, multi) = if gsm {
-        (Encoding::Gsm7, septets, 160, 153)
-    } else {
-        (Encoding::Ucs2, text.encode_utf16().count(), 70, 67)
-    };
+    let (encoding, units, single, multi) =
+        if gsm { (Encoding::Gsm7, septets, 160, 153) } else { (Encoding::Ucs2, text.encode_utf16().count(), 70, 67) };
     let parts = match units {
         0 => 0,
         u if u <= single => 1,
