@@ -2,7 +2,7 @@
 # Proves the shipped binary answers invocations through cargo-lambda's runtime emulator, against
 # the AWS emulator at $KAIROS_TEST_ENDPOINT: serving ingest, the checked-in SQS payloads go in,
 # partial batch failures and profiles come out; serving the recommendations API, a function-URL
-# event gets its JSON answer.
+# event gets its JSON answer; serving triggers, a stream record of a real profile part is read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${KAIROS_TEST_ENDPOINT:?start the emulator first (scripts/test.sh does)}"
@@ -84,4 +84,28 @@ assert r["headers"]["content-type"] == "application/json", r["headers"]
 body = json.loads(r["body"])
 assert body["source"] == "none" and body["products"] == [] and "has not published" in body["notices"][0], body
 print("recommendations: answered through the function URL event, no model yet")'
+
+# The same binary as the triggers consumer, given a stream record of a real profile part (the
+# browse part ingest wrote for cust-1001) with the sample campaigns deployed.
+"$kairos" campaigns deploy campaigns/ --dynamodb-table "$table" | tail -3
+stream=$(mktemp)
+.venv/bin/python - "$table" "$stream" <<'PY'
+import json, os, sys
+import boto3
+table, out = sys.argv[1], sys.argv[2]
+client = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+item = client.get_item(TableName=table, Key={"pk": {"S": "C#cust-1001"}, "sk": {"S": "P#B"}}, ConsistentRead=True)["Item"]
+record = {"awsRegion": "us-east-1", "eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb", "eventVersion": "1.1",
+          "eventSourceARN": f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/x",
+          "dynamodb": {"Keys": {"pk": item["pk"], "sk": item["sk"]}, "NewImage": item, "SequenceNumber": "100", "SizeBytes": 200,
+                       "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+json.dump({"Records": [record]}, open(out, "w"))
+PY
+serve triggers
+out=$(invoke "$stream")
+rm -f "$stream"
+echo "a stream record of cust-1001's browse part -> $out"
+printf '%s' "$out" | python3 -c 'import json,sys; assert json.load(sys.stdin)["batchItemFailures"] == [], "unexpected failures"'
+grep -q "stream batch handled" "$log" || { echo "the triggers function did not report its batch" >&2; exit 1; }
+echo "triggers: a real profile part decoded through the stream event"
 echo "cargo lambda: ok"

@@ -77,7 +77,7 @@ enum Command {
         #[command(subcommand)]
         command: catalog::CatalogCommand,
     },
-    /// Campaign files: check them, print their schema.
+    /// Campaign files: check them, deploy them, print their schema.
     Campaigns {
         #[command(subcommand)]
         command: campaigns::CampaignsCommand,
@@ -152,7 +152,7 @@ async fn main() -> ExitCode {
         Command::Models { command } => models::run(command).await,
         Command::Recs { command } => recs::run(command).await,
         Command::Catalog { command } => catalog::run(command).await,
-        Command::Campaigns { command } => campaigns::run(command),
+        Command::Campaigns { command } => campaigns::run(command).await,
         Command::Schema => {
             print::out(serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

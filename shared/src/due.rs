@@ -15,7 +15,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CampaignId, CustomerId};
+use crate::ids::{CampaignId, CustomerId, ProductId};
 use crate::keys;
 use crate::store::{Condition, Item, Key, StoreError, Write, encode};
 
@@ -35,6 +35,15 @@ pub struct DueSend {
     /// Who queued it and why, for the decision trace.
     pub reason: String,
     pub created_at: DateTime<Utc>,
+    /// The campaign version the send started with (absent for sends that predate versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_version: Option<u32>,
+    /// When its cause happened: exit conditions look for what came after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause_at: Option<DateTime<Utc>>,
+    /// The product the message is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<ProductId>,
 }
 
 impl DueSend {
@@ -78,6 +87,9 @@ mod tests {
             due_at: Utc.with_ymd_and_hms(2026, 11, 24, 3, 17, 42).unwrap(),
             reason: "churn".into(),
             created_at: Utc::now(),
+            campaign_version: None,
+            cause_at: None,
+            product: None,
         };
         let key = d.key();
         assert!(key.pk.starts_with("DUE#2026-11-24T03:17#"), "{}", key.pk);

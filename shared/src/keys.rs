@@ -191,6 +191,20 @@ pub fn once_marker(customer: &CustomerId, campaign: &CampaignId, occurrence: &st
     Key::new(customer_pk(customer), format!("Q#{campaign}#{occurrence}"))
 }
 
+/// The partition holding the current version of every deployed campaign, one item each.
+pub const CAMPAIGNS_PK: &str = "CAMPAIGNS";
+
+/// A campaign's current version: `CAMPAIGNS` / `<id>`.
+pub fn campaign_current(campaign: &CampaignId) -> Key {
+    Key::new(CAMPAIGNS_PK, campaign.as_str())
+}
+
+/// One deployed version of a campaign, kept for the sends that started with it:
+/// `CAMPAIGN#<id>` / `V#000042`.
+pub fn campaign_version(campaign: &CampaignId, version: u32) -> Key {
+    Key::new(format!("CAMPAIGN#{campaign}"), format!("V#{version:06}"))
+}
+
 /// A per-segment item of a job run: `GATHER#00042`.
 pub fn job_segment_sk(prefix: &str, segment: u32) -> String {
     format!("{prefix}{segment:05}")

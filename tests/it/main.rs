@@ -12,3 +12,4 @@ mod recommend_job;
 mod schema;
 mod send_time;
 mod store_contract;
+mod triggers;

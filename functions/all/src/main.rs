@@ -28,9 +28,10 @@ async fn main() -> Result<(), Error> {
         }
         Ok("recommend") => kairos_jobs::serve(RecommendJob).await,
         Ok("recommendations") => kairos_recommendations::serve().await,
-        other => {
-            Err(format!("KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn, recommend or recommendations")
-                .into())
-        }
+        Ok("triggers") => kairos_triggers::serve().await,
+        other => Err(format!(
+            "KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn, recommend, recommendations or triggers"
+        )
+        .into()),
     }
 }

@@ -3,10 +3,14 @@
 
 pub mod audience;
 pub mod check;
+pub mod exit;
+pub mod fire;
 pub mod load;
 pub mod offer;
 pub mod render;
+pub mod stored;
 pub mod trigger;
+pub mod triggers;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

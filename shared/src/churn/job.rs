@@ -533,6 +533,9 @@ impl SegmentedJob for ChurnJob {
                 due_at: now,
                 reason: format!("win-back: {}", score.explanation),
                 created_at: now,
+                campaign_version: None,
+                cause_at: None,
+                product: None,
             });
         }
         let flagged = winback.flagged;

@@ -188,6 +188,13 @@ impl DynamoStore {
         }
     }
 
+    /// An item as a DynamoDB stream record's image carries it (`None`: no image, as in the old
+    /// image of an insert).
+    pub fn stream_image(image: serde_dynamo::Item) -> Result<Option<Item>, StoreError> {
+        let attrs: Attributes = image.into();
+        if attrs.is_empty() { Ok(None) } else { Self::from_attributes(attrs).map(Some) }
+    }
+
     fn from_attributes(mut attrs: Attributes) -> Result<Item, StoreError> {
         let text = |attrs: &mut Attributes, name: &str| match attrs.remove(name) {
             Some(AttributeValue::S(s)) => Ok(s),

@@ -1,0 +1,97 @@
+//! The triggers consumer: the table's stream reports each write of a profile part (before and
+//! after); every active campaign whose trigger the change meets queues its due send, once per
+//! cause however often the record is delivered.
+
+use chrono::{DateTime, Utc};
+
+use super::fire::{Change, fire};
+use super::stored::Deployed;
+use crate::customers::decode_part;
+use crate::due::DueSend;
+use crate::keys::{self, PartKind};
+use crate::profile::{Browse, ContactPart, OrderBook};
+use crate::store::{Item, Key, Store, StoreError};
+
+/// One stream record: the item's key and its images.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub key: Key,
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+}
+
+/// What one record did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Sends queued now.
+    pub queued: usize,
+    /// Sends this record's causes had queued before (a redelivery).
+    pub already: usize,
+}
+
+/// Whether a record can start anything: a profile part of a customer (the rest of the table —
+/// markers, scores, due sends, jobs — never triggers a campaign). The stream's event filter
+/// keeps out most of the rest before the function is even invoked.
+pub fn relevant(key: &Key) -> bool {
+    keys::customer_of(&key.pk).is_some()
+        && matches!(PartKind::of_sk(&key.sk), Some(PartKind::Browse | PartKind::Orders | PartKind::Contact))
+}
+
+/// Queues the sends `record` starts for `campaigns`. A part that cannot be decoded fails this
+/// record only (it is reported and retried by the stream, then parked on its failure queue).
+pub async fn handle<S: Store>(
+    store: &S,
+    campaigns: &[Deployed],
+    record: &Record,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let mut outcome = Outcome::default();
+    let (Some(customer), Some(new)) = (keys::customer_of(&record.key.pk), record.new.clone()) else {
+        return Ok(outcome);
+    };
+    if !relevant(&record.key) {
+        return Ok(outcome);
+    }
+    let old = record.old.clone();
+    let fired: Vec<(&Deployed, super::fire::Fired)> = match PartKind::of_sk(&record.key.sk) {
+        Some(PartKind::Browse) => {
+            let new = decode_part::<Browse>(new)?.value;
+            let old = old.map(decode_part::<Browse>).transpose()?.map(|v| v.value);
+            let change = Change::Browse { old: old.as_ref(), new: &new };
+            campaigns.iter().flat_map(|d| fire(&d.campaign, &change, now).into_iter().map(move |f| (d, f))).collect()
+        }
+        Some(PartKind::Orders) => {
+            let new = decode_part::<OrderBook>(new)?.value;
+            let old = old.map(decode_part::<OrderBook>).transpose()?.map(|v| v.value);
+            let change = Change::Orders { old: old.as_ref(), new: &new };
+            campaigns.iter().flat_map(|d| fire(&d.campaign, &change, now).into_iter().map(move |f| (d, f))).collect()
+        }
+        Some(PartKind::Contact) => {
+            let new = decode_part::<ContactPart>(new)?.value;
+            let old = old.map(decode_part::<ContactPart>).transpose()?.map(|v| v.value);
+            let change = Change::Contact { old: old.as_ref(), new: &new };
+            campaigns.iter().flat_map(|d| fire(&d.campaign, &change, now).into_iter().map(move |f| (d, f))).collect()
+        }
+        _ => Vec::new(),
+    };
+    for (deployed, f) in fired {
+        let send = DueSend {
+            customer_id: customer.clone(),
+            campaign_id: deployed.campaign.id.clone(),
+            occurrence: f.occurrence,
+            due_at: f.due_at,
+            reason: f.reason,
+            created_at: now,
+            campaign_version: Some(deployed.version),
+            cause_at: Some(f.cause_at),
+            product: f.product,
+        };
+        match store.write(send.writes()?.into()).await {
+            Ok(()) => outcome.queued += 1,
+            // The once-marker or the send exists: this cause was queued before.
+            Err(StoreError::ConditionFailed { .. }) => outcome.already += 1,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(outcome)
+}
