@@ -129,7 +129,10 @@ fn main() {
     let push_templates = Templates::compile(&push).unwrap();
     let with_product: Vec<_> = contexts
         .iter()
-        .map(|c| kairos::content::Context { product: kairos::content::sample::full().product, ..c.clone() })
+        .map(|c| kairos::content::Context {
+            product: kairos::content::sample::full(&kairos::content::sample::Markers::fixed()).product,
+            ..c.clone()
+        })
         .collect();
     let started = Instant::now();
     for i in 0..messages {

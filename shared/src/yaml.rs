@@ -13,6 +13,9 @@ use serde_json::{Map, Number, Value};
 
 use crate::validate::join_path;
 
+/// Deepest nesting read: a campaign needs a dozen levels; thousands would exhaust the stack.
+pub const MAX_DEPTH: usize = 64;
+
 /// A document and where its values are.
 #[derive(Debug)]
 pub struct Document {
@@ -82,7 +85,7 @@ pub fn read(text: &str) -> Result<Document, YamlError> {
                 });
             }
             Event::DocumentStart(_) => {}
-            other => value = Some(reader.value(other, span, "")?),
+            other => value = Some(reader.value(other, span, "", 0)?),
         }
     }
     Ok(Document { value: value.unwrap_or(Value::Null), lines: reader.lines })
@@ -94,8 +97,11 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn value(&mut self, event: Event<'a>, span: Span, path: &str) -> Result<Value, YamlError> {
+    fn value(&mut self, event: Event<'a>, span: Span, path: &str, depth: usize) -> Result<Value, YamlError> {
         let line = span.start.line();
+        if depth > MAX_DEPTH {
+            return Err(YamlError { line, problem: format!("nests lists and mappings more than {MAX_DEPTH} deep") });
+        }
         let refuse =
             |what: &str| Err(YamlError { line, problem: format!("{what} are not supported: write the value out") });
         self.lines.entry(path_or_root(path)).or_insert(line);
@@ -122,7 +128,7 @@ impl<'a> Reader<'a> {
                         return Ok(Value::Array(items));
                     }
                     let at = format!("{path}[{}]", items.len());
-                    items.push(self.value(event, span, &at)?);
+                    items.push(self.value(event, span, &at, depth + 1)?);
                 }
             }
             Event::MappingStart(..) => {
@@ -148,7 +154,7 @@ impl<'a> Reader<'a> {
                     }
                     self.lines.insert(at.clone(), span.start.line());
                     let (event, span) = self.next(line)?;
-                    let value = self.value(event, span, &at)?;
+                    let value = self.value(event, span, &at, depth + 1)?;
                     map.insert(key, value);
                 }
             }
@@ -228,5 +234,7 @@ mod tests {
             assert!(e.problem.contains(says), "{text:?}: {e:?}");
         }
         assert_eq!(read("a: !!str 12\n").unwrap().value, json!({"a": "12"}));
+        let deep = format!("{}1\n", "- ".repeat(2000));
+        assert!(read(&deep).unwrap_err().problem.contains("deep"));
     }
 }

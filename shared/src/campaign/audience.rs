@@ -70,19 +70,6 @@ pub struct Bounds {
 }
 
 impl Filter {
-    /// Whether the audience can only hold customers in `countries`-like places: the countries it
-    /// is limited to, if it is (used by the SMS opt-out lint).
-    pub fn countries(&self) -> Option<Vec<String>> {
-        match self {
-            Filter::Country(c) => Some(c.clone()),
-            Filter::All(fs) => {
-                fs.iter().filter_map(Filter::countries).reduce(|a, b| a.into_iter().filter(|c| b.contains(c)).collect())
-            }
-            Filter::Any(fs) => fs.iter().map(Filter::countries).collect::<Option<Vec<_>>>().map(|v| v.concat()),
-            _ => None,
-        }
-    }
-
     /// Values that cannot match anyone or are not what they claim, with their field under `at`.
     pub fn problems(&self, at: &str) -> Vec<FieldError> {
         let mut out = Vec::new();
@@ -107,16 +94,16 @@ impl Filter {
                 push(out, field, format!("is {v} (expected a share from 0 to 1)"));
             }
         };
-        let money = |out: &mut Vec<FieldError>, min: Option<f64>, max: Option<f64>| {
+        let money = |out: &mut Vec<FieldError>, name: &str, min: Option<f64>, max: Option<f64>| {
             for (field, v) in [("min", min), ("max", max)] {
                 if let Some(v) = v.filter(|v| !v.is_finite() || *v < 0.0) {
-                    push(out, field, format!("is {v} (expected an amount of at least 0)"));
+                    push(out, &format!("{name}.{field}"), format!("is {v} (expected an amount of at least 0)"));
                 }
             }
             if let (Some(a), Some(b)) = (min, max)
                 && a > b
             {
-                push(out, "min", format!("is more than max ({a} > {b}): nobody matches"));
+                push(out, &format!("{name}.min"), format!("is more than max ({a} > {b}): nobody matches"));
             }
         };
         match self {
@@ -145,6 +132,9 @@ impl Filter {
                 }
             }
             Filter::Language(codes) => {
+                if codes.is_empty() {
+                    push(out, "language", "is empty: nobody matches".into());
+                }
                 for (i, c) in codes.iter().enumerate() {
                     if !(2..=3).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_lowercase()) {
                         push(
@@ -172,7 +162,8 @@ impl Filter {
                     push(out, &format!("{name}.min"), format!("is more than max ({a} > {z}): nobody matches"));
                 }
             }
-            Filter::Spend { min, max, .. } | Filter::Clv { min, max, .. } => money(out, *min, *max),
+            Filter::Spend { min, max, .. } => money(out, "spend", *min, *max),
+            Filter::Clv { min, max, .. } => money(out, "clv", *min, *max),
             Filter::ChurnRisk(bands) if bands.is_empty() => push(out, "churn_risk", "is empty: nobody matches".into()),
             Filter::LoyaltyTier(tiers) if tiers.is_empty() => {
                 push(out, "loyalty_tier", "is empty: nobody matches".into())

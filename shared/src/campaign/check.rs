@@ -9,8 +9,9 @@ use chrono::NaiveTime;
 
 use super::{Campaign, Exit, Kind, OfferValue, SendTime, Variant};
 use crate::contact::Channel;
+use crate::content::locale::Style;
 use crate::content::push::Push;
-use crate::content::sample::{POSTAL_ADDRESS, UNSUBSCRIBE_URL};
+use crate::content::sample::Markers;
 use crate::content::{ContentError, Context, Template, sample, sms};
 use crate::money::Amount;
 
@@ -30,8 +31,6 @@ pub struct Finding {
     pub message: String,
 }
 
-/// Countries whose rules (or carriers' codes) require opt-out wording in marketing SMS.
-pub const SMS_OPT_OUT_COUNTRIES: [&str; 12] = ["US", "CA", "GB", "IE", "FR", "BE", "ES", "IT", "DE", "NL", "AU", "NZ"];
 /// Most variants a campaign may test at once.
 pub const MAX_VARIANTS: usize = 10;
 /// Most hours an optimised send may wait for the customer's best moment.
@@ -47,6 +46,24 @@ pub fn check(campaign: &Campaign) -> Vec<Finding> {
         out.error(
             "topic",
             "is missing: a marketing campaign needs the consent topic customers agreed to (e.g. marketing)",
+        );
+    }
+    if campaign.kind == Kind::Transactional {
+        if !campaign.trigger.may_be_transactional() {
+            out.error("kind", &format!("is transactional, but a {} message is marketing: transactional is for notices a customer needs (a tier change, points about to expire), which skip marketing consent", campaign.trigger.name()));
+        }
+        if campaign.offer.is_some() {
+            out.error("offer", "is not allowed in a transactional campaign: an offer makes it marketing");
+        }
+    }
+    if campaign.status == super::Status::Active && !campaign.trigger.has_source() {
+        out.warning(
+            "trigger",
+            &format!(
+                "{} has no source yet: the campaign is accepted, but nothing will start it until the {} source exists",
+                campaign.trigger.name(),
+                campaign.trigger.name()
+            ),
         );
     }
     for e in campaign.trigger.problems() {
@@ -192,37 +209,38 @@ fn check_offer(campaign: &Campaign, out: &mut Findings) {
     }
 }
 
-/// The sample contexts for `campaign`: what its trigger guarantees is set in both; what a
-/// customer may lack (name, recommendations, tier) is missing in the sparse one.
-fn samples(campaign: &Campaign) -> [(&'static str, Context); 2] {
+/// The sample customers for `campaign`, with what its trigger guarantees (the cart, the
+/// product) and its own offer as each would see it (the longest code it can make).
+fn samples(campaign: &Campaign, markers: &Markers) -> Vec<(&'static str, Context)> {
     let shape = |mut c: Context| {
         if !campaign.trigger.has_cart() {
             c.cart = None;
-        } else if c.cart.is_none() {
-            c.cart = sample::full().cart;
         }
         if !campaign.trigger.has_product() {
             c.product = None;
-        } else if c.product.is_none() {
-            c.product = sample::full().product;
         }
-        c.offer = campaign.offer.as_ref().and(sample::full().offer);
+        c.offer = campaign.offer.as_ref().map(|offer| {
+            let code = format!("{}-{}", offer.code_prefix, "W".repeat(8));
+            let sent = chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000);
+            super::offer::view(offer, code, sent, chrono_tz::UTC, &Style::of(&c.customer.locale))
+        });
         c
     };
-    [
-        ("a customer the shop knows well", shape(sample::full())),
-        ("a customer with little data", shape(sample::sparse())),
+    vec![
+        ("a customer the shop knows well", shape(sample::full(markers))),
+        ("a German customer with one recommendation", shape(sample::german(markers))),
+        ("a customer with little data", shape(sample::sparse(markers))),
     ]
 }
 
-/// One template part: compiled, rendered for both samples; the full render returned.
+/// One template part: compiled, rendered for every sample; the renders, one per sample.
 fn part(
     text: &str,
     field: &str,
     required: bool,
     samples: &[(&str, liquid::Object)],
     out: &mut Findings,
-) -> Option<String> {
+) -> Option<Vec<String>> {
     let template = match Template::compile(text) {
         Ok(t) => t,
         Err(e) => {
@@ -230,24 +248,57 @@ fn part(
             return None;
         }
     };
-    let mut first = None;
+    let mut renders = Vec::new();
     for (who, globals) in samples {
         let rendered = if required { template.render_required(globals) } else { template.render(globals) };
         match rendered {
-            Ok(text) => {
-                first.get_or_insert(text);
+            Ok(text) => renders.push(text),
+            Err(ContentError::Empty) => {
+                out.error(field, &format!("renders empty for {who}: a message without it is not sent (add `| default:` to what may be missing)"));
+                return None;
             }
-            Err(ContentError::Empty) => out.error(field, &format!("renders empty for {who}: a message without it is not sent (add `| default:` to what may be missing)")),
-            Err(e) => out.error(field, &format!("cannot render for {who}: {e}")),
+            // One sample's failure is enough to report: the next would repeat it.
+            Err(e) => {
+                out.error(field, &format!("cannot render for {who}: {e}"));
+                return None;
+            }
         }
-        // One sample's failure is enough to report: the next would repeat it.
-        first.as_ref()?;
     }
-    first
+    Some(renders)
+}
+
+/// HTML without its comments: a link in a comment is not a link.
+fn without_comments(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find("<!--") {
+        out.push_str(&rest[..start]);
+        rest = rest[start..].find("-->").map_or("", |end| &rest[start + end + 3..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `html` links to `url` (an `href` of exactly it, outside comments).
+fn links_to(html: &str, url: &str) -> bool {
+    let html = without_comments(html);
+    // Liquid's HTML escaping turns & into &amp; inside attributes written with `| escape`.
+    let escaped = url.replace('&', "&amp;");
+    [url, escaped.as_str()]
+        .iter()
+        .any(|u| html.contains(&format!("href=\"{u}\"")) || html.contains(&format!("href='{u}'")))
+}
+
+/// Whether an SMS says how to stop: the keyword carriers act on, as a word, in capitals.
+fn has_opt_out(body: &str) -> bool {
+    body.split(|c: char| !c.is_alphanumeric()).any(|w| w == "STOP")
 }
 
 fn check_content(campaign: &Campaign, variant: &Variant, at: &str, out: &mut Findings) {
-    let samples: Vec<(&str, liquid::Object)> = samples(campaign).iter().map(|(who, c)| (*who, c.globals())).collect();
+    let markers = Markers::random();
+    let samples: Vec<(&str, liquid::Object)> =
+        samples(campaign, &markers).iter().map(|(who, c)| (*who, c.globals())).collect();
+    let who = |i: usize| samples[i].0;
     let marketing = campaign.kind == Kind::Marketing;
     if let Some(email) = &variant.email {
         let at = format!("{at}.email");
@@ -257,21 +308,23 @@ fn check_content(campaign: &Campaign, variant: &Variant, at: &str, out: &mut Fin
         }
         let html = part(&email.html, &format!("{at}.html"), true, &samples, out);
         let text = part(&email.text, &format!("{at}.text"), true, &samples, out);
-        if marketing {
-            for (name, body) in [("html", &html), ("text", &text)] {
-                if body.as_ref().is_some_and(|b| !b.contains(UNSUBSCRIBE_URL)) {
-                    out.error(
-                        &format!("{at}.{name}"),
-                        "has no unsubscribe link: a marketing email must carry {{ unsubscribe_url }}",
-                    );
-                }
+        if marketing && let (Some(html), Some(text)) = (html, text) {
+            // Every sample customer's message must carry them: a footer inside a condition
+            // some customers do not meet is a message that breaks the law for them.
+            let url = &markers.unsubscribe_url;
+            if let Some(i) = html.iter().position(|h| !links_to(h, url)) {
+                out.error(&format!("{at}.html"), &format!("has no unsubscribe link for {}: a marketing email must link to {{{{ unsubscribe_url }}}} (as an href, unchanged, outside comments) for every customer", who(i)));
             }
-            let has_address = [&html, &text].iter().any(|b| b.as_ref().is_some_and(|b| b.contains(POSTAL_ADDRESS)));
-            if html.is_some() && text.is_some() && !has_address {
-                out.error(
-                    &format!("{at}.html"),
-                    "has no postal address: a marketing email must show {{ shop.postal_address }}",
-                );
+            if let Some(i) = text.iter().position(|t| !t.contains(url.as_str())) {
+                out.error(&format!("{at}.text"), &format!("has no unsubscribe link for {}: the text part must show {{{{ unsubscribe_url }}}} for every customer", who(i)));
+            }
+            let address = &markers.postal_address;
+            if let Some(i) = html
+                .iter()
+                .zip(&text)
+                .position(|(h, t)| !without_comments(h).contains(address.as_str()) && !t.contains(address.as_str()))
+            {
+                out.error(&format!("{at}.html"), &format!("has no postal address for {}: a marketing email must show {{{{ shop.postal_address }}}} for every customer", who(i)));
             }
         }
     }
@@ -280,26 +333,30 @@ fn check_content(campaign: &Campaign, variant: &Variant, at: &str, out: &mut Fin
         if !(1..=10).contains(&sms_content.max_segments) {
             out.error(&format!("{at}.max_segments"), &format!("is {} (expected 1 to 10)", sms_content.max_segments));
         }
-        if let Some(body) = part(&sms_content.body, &format!("{at}.body"), true, &samples, out) {
-            let s = sms::segments(&body);
-            if s.parts > sms_content.max_segments as usize {
-                let why = match sms::first_non_gsm(&body) {
+        let bodies = part(&sms_content.body, &format!("{at}.body"), true, &samples, out);
+        // Checked as sent: typographic spaces and quotes become their GSM-7 look-alikes.
+        if let Some(bodies) = bodies.map(|b| b.iter().map(|b| sms::normalise(b)).collect::<Vec<_>>()) {
+            // The worst case decides: the customer whose text costs the most parts.
+            let worst = bodies.iter().enumerate().max_by_key(|(_, b)| sms::segments(b).parts);
+            if let Some((i, body)) = worst
+                && sms::segments(body).parts > sms_content.max_segments as usize
+            {
+                let why = match sms::first_non_gsm(body) {
                     Some(c) => format!(" ({c:?} makes it UCS-2, 70 characters a part: replace it to fit 160)"),
                     None => String::new(),
                 };
                 out.error(
                     &format!("{at}.body"),
                     &format!(
-                        "renders {} parts for a customer the shop knows well (at most {}){why}",
-                        s.parts, sms_content.max_segments
+                        "renders {} parts for {} (at most {}){why}",
+                        sms::segments(body).parts,
+                        who(i),
+                        sms_content.max_segments
                     ),
                 );
             }
-            let countries = campaign.audience.as_ref().and_then(|a| a.countries());
-            let needs_opt_out =
-                countries.is_none_or(|cs| cs.iter().any(|c| SMS_OPT_OUT_COUNTRIES.contains(&c.as_str())));
-            if marketing && needs_opt_out && !body.to_uppercase().contains("STOP") {
-                out.error(&format!("{at}.body"), "has no opt-out wording (e.g. \"Reply STOP to opt out\"): marketing SMS to its audience's countries must say how to stop");
+            if marketing && let Some(i) = bodies.iter().position(|b| !has_opt_out(b)) {
+                out.error(&format!("{at}.body"), &format!("has no opt-out wording for {} (e.g. \"Reply STOP to opt out\", STOP in capitals): every marketing SMS must say how to stop", who(i)));
             }
         }
     }
@@ -310,17 +367,27 @@ fn check_content(campaign: &Campaign, variant: &Variant, at: &str, out: &mut Fin
         // A link or image that renders empty is left out of the notification, not a reason to
         // hold it back.
         let optional = |text: &Option<String>, name: &str, out: &mut Findings| {
-            text.as_ref()
-                .and_then(|l| part(l, &format!("{at}.{name}"), false, &samples, out))
-                .filter(|v| !v.trim().is_empty())
+            text.as_ref().and_then(|l| part(l, &format!("{at}.{name}"), false, &samples, out))
         };
-        let link = optional(&push.deep_link, "deep_link", out);
-        let image = optional(&push.image_url, "image_url", out);
-        if let (Some(title), Some(body)) = (title, body) {
-            let rendered = Push { title, body, deep_link: link, image_url: image };
-            for (part, problem) in rendered.problems() {
-                let field = format!("{at}.{part}");
-                if problem.contains("payload") { out.error(&field, &problem) } else { out.warning(&field, &problem) }
+        let links = optional(&push.deep_link, "deep_link", out);
+        let images = optional(&push.image_url, "image_url", out);
+        if let (Some(titles), Some(bodies)) = (title, body) {
+            let mut seen = std::collections::HashSet::new();
+            for (i, (title, body)) in titles.into_iter().zip(bodies).enumerate() {
+                let pick = |v: &Option<Vec<String>>| v.as_ref().map(|v| v[i].clone()).filter(|s| !s.trim().is_empty());
+                let rendered = Push { title, body, deep_link: pick(&links), image_url: pick(&images) };
+                for (part, problem) in rendered.problems() {
+                    if !seen.insert(part) {
+                        continue;
+                    }
+                    let field = format!("{at}.{part}");
+                    let problem = format!("{problem} for {}", who(i));
+                    if problem.contains("payload") {
+                        out.error(&field, &problem)
+                    } else {
+                        out.warning(&field, &problem)
+                    }
+                }
             }
         }
     }

@@ -81,9 +81,13 @@ pub fn read_dir(dir: &Path) -> std::io::Result<(Vec<Campaign>, Vec<Problem>)> {
     let mut files: Vec<std::path::PathBuf> = if dir.is_file() {
         vec![dir.to_path_buf()]
     } else {
+        // Regular files only (a folder or a pipe named `x.yaml` is not a campaign), any case of
+        // the extension; subfolders are not read.
         std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml")))
             .collect()
     };
     files.sort();
@@ -245,6 +249,40 @@ mod tests {
                 "not a field",
             ),
             (edited("name: Cart reminder", "name: Cart reminder\nname: again"), ".", 4, "given twice"),
+            (
+                edited(
+                    "<a href=\"{{ unsubscribe_url }}\">Unsubscribe</a> · <a",
+                    "{% if customer.first_name %}<a href=\"{{ unsubscribe_url }}\">Unsubscribe</a>{% endif %} · <a",
+                ),
+                "variants[0].email.html",
+                line_of(CART, "html: |"),
+                "for a customer with little data",
+            ),
+            (
+                edited(
+                    "<a href=\"{{ unsubscribe_url }}\">Unsubscribe</a> · <a",
+                    "<!-- <a href=\"{{ unsubscribe_url }}\">Unsubscribe</a> --> · <a",
+                ),
+                "variants[0].email.html",
+                line_of(CART, "html: |"),
+                "outside comments",
+            ),
+            (
+                edited(
+                    "<a href=\"{{ unsubscribe_url }}\">Unsubscribe</a> · <a",
+                    "<a href=\"{{ unsubscribe_url | truncate: 30 }}\">Unsubscribe</a> · <a",
+                ),
+                "variants[0].email.html",
+                line_of(CART, "html: |"),
+                "unchanged",
+            ),
+            (edited("status: active", "status: active\nkind: transactional"), "kind", 5, "is marketing"),
+            (
+                edited("after_minutes: 60", "after_minutes: 60\n  birthday:\n    days_before: 0"),
+                "trigger",
+                line_of(CART, "trigger:"),
+                "exactly one",
+            ),
             (edited("{% endfor %}</ul>", "</ul>"), "variants[0].email.html", line_of(CART, "html: |"), "Liquid"),
             (
                 edited("<p>Total: {{ cart.total }}", "<p>Total: {{ cart.total | money_format }}"),
@@ -265,7 +303,7 @@ mod tests {
     }
 
     #[test]
-    fn sms_over_its_budget_and_without_opt_out_wording_fails_where_the_audience_needs_it() {
+    fn sms_over_its_budget_or_without_opt_out_wording_for_any_customer_fails() {
         let sms = |body: &str, audience: &str| {
             edited("channels: [email, push]", "channels: [sms]")
                 .replace(
@@ -288,8 +326,20 @@ mod tests {
         assert_eq!(errors(&sms("Your cart: {{ cart.total }}. Reply STOP to opt out", "")), Vec::<String>::new());
         let no_stop = errors(&sms("Your cart: {{ cart.total }}", ""));
         assert!(no_stop.iter().any(|e| e.starts_with("variants[0].sms.body: has no opt-out")), "{no_stop:?}");
-        // Only countries without the requirement: no opt-out wording needed.
-        assert_eq!(errors(&sms("Your cart: {{ cart.total }}", "audience:\n  country: [JP]")), Vec::<String>::new());
+        // Whatever the audience, and a lower-case "stop" in a sentence is not the keyword.
+        for (body, audience) in [
+            ("Your cart: {{ cart.total }}", "audience:\n  country: [JP]"),
+            ("Don't stop shopping: {{ cart.total }}", ""),
+        ] {
+            let found = errors(&sms(body, audience));
+            assert!(found.iter().any(|e| e.contains("has no opt-out")), "{body}: {found:?}");
+        }
+        // Opt-out wording only for some customers is no opt-out.
+        let some = errors(&sms(
+            "Your cart: {{ cart.total }}{% if customer.country == 'GB' %} Reply STOP to opt out{% endif %}",
+            "",
+        ));
+        assert!(some.iter().any(|e| e.contains("has no opt-out wording for a German customer")), "{some:?}");
         let long = "Your cart is waiting for you with everything you picked, and it would be a shame to let it go: come back and finish your order today. Reply STOP to opt out ✓";
         let over = errors(&sms(long, ""));
         assert!(over.iter().any(|e| e.contains("renders 3 parts") && e.contains("UCS-2")), "{over:?}");

@@ -84,7 +84,7 @@ impl Templates {
                 html: html.required(&globals)?,
                 text: text.required(&globals)?,
             },
-            Compiled::Sms { body } => Message::Sms { body: body.required(&globals)? },
+            Compiled::Sms { body } => Message::Sms { body: crate::content::sms::normalise(&body.required(&globals)?) },
             Compiled::Push { title, body, deep_link, image_url } => Message::Push(Push {
                 title: title.required(&globals)?,
                 body: body.required(&globals)?,
@@ -207,7 +207,7 @@ mod properties {
                     let mut ctx = context(&facts);
                     // Cart campaigns are triggered by a cart; the synthetic customer may have emptied theirs.
                     if campaign.trigger.has_cart() && ctx.cart.is_none() {
-                        ctx.cart = crate::content::sample::full().cart;
+                        ctx.cart = crate::content::sample::full(&crate::content::sample::Markers::fixed()).cart;
                     }
                     for variant in &campaign.variants {
                         for channel in &campaign.channels {

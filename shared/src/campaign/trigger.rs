@@ -113,6 +113,26 @@ impl Trigger {
         )
     }
 
+    /// Whether a message for this trigger can be a notice the customer needs rather than
+    /// marketing: only account notices are.
+    pub fn may_be_transactional(&self) -> bool {
+        matches!(self, Trigger::TierChanged { .. } | Trigger::PointsExpiring { .. })
+    }
+
+    /// Whether something starts this trigger today (the table's stream, through the triggers
+    /// function). The others are defined and checked; their sources are the nightly jobs,
+    /// catalogue updates and the broadcast schedule.
+    pub fn has_source(&self) -> bool {
+        matches!(
+            self,
+            Trigger::CartAbandoned { .. }
+                | Trigger::CheckoutAbandoned { .. }
+                | Trigger::BrowseAbandoned { .. }
+                | Trigger::PostPurchase { .. }
+                | Trigger::Welcome { .. }
+        )
+    }
+
     /// Whether the message is about a cart (the context's `cart` is set).
     pub fn has_cart(&self) -> bool {
         matches!(self, Trigger::CartAbandoned { .. } | Trigger::CheckoutAbandoned { .. })

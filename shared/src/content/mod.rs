@@ -154,14 +154,74 @@ fn parser() -> &'static liquid::Parser {
     PARSER.get_or_init(|| liquid::ParserBuilder::with_stdlib().build().expect("the Liquid standard library"))
 }
 
+/// Largest template accepted.
+pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
+/// Deepest nesting of blocks (`if`, `for`, …) accepted: deeper exhausts the renderer's stack.
+pub const MAX_NESTING: usize = 16;
+/// Most steps a literal range (`(1..5)`) may take: a message is not a loop over millions.
+pub const MAX_RANGE: i64 = 1_000;
+
+const BLOCKS: [&str; 9] = ["if", "unless", "for", "case", "capture", "tablerow", "comment", "raw", "ifchanged"];
+
+/// What Liquid would accept but no message needs and a renderer cannot survive: huge templates,
+/// blocks nested thousands deep, ranges of millions of steps.
+fn guard(text: &str) -> Result<(), ContentError> {
+    if text.len() > MAX_TEMPLATE_BYTES {
+        return Err(ContentError::Syntax(format!("is {} bytes (at most {MAX_TEMPLATE_BYTES})", text.len())));
+    }
+    let mut depth = 0usize;
+    let mut rest = text;
+    while let Some(start) = rest.find("{%") {
+        let Some(end) = rest[start..].find("%}") else { break };
+        let tag = rest[start + 2..start + end].trim_matches(|c: char| c == '-' || c.is_whitespace());
+        rest = &rest[start + end + 2..];
+        let name = tag.split_whitespace().next().unwrap_or("");
+        if BLOCKS.contains(&name) {
+            depth += 1;
+            if depth > MAX_NESTING {
+                return Err(ContentError::Syntax(format!("nests blocks more than {MAX_NESTING} deep")));
+            }
+        } else if name.strip_prefix("end").is_some_and(|n| BLOCKS.contains(&n)) {
+            depth = depth.saturating_sub(1);
+        }
+        let mut ranges = tag;
+        while let Some(dots) = ranges.find("..") {
+            let open = ranges[..dots].rfind('(').map_or(0, |i| i + 1);
+            let close = ranges[dots..].find(')').map_or(ranges.len(), |i| dots + i);
+            let (a, b) = (ranges[open..dots].trim().parse::<i64>(), ranges[dots + 2..close].trim().parse::<i64>());
+            match (a, b) {
+                (Ok(a), Ok(b)) if b.saturating_sub(a) <= MAX_RANGE => {}
+                (Ok(_), Ok(_)) => {
+                    return Err(ContentError::Syntax(format!("has a range of more than {MAX_RANGE} steps")));
+                }
+                _ => {
+                    return Err(ContentError::Syntax(format!(
+                        "has a range whose ends are not numbers: write them out (at most {MAX_RANGE} steps)"
+                    )));
+                }
+            }
+            ranges = &ranges[(close + 1).min(ranges.len())..];
+        }
+    }
+    Ok(())
+}
+
 impl Template {
     pub fn compile(text: &str) -> Result<Template, ContentError> {
+        guard(text)?;
         parser().parse(text).map(Template).map_err(|e| ContentError::Syntax(tidy(&e.to_string())))
     }
 
-    /// Renders over `globals` (a [`Context`] made into Liquid values once per message).
+    /// Renders over `globals` (a [`Context`] made into Liquid values once per message). A panic
+    /// inside the renderer (its filters' arithmetic can overflow) fails this message only.
     pub fn render(&self, globals: &liquid::Object) -> Result<String, ContentError> {
-        self.0.render(globals).map_err(|e| ContentError::Render(tidy(&e.to_string())))
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.render(globals)));
+        match rendered {
+            Ok(r) => r.map_err(|e| ContentError::Render(tidy(&e.to_string()))),
+            Err(_) => Err(ContentError::Render(
+                "the template failed while rendering (a number too large for a filter?)".into(),
+            )),
+        }
     }
 
     /// Renders a part a message cannot go without.
@@ -186,13 +246,42 @@ impl Context {
     }
 }
 
-/// The sample contexts validation renders every template with. The unsubscribe link and postal
-/// address are recognisable, so a check can tell whether a rendered message carries them.
+/// The sample customers validation renders every template for: one the shop knows well, one
+/// in another language with a little less, one it hardly knows. The unsubscribe link and postal
+/// address carry a token drawn per validation run, so a check can tell whether a rendered
+/// message carries them (a template that pastes a sample value, or mangles the link, is caught).
 pub mod sample {
     use super::*;
 
-    pub const UNSUBSCRIBE_URL: &str = "https://unsubscribe.kairos.invalid/sample";
-    pub const POSTAL_ADDRESS: &str = "1 Sample Street, 10115 Sampletown";
+    /// The values a check looks for in what a template rendered.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Markers {
+        pub unsubscribe_url: String,
+        pub postal_address: String,
+    }
+
+    impl Markers {
+        /// Fresh markers (a token no template can know in advance).
+        pub fn random() -> Markers {
+            // Not a secret: it only has to be unknown when the template was written.
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            let seed = format!("{nanos}/{}", std::process::id());
+            let token = crate::hash::mixed64(seed.as_bytes());
+            Markers::with_token(&format!("{token:016x}"))
+        }
+
+        /// Markers with a fixed token, for tests and benchmarks.
+        pub fn fixed() -> Markers {
+            Markers::with_token("0000000000000000")
+        }
+
+        fn with_token(token: &str) -> Markers {
+            Markers {
+                unsubscribe_url: format!("https://unsubscribe.kairos.invalid/u?m={token}&s=8c1f"),
+                postal_address: format!("{} Sample Street, 10115 Sampletown", &token[..4]),
+            }
+        }
+    }
 
     fn product(i: usize) -> ProductView {
         ProductView {
@@ -206,8 +295,29 @@ pub mod sample {
         }
     }
 
+    /// A product the catalogue does not know yet: its id as title, nothing else.
+    fn unknown_product() -> ProductView {
+        ProductView {
+            id: "sku-unknown".into(),
+            title: "sku-unknown".into(),
+            url: None,
+            image_url: None,
+            price: None,
+            brand: None,
+            reason: None,
+        }
+    }
+
+    fn shop(m: &Markers) -> ShopView {
+        ShopView {
+            name: "Sample Shop".into(),
+            postal_address: m.postal_address.clone(),
+            url: "https://shop.example".into(),
+        }
+    }
+
     /// A customer the shop knows everything about.
-    pub fn full() -> Context {
+    pub fn full(m: &Markers) -> Context {
         Context {
             customer: CustomerView {
                 first_name: Some("Alex".into()),
@@ -229,23 +339,53 @@ pub mod sample {
                 value: "10%".into(),
                 expires_on: "3 December 2026".into(),
             }),
-            shop: ShopView {
-                name: "Sample Shop".into(),
-                postal_address: POSTAL_ADDRESS.into(),
-                url: "https://shop.example".into(),
-            },
-            unsubscribe_url: UNSUBSCRIBE_URL.into(),
+            shop: shop(m),
+            unsubscribe_url: m.unsubscribe_url.clone(),
             preferences_url: "https://preferences.kairos.invalid/sample".into(),
         }
     }
 
-    /// A customer the shop knows almost nothing about: no name, no cart, no recommendations.
-    pub fn sparse() -> Context {
-        let full = full();
+    /// A German customer with a name but no country, tier or points, one recommendation, and
+    /// prices as German reads them ("39,80 €", with a no-break space SMS cannot carry in GSM-7).
+    pub fn german(m: &Markers) -> Context {
+        let full = full(m);
+        let de = |mut p: ProductView| {
+            p.price = Some("19,90\u{a0}€".into());
+            p
+        };
+        Context {
+            customer: CustomerView {
+                first_name: Some("Jürgen".into()),
+                locale: "de-DE".into(),
+                country: None,
+                tier: None,
+                points: None,
+            },
+            cart: Some(CartView {
+                lines: vec![CartLine { product: de(product(1)), quantity: 2 }],
+                item_count: 2,
+                total: Some("39,80\u{a0}€".into()),
+                url: None,
+            }),
+            product: Some(de(product(2))),
+            recommendations: vec![de(product(3))],
+            ..full
+        }
+    }
+
+    /// A customer the shop knows almost nothing about: no name, country or recommendations; a
+    /// cart of a product the catalogue does not know (so no total), and such a product.
+    pub fn sparse(m: &Markers) -> Context {
+        let full = full(m);
         Context {
             customer: CustomerView { first_name: None, locale: "en".into(), country: None, tier: None, points: None },
-            cart: None,
-            product: None,
+            cart: Some(CartView {
+                lines: vec![CartLine { product: unknown_product(), quantity: 1 }],
+                item_count: 1,
+                total: None,
+                url: None,
+            }),
+            product: Some(unknown_product()),
             recommendations: Vec::new(),
             offer: None,
             ..full
@@ -259,8 +399,11 @@ mod tests {
 
     #[test]
     fn templates_render_known_names_fail_on_unknown_ones_and_fall_back_with_default() {
-        let full = sample::full().globals();
-        let sparse = sample::sparse().globals();
+        let m = sample::Markers::fixed();
+        let full = sample::full(&m).globals();
+        let mut sparse = sample::sparse(&m);
+        sparse.cart = None;
+        let sparse = sparse.globals();
         let t = Template::compile("Hi {{ customer.first_name | default: \"there\" }}, {{ recommendations[0].title }}")
             .unwrap();
         assert_eq!(t.render(&full).unwrap(), "Hi Alex, Sample product 3");
@@ -273,6 +416,20 @@ mod tests {
         assert!(e.contains("frist_name"), "{e}");
         let e = Template::compile("Hi {{ customer.first_name ").unwrap_err();
         assert!(matches!(e, ContentError::Syntax(_)), "{e:?}");
+        for (bad, says) in [
+            ("{% for i in (1..1000000000) %}x{% endfor %}", "range of more"),
+            ("{% for i in (1..customer.points) %}x{% endfor %}", "not numbers"),
+            (&"{% if true %}".repeat(2000), "nests"),
+        ] {
+            let e = Template::compile(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{e}");
+        }
+        assert!(Template::compile("{% for i in (1..10) %}{{ i }}{% endfor %}").is_ok());
+        let overflow = Template::compile("{{ 9223372036854775807 | plus: 1 }}").unwrap();
+        assert!(
+            overflow.render(&full).is_err() || cfg!(not(debug_assertions)),
+            "a panic in a filter is an error, not a crash"
+        );
         let empty = Template::compile("{{ customer.first_name }}").unwrap();
         assert_eq!(empty.render_required(&sparse), Err(ContentError::Empty));
         let cart =

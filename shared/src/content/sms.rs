@@ -45,6 +45,22 @@ pub fn segments(text: &str) -> Segments {
     Segments { encoding, units, parts }
 }
 
+/// The text as sent: typographic spaces, quotes and dashes (which templates and locale
+/// formatting produce, "39,80 €" with a no-break space) become their GSM-7 look-alikes, so one
+/// of them does not turn the whole text into UCS-2 and double its cost.
+pub fn normalise(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{a0}' | '\u{202f}' | '\u{2009}' | '\u{2007}' => ' ',
+            '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{2032}' => '\'',
+            '\u{201c}' | '\u{201d}' | '\u{201e}' | '\u{2033}' => '"',
+            '\u{2013}' | '\u{2014}' | '\u{2212}' => '-',
+            '\u{2026}' => '.',
+            other => other,
+        })
+        .collect()
+}
+
 /// The first character that forces UCS-2, to tell a marketer what to replace.
 pub fn first_non_gsm(text: &str) -> Option<char> {
     text.chars().find(|&c| !BASIC.contains(c) && !EXTENSION.contains(c))
@@ -70,5 +86,8 @@ mod tests {
         assert_eq!(segments(&format!("{}😀", "a".repeat(69))).parts, 2);
         assert_eq!(segments(&"ä".repeat(160)).encoding, Encoding::Gsm7);
         assert_eq!(first_non_gsm("Hi Zoë ✓"), Some('ë'));
+        let german = normalise("10,00\u{a0}€ – bis 3.\u{a0}Dezember, „heute“");
+        assert_eq!(german, "10,00 € - bis 3. Dezember, \"heute\"");
+        assert_eq!(segments(&german).encoding, Encoding::Gsm7);
     }
 }

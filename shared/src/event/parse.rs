@@ -241,6 +241,9 @@ fn serde_error(path: &str, message: &str) -> FieldError {
 
 /// serde names Rust types ("expected u32"); people read "a whole number".
 fn plain_types(message: &str) -> String {
+    if message.ends_with("expected map with a single key") {
+        return "has more than one entry: give exactly one (one trigger, one filter, one choice)".into();
+    }
     let mut out = message.to_string();
     for (rust, plain) in [
         ("expected u8", "expected a whole number from 0 to 255"),
