@@ -59,5 +59,12 @@ fi
 printf '%s\n' "$out" | grep -q "cart.yaml:8: error: trigger.cart_abandoned.after_minutes: is 2" \
   || { printf 'expected the file, line and field of the mistake, got:\n%s\n' "$out" >&2; exit 1; }
 rm -r "$broken"
+# The audience of the German winter sale over the sample shop: one of its four customers.
+state=$(mktemp -u)
+cargo run --quiet --locked -p kairos-cli -- ingest --state "$state" >/dev/null
+out=$(cargo run --quiet --locked -p kairos-cli -- campaigns audience campaigns/winter-sale.yaml --state "$state")
+printf '%s\n' "$out"
+printf '%s\n' "$out" | grep -q "winter-sale: 1 of 4 customers in the audience" || { echo "expected 1 of 4 in the audience" >&2; exit 1; }
+rm -f "$state"
 
 step "all tests passed"

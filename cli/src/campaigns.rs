@@ -4,9 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use kairos::campaign::audience::Facts;
 use kairos::campaign::check::Severity;
 use kairos::campaign::load::read_dir;
 use kairos::campaign::stored::{Deployment, deploy};
+use kairos::churn::job::CustomerScore;
+use kairos::customers::{SegmentScan, assemble};
+use kairos::store::{Consistency, Segment};
 
 #[derive(Subcommand)]
 pub enum CampaignsCommand {
@@ -18,6 +22,16 @@ pub enum CampaignsCommand {
     /// Nothing is deployed if any file has an error.
     Deploy {
         path: PathBuf,
+        #[command(flatten)]
+        store: crate::StoreArgs,
+    },
+    /// Count and sample the customers in a campaign's audience (every profile in the store,
+    /// with its nightly churn score).
+    Audience {
+        file: PathBuf,
+        /// How many matching customer ids to show.
+        #[arg(long, default_value_t = 10)]
+        sample: usize,
         #[command(flatten)]
         store: crate::StoreArgs,
     },
@@ -64,6 +78,52 @@ pub async fn run(command: CampaignsCommand) -> Result<ExitCode, String> {
                 println!("{}: {what}", campaign.id);
             }
             args.save(&store)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignsCommand::Audience { file, sample, store: args } => {
+            let (campaigns, problems) = read_dir(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            for p in problems.iter().filter(|p| p.severity == Severity::Error) {
+                println!("{p}");
+            }
+            let [campaign] = campaigns.as_slice() else {
+                return Err(format!("{}: expected one campaign file that reads", file.display()));
+            };
+            let store = args.open().await?;
+            let now = chrono::Utc::now();
+            let mut scan = SegmentScan::new(&store, Segment::WHOLE, None, Consistency::Eventual);
+            let (mut customers, mut matched, mut unreadable) = (0u64, 0u64, 0u64);
+            let mut shown = Vec::new();
+            while let Some(page) = scan.next(500).await.map_err(|e| e.to_string())? {
+                for (customer, items) in page {
+                    let churn = items
+                        .iter()
+                        .find(|i| i.key.sk == kairos::keys::CHURN_SCORE)
+                        .and_then(|i| kairos::store::decode::<CustomerScore>(i.clone()).ok());
+                    let profile = match assemble(&customer, items) {
+                        Ok(Some(p)) => p,
+                        Ok(None) => continue,
+                        Err(_) => {
+                            unreadable += 1;
+                            continue;
+                        }
+                    };
+                    customers += 1;
+                    let facts = Facts::of(&profile, churn.as_ref());
+                    if campaign.audience.as_ref().is_none_or(|a| a.matches(&facts, now)) {
+                        matched += 1;
+                        if shown.len() < sample {
+                            shown.push(customer.to_string());
+                        }
+                    }
+                }
+            }
+            println!("{}: {matched} of {customers} customers in the audience", campaign.id);
+            for id in &shown {
+                println!("  {id}");
+            }
+            if unreadable > 0 {
+                eprintln!("{unreadable} profiles could not be read and were left out");
+            }
             Ok(ExitCode::SUCCESS)
         }
         CampaignsCommand::Schema => {

@@ -60,6 +60,16 @@ fn event(id: &str, at: DateTime<Utc>, kind: &str, data: Value) -> Value {
     json!({"schema_version": 1, "id": id, "customer_id": "c-1", "occurred_at": at.to_rfc3339(), "source": "web", "type": kind, "data": data})
 }
 
+fn facts(profile: &kairos::profile::Profile) -> kairos::campaign::audience::Facts<'_> {
+    kairos::campaign::audience::Facts {
+        profile,
+        churn_risk: None,
+        clv: None,
+        send_time_confidence: None,
+        loyalty_tier: None,
+    }
+}
+
 async fn due_sends(store: &DynamoStore, at: DateTime<Utc>) -> Vec<DueSend> {
     let mut out = Vec::new();
     for shard in 0..keys::DUE_SHARDS {
@@ -115,7 +125,7 @@ async fn a_cart_change_queues_one_reminder_and_an_order_before_it_is_due_ends_it
     // Without an order it still goes when due.
     let send = &queued[0];
     let quiet = kairos::customers::load(&deps.store, &customer).await.unwrap().unwrap();
-    assert_eq!(exit::check(&campaign, &quiet, send.cause_at.unwrap(), None, None), Ok(()));
+    assert_eq!(exit::check(&campaign, &facts(&quiet), send.cause_at.unwrap(), None, None, due_at), Ok(()));
 
     // An order arrives before the reminder is due: when due, it exits with the reason.
     let ordered = added + Duration::minutes(30);
@@ -132,7 +142,7 @@ async fn a_cart_change_queues_one_reminder_and_an_order_before_it_is_due_ends_it
     )
     .await;
     let profile = kairos::customers::load(&deps.store, &customer).await.unwrap().unwrap();
-    let why = exit::check(&campaign, &profile, send.cause_at.unwrap(), send.product.as_ref(), None);
+    let why = exit::check(&campaign, &facts(&profile), send.cause_at.unwrap(), send.product.as_ref(), None, due_at);
     assert!(why.is_err(), "the order ends the reminder: {why:?}");
 }
 

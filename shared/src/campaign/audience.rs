@@ -173,3 +173,168 @@ impl Filter {
         }
     }
 }
+
+/// What an audience is decided on: the profile, and the nightly models' view of the customer
+/// where they have one (`None`: not scored yet; a filter on it then does not match).
+pub struct Facts<'a> {
+    pub profile: &'a crate::profile::Profile,
+    pub churn_risk: Option<RiskBand>,
+    /// Predicted value over the next year, and its currency.
+    pub clv: Option<(f64, Currency)>,
+    pub send_time_confidence: Option<f64>,
+    pub loyalty_tier: Option<&'a str>,
+}
+
+impl<'a> Facts<'a> {
+    /// The facts of a profile and its nightly churn score, if it has one (the send-time model's
+    /// confidence and the loyalty tier are not joined yet: filters on them do not match).
+    pub fn of(profile: &'a crate::profile::Profile, churn: Option<&crate::churn::job::CustomerScore>) -> Facts<'a> {
+        Facts {
+            profile,
+            churn_risk: churn.map(|c| RiskBand::of(c.score.p_alive)),
+            clv: churn.and_then(|c| Some((c.score.clv?, c.currency?))),
+            send_time_confidence: None,
+            loyalty_tier: None,
+        }
+    }
+}
+
+impl Filter {
+    /// Whether the customer `facts` describes is in the audience, as of `now`.
+    pub fn matches(&self, facts: &Facts, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let profile = facts.profile;
+        let details = &profile.contact.details;
+        let within = |b: &Bounds, v: u32| b.min.is_none_or(|m| v >= m) && b.max.is_none_or(|m| v <= m);
+        let between =
+            |min: Option<f64>, max: Option<f64>, v: f64| min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m);
+        match self {
+            Filter::All(fs) => fs.iter().all(|f| f.matches(facts, now)),
+            Filter::Any(fs) => fs.iter().any(|f| f.matches(facts, now)),
+            Filter::Not(f) => !f.matches(facts, now),
+            Filter::Country(codes) => details
+                .country
+                .as_ref()
+                .and_then(|c| c.value.clone())
+                .is_some_and(|c| codes.iter().any(|code| *code == String::from(c.clone()))),
+            Filter::Language(codes) => details.locale.as_ref().and_then(|l| l.value.clone()).is_some_and(|l| {
+                let tag = String::from(l);
+                let language = tag.split('-').next().unwrap_or("").to_string();
+                codes.contains(&language)
+            }),
+            Filter::Attribute { name, values } => {
+                profile.contact.attributes.get(name).and_then(|t| t.value.as_ref()).is_some_and(|v| {
+                    let text = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    values.contains(&text)
+                })
+            }
+            Filter::CategoryAffinity { category, min_share } => {
+                let interest = &profile.browse.interest;
+                let total: u64 = interest.values().map(|&v| u64::from(v)).sum();
+                total > 0 && interest.get(category).is_some_and(|&v| v as f64 / total as f64 >= *min_share)
+            }
+            Filter::Orders(b) => within(b, profile.purchases().orders),
+            Filter::DaysSinceOrder(b) => profile
+                .purchases()
+                .last_purchase_at
+                .is_some_and(|at| within(b, (now - at).num_days().clamp(0, i64::from(u32::MAX)) as u32)),
+            Filter::Spend { currency, min, max } => {
+                let summary = profile.purchases();
+                summary.total_spend.is_some_and(|m| m.currency == *currency && between(*min, *max, m.amount.to_f64()))
+            }
+            Filter::ChurnRisk(bands) => facts.churn_risk.is_some_and(|r| bands.contains(&r)),
+            Filter::Clv { currency, min, max } => {
+                facts.clv.is_some_and(|(v, c)| c == *currency && between(*min, *max, v))
+            }
+            Filter::SendTimeConfidence { min } => facts.send_time_confidence.is_some_and(|c| c >= *min),
+            Filter::LoyaltyTier(tiers) => facts.loyalty_tier.is_some_and(|t| tiers.iter().any(|x| x == t)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::*;
+    use crate::campaign::fire::tests::event;
+    use crate::ids::CustomerId;
+    use crate::profile::Profile;
+
+    fn filter(yaml: &str) -> Filter {
+        crate::event::parse::from_value_at(crate::yaml::read(yaml).unwrap().value, "").unwrap()
+    }
+
+    #[test]
+    fn filters_read_the_profile_and_models_and_combine() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        let mut profile = Profile::new(CustomerId::new("c-1").unwrap());
+        profile
+            .apply(&event(
+                "u1",
+                now - Duration::days(40),
+                "customer_updated",
+                serde_json::json!({"country": "DE", "locale": "de-AT",
+                "attributes": {"segment": "vip", "size": 42}}),
+            ))
+            .unwrap();
+        for (i, cat) in ["Shoes", "Shoes", "Shoes", "Socks"].iter().enumerate() {
+            profile
+                .apply(&event(
+                    &format!("v{i}"),
+                    now - Duration::days(1),
+                    "product_viewed",
+                    serde_json::json!({"product_id": format!("p{i}"), "category": cat}),
+                ))
+                .unwrap();
+        }
+        profile
+            .apply(&event(
+                "o1",
+                now - Duration::days(30),
+                "order_placed",
+                serde_json::json!({"order_id": "o1", "currency": "EUR",
+                "lines": [{"product_id": "p1", "unit_price": "120", "quantity": 1}]}),
+            ))
+            .unwrap();
+        let facts = Facts {
+            profile: &profile,
+            churn_risk: Some(RiskBand::Medium),
+            clv: None,
+            send_time_confidence: Some(0.4),
+            loyalty_tier: None,
+        };
+        let yes = [
+            "country: [AT, DE]",
+            "language: [de]",
+            "attribute: {name: segment, values: [vip]}",
+            "attribute: {name: size, values: ['42']}",
+            "category_affinity: {category: Shoes, min_share: 0.7}",
+            "orders: {min: 1, max: 1}",
+            "days_since_order: {min: 29, max: 31}",
+            "spend: {currency: EUR, min: 100}",
+            "churn_risk: [medium, high]",
+            "send_time_confidence: {min: 0.3}",
+            "all: [{country: [DE]}, {not: {churn_risk: [low]}}]",
+            "any: [{country: [FR]}, {orders: {min: 1}}]",
+        ];
+        let no = [
+            "country: [FR]",
+            "category_affinity: {category: Socks, min_share: 0.5}",
+            "orders: {min: 2}",
+            "spend: {currency: USD, min: 1}",
+            "clv: {currency: EUR, min: 10}",
+            "loyalty_tier: [gold]",
+            "not: {country: [DE]}",
+            "all: [{country: [DE]}, {churn_risk: [low]}]",
+        ];
+        for f in yes {
+            assert!(filter(f).matches(&facts, now), "{f} should match");
+        }
+        for f in no {
+            assert!(!filter(f).matches(&facts, now), "{f} should not match");
+        }
+    }
+}

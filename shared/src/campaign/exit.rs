@@ -1,25 +1,34 @@
 //! Whether a due send should still go, re-checked when it is due: the customer may have ordered,
-//! emptied the cart, changed it again (a later reminder replaces this one), bought the product.
+//! emptied the cart, changed it again (a later reminder replaces this one), bought the product,
+//! or left the audience.
 
 use chrono::{DateTime, Utc};
 
+use super::audience::Facts;
 use super::{Campaign, Exit, Trigger};
 use crate::ids::ProductId;
-use crate::profile::Profile;
 
 /// Why a send no longer goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exited(pub String);
 
 /// The send `campaign` queued for a cause at `cause_at` (about `product`, if any), checked
-/// against the customer's profile now. `in_stock` is the product's stock if the catalogue knows.
+/// against the customer as `facts` describe them now: still in the audience, and none of the
+/// exit conditions met. `in_stock` is the product's stock if the catalogue knows.
 pub fn check(
     campaign: &Campaign,
-    profile: &Profile,
+    facts: &Facts,
     cause_at: DateTime<Utc>,
     product: Option<&ProductId>,
     in_stock: Option<bool>,
+    now: DateTime<Utc>,
 ) -> Result<(), Exited> {
+    let profile = facts.profile;
+    if let Some(audience) = &campaign.audience
+        && !audience.matches(facts, now)
+    {
+        return Err(Exited("the customer is not (or no longer) in the campaign's audience".into()));
+    }
     let cart = &profile.browse.cart;
     // A cart reminder is about the cart as it was: a later change has its own reminder.
     if matches!(campaign.trigger, Trigger::CartAbandoned { .. }) && cart.updated_at.is_some_and(|at| at > cause_at) {

@@ -153,7 +153,7 @@ pub fn fire(campaign: &Campaign, change: &Change, now: DateTime<Utc>) -> Vec<Fir
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use chrono::TimeZone;
 
     use super::*;
@@ -174,6 +174,16 @@ mod tests {
     fn campaign(name: &str) -> Campaign {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../campaigns/{name}.yaml"));
         crate::campaign::load::read(name, &std::fs::read_to_string(path).unwrap()).0.unwrap()
+    }
+
+    fn facts(profile: &Profile) -> crate::campaign::audience::Facts<'_> {
+        crate::campaign::audience::Facts {
+            profile,
+            churn_risk: None,
+            clv: None,
+            send_time_confidence: None,
+            loyalty_tier: None,
+        }
     }
 
     fn t0() -> DateTime<Utc> {
@@ -208,8 +218,8 @@ mod tests {
         profile.apply(&add("e2", t0() + Duration::minutes(20), "sku-2")).unwrap();
         let later = fire(&cart, &Change::Browse { old: Some(&before), new: &profile.browse }, t0());
         assert_ne!(later[0].occurrence, first.occurrence);
-        assert!(exit::check(&cart, &profile, first.cause_at, None, None).is_err());
-        assert_eq!(exit::check(&cart, &profile, later[0].cause_at, None, None), Ok(()));
+        assert!(exit::check(&cart, &facts(&profile), first.cause_at, None, None, t0()).is_err());
+        assert_eq!(exit::check(&cart, &facts(&profile), later[0].cause_at, None, None, t0()), Ok(()));
         // An order before the reminder is due ends it.
         let order = event(
             "e3",
@@ -219,8 +229,13 @@ mod tests {
             "lines": [{"product_id": "sku-1", "unit_price": "20", "quantity": 1}]}),
         );
         profile.apply(&order).unwrap();
-        let why = exit::check(&cart, &profile, later[0].cause_at, None, None).unwrap_err();
+        let why = exit::check(&cart, &facts(&profile), later[0].cause_at, None, None, t0()).unwrap_err();
         assert!(why.0.contains("order") || why.0.contains("cart"), "{why:?}");
+        // A customer outside the audience: the send exits when due, saying so.
+        let mut french = cart.clone();
+        french.audience = Some(crate::campaign::Filter::Country(vec!["FR".into()]));
+        let why = exit::check(&french, &facts(&profile), later[0].cause_at, None, None, t0()).unwrap_err();
+        assert!(why.0.contains("audience"), "{why:?}");
         // Drafts and paused campaigns start nothing.
         let mut paused = cart.clone();
         paused.status = Status::Paused;

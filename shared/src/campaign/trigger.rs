@@ -63,6 +63,19 @@ pub enum RiskBand {
     High,
 }
 
+impl RiskBand {
+    /// The band of a probability of being alive: high below 0.3, medium below 0.6.
+    pub fn of(p_alive: f64) -> RiskBand {
+        if p_alive < 0.3 {
+            RiskBand::High
+        } else if p_alive < 0.6 {
+            RiskBand::Medium
+        } else {
+            RiskBand::Low
+        }
+    }
+}
+
 /// The names of every trigger, as written in files.
 pub const NAMES: [&str; 14] = [
     "cart_abandoned",
