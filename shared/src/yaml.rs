@@ -1,8 +1,8 @@
 //! YAML files people edit by hand, read into JSON values with the line of every value, so a
 //! problem found later (a type, a template, a lint) names the line it is on.
 //!
-//! Scalars resolve by the YAML 1.2 core schema: unquoted `true`/`false`, `null`/`~`/empty,
-//! integers and finite floats become those; everything else, and anything quoted or in a block,
+//! Scalars resolve by the YAML 1.2 core schema, decimal forms only: unquoted `true`/`false`,
+//! `null`/`~`/empty, decimal integers and finite decimal floats become those; everything else, and anything quoted or in a block,
 //! is a string. Anchors, aliases, tags other than `!!str` and multiple documents are refused:
 //! a campaign file should read the same to a person and to Kairos.
 
@@ -21,6 +21,8 @@ pub const MAX_DEPTH: usize = 64;
 pub struct Document {
     pub value: Value,
     lines: HashMap<String, usize>,
+    /// Paths whose value is a block (`|` or `>`), whose text starts on the next line.
+    blocks: std::collections::HashSet<String>,
 }
 
 /// A file that is not YAML Kairos reads: where and why.
@@ -49,6 +51,13 @@ impl Document {
 }
 
 impl Document {
+    /// The file line of line `inner` (1-based) of the text at `path`: in a block, the lines
+    /// after its key; in a one-line value, the key's line.
+    pub fn line_within(&self, path: &str, inner: usize) -> usize {
+        let line = self.line_of(path);
+        if self.blocks.contains(path) { line + inner.max(1) } else { line }
+    }
+
     /// The one key of the mapping at `path`, if it has exactly one: a misspelt enum name such
     /// as `cart_abandonned:` is reported by serde at its parent, but sits on the key's line.
     pub fn only_key(&self, path: &str) -> Option<String> {
@@ -73,7 +82,7 @@ pub fn read(text: &str) -> Result<Document, YamlError> {
             Err(e) => return Err(YamlError { line: e.marker().line(), problem: e.info().to_string() }),
         }
     }
-    let mut reader = Reader { events: events.into_iter(), lines: HashMap::new() };
+    let mut reader = Reader { events: events.into_iter(), lines: HashMap::new(), blocks: Default::default() };
     let mut value = None;
     while let Some((event, span)) = reader.events.next() {
         match event {
@@ -88,12 +97,13 @@ pub fn read(text: &str) -> Result<Document, YamlError> {
             other => value = Some(reader.value(other, span, "", 0)?),
         }
     }
-    Ok(Document { value: value.unwrap_or(Value::Null), lines: reader.lines })
+    Ok(Document { value: value.unwrap_or(Value::Null), lines: reader.lines, blocks: reader.blocks })
 }
 
 struct Reader<'a> {
     events: std::vec::IntoIter<(Event<'a>, Span)>,
     lines: HashMap<String, usize>,
+    blocks: std::collections::HashSet<String>,
 }
 
 impl<'a> Reader<'a> {
@@ -113,6 +123,11 @@ impl<'a> Reader<'a> {
                 refuse("anchors (`&name`)")
             }
             Event::Scalar(text, style, _, tag) => match tag {
+                _ if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) && tag.is_none() => {
+                    // A block's text starts on the line after its indicator (`html: |`).
+                    self.blocks.insert(path_or_root(path));
+                    Ok(Value::String(text.into_owned()))
+                }
                 Some(t) if !(t.handle == "tag:yaml.org,2002:" || t.handle == "!!") || t.suffix != "str" => {
                     refuse("tags (`!name`)")
                 }
@@ -137,6 +152,8 @@ impl<'a> Reader<'a> {
                     let (event, span) = self.next(line)?;
                     let key = match event {
                         Event::MappingEnd => return Ok(Value::Object(map)),
+                        Event::Scalar(_, _, anchor, _) if anchor != 0 => return refuse("anchors (`&name`)"),
+                        Event::Scalar(_, _, _, Some(_)) => return refuse("tags (`!name`)"),
                         Event::Scalar(text, ..) => text.into_owned(),
                         _ => {
                             return Err(YamlError {
@@ -216,6 +233,8 @@ mod tests {
         assert_eq!(doc.line_of("list[1].c"), 10);
         assert_eq!(doc.line_of("list[1].c.nothing[3]"), 10, "the closest known parent");
         assert_eq!(doc.line_of("nowhere"), 1);
+        assert_eq!(doc.line_within("list[1].c", 2), 12, "the second line of the block");
+        assert_eq!(doc.line_within("id", 3), 1, "a one-line value");
     }
 
     #[test]
@@ -224,6 +243,7 @@ mod tests {
             ("a: 1\na: 2\n", 2, "given twice"),
             ("a: &x 1\nb: *x\n", 1, "anchors"),
             ("a: !custom 1\n", 1, "tags"),
+            ("&k a: 1\n", 1, "anchors"),
             ("a: 1\n---\nb: 2\n", 2, "second document"),
             ("a: [1, 2\nb: 3\n", 2, ""),
             ("a:\n  - 1\n b: 2\n", 3, ""),

@@ -66,13 +66,18 @@ pub fn read(file: &str, text: &str) -> (Option<Campaign>, Vec<Problem>) {
         .into_iter()
         .map(|Finding { severity, field, message }| Problem {
             file: file.to_string(),
-            line: doc.line_of(&field),
+            line: template_line(&message).map_or_else(|| doc.line_of(&field), |inner| doc.line_within(&field, inner)),
             field,
             severity,
             message,
         })
         .collect();
     (Some(campaign), problems)
+}
+
+/// The line inside a template a Liquid syntax error points at (" --> 3:14"), if it says.
+fn template_line(message: &str) -> Option<usize> {
+    message.split_once("--> ").and_then(|(_, rest)| rest.split(':').next()).and_then(|n| n.trim().parse().ok())
 }
 
 /// Every campaign in `dir` (files ending `.yaml` or `.yml`, in name order) and every problem,
@@ -283,7 +288,12 @@ mod tests {
                 line_of(CART, "trigger:"),
                 "exactly one",
             ),
-            (edited("{% endfor %}</ul>", "</ul>"), "variants[0].email.html", line_of(CART, "html: |"), "Liquid"),
+            (
+                edited("<p>Total: {{ cart.total }}", "<p>Total: {{ cart.total "),
+                "variants[0].email.html",
+                line_of(CART, "<p>Total:"),
+                "Liquid",
+            ),
             (
                 edited("<p>Total: {{ cart.total }}", "<p>Total: {{ cart.total | money_format }}"),
                 "variants[0].email.html",
