@@ -7,9 +7,13 @@ use clap::Subcommand;
 use kairos::campaign::audience::Facts;
 use kairos::campaign::check::Severity;
 use kairos::campaign::load::read_dir;
+use kairos::campaign::preview::preview;
+use kairos::campaign::render::Message;
 use kairos::campaign::stored::{Deployment, deploy};
 use kairos::churn::job::CustomerScore;
+use kairos::content::ShopView;
 use kairos::customers::{SegmentScan, assemble};
+use kairos::ids::CustomerId;
 use kairos::store::{Consistency, Segment};
 
 #[derive(Subcommand)]
@@ -32,6 +36,25 @@ pub enum CampaignsCommand {
         /// How many matching customer ids to show.
         #[arg(long, default_value_t = 10)]
         sample: usize,
+        #[command(flatten)]
+        store: crate::StoreArgs,
+    },
+    /// Render a deployed campaign for one real customer: the variant, each channel, the
+    /// recommendations, and whether the send would go now.
+    Preview {
+        #[arg(long)]
+        campaign: String,
+        #[arg(long)]
+        customer: String,
+        /// Write the email's HTML part to this file.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        #[arg(long, default_value = "Your shop")]
+        shop_name: String,
+        #[arg(long, default_value = "Your shop's postal address")]
+        shop_address: String,
+        #[arg(long, default_value = "https://shop.example")]
+        shop_url: String,
         #[command(flatten)]
         store: crate::StoreArgs,
     },
@@ -123,6 +146,54 @@ pub async fn run(command: CampaignsCommand) -> Result<ExitCode, String> {
             }
             if unreadable > 0 {
                 eprintln!("{unreadable} profiles could not be read and were left out");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignsCommand::Preview { campaign, customer, html, shop_name, shop_address, shop_url, store: args } => {
+            let store = args.open().await?;
+            let customer = CustomerId::new(customer).map_err(|e| format!("--customer: {e}"))?;
+            let (deployed, _) = kairos::campaign::stored::current(&store).await.map_err(|e| e.to_string())?;
+            let Some(d) = deployed.iter().find(|d| d.campaign.id.as_str() == campaign) else {
+                return Err(format!(
+                    "no deployed campaign {campaign}: deploy it first (kairos campaigns deploy DIR, same store options)"
+                ));
+            };
+            let shop = ShopView { name: shop_name, postal_address: shop_address, url: shop_url };
+            let now = chrono::Utc::now();
+            let Some(p) = preview(&store, &d.campaign, &customer, &shop, now).await.map_err(|e| e.to_string())? else {
+                return Err(format!("no profile of {customer}"));
+            };
+            println!("{} (version {}) for {customer}: variant {}", d.campaign.id, d.version, p.variant);
+            match &p.would_send {
+                Ok(()) => println!("would send now: yes (consent, quiet hours and caps are decided at delivery)"),
+                Err(why) => println!("would send now: no: {}", why.0),
+            }
+            for (id, why) in &p.recommendations {
+                println!("recommended: {id}: {why}");
+            }
+            for (channel, message) in &p.messages {
+                println!("--- {}", channel.as_str());
+                match message {
+                    Ok(Message::Email { subject, preheader, html: body, text }) => {
+                        println!("subject: {subject}");
+                        if let Some(p) = preheader {
+                            println!("preheader: {p}");
+                        }
+                        println!("{text}");
+                        if let Some(path) = &html {
+                            std::fs::write(path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                            println!("(HTML part written to {})", path.display());
+                        }
+                    }
+                    Ok(Message::Sms { body }) => {
+                        let s = kairos::content::sms::segments(body);
+                        println!("{body}\n({} part(s), {:?})", s.parts, s.encoding);
+                    }
+                    Ok(Message::Push(push)) => {
+                        println!("{}", serde_json::to_string_pretty(&push.apns()).unwrap_or_default())
+                    }
+                    Err(e) => println!("not sent: {e}"),
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -7,6 +7,7 @@ pub mod exit;
 pub mod fire;
 pub mod load;
 pub mod offer;
+pub mod preview;
 pub mod render;
 pub mod stored;
 pub mod trigger;

@@ -1,0 +1,170 @@
+//! What a campaign would send one real customer now: the variant, each channel rendered from
+//! their profile, the nightly recommendations and the catalogue, and whether the send would
+//! still go (audience and exit conditions).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::Campaign;
+use super::audience::Facts;
+use super::exit::{Exited, check};
+use super::render::{Message, RenderError, Templates};
+use crate::catalogue::{self, Product};
+use crate::churn::job::CustomerScore;
+use crate::contact::Channel;
+use crate::content::ShopView;
+use crate::content::build::{Facts as Built, Links, context, style_of};
+use crate::ids::{CustomerId, ProductId, VariantId};
+use crate::keys;
+use crate::recommend::job::CustomerRecs;
+use crate::recommend::reason::explain;
+use crate::store::{Store, StoreError};
+
+/// The preview of one campaign for one customer.
+#[derive(Debug)]
+pub struct Preview {
+    pub variant: VariantId,
+    /// Each channel in fallback order, rendered (or why it cannot be).
+    pub messages: Vec<(Channel, Result<Message, RenderError>)>,
+    /// Whether the send would still go now (the audience, the exit conditions as of the cart's
+    /// last change).
+    pub would_send: Result<(), Exited>,
+    /// The recommendations shown, with their reasons.
+    pub recommendations: Vec<(ProductId, String)>,
+}
+
+/// The variant a customer gets until the bandit allocates: one fixed per customer and campaign.
+pub fn variant_for<'a>(campaign: &'a Campaign, customer: &CustomerId) -> Option<&'a VariantId> {
+    let n = campaign.variants.len() as u32;
+    (n > 0).then(|| {
+        let i = crate::hash::bucket(&format!("{}/{customer}", campaign.id), n);
+        &campaign.variants[i as usize].id
+    })
+}
+
+/// The preview for `customer`, or `None` if Kairos has no profile of them.
+pub async fn preview<S: Store>(
+    store: &S,
+    campaign: &Campaign,
+    customer: &CustomerId,
+    shop: &ShopView,
+    now: DateTime<Utc>,
+) -> Result<Option<Preview>, StoreError> {
+    let Some(profile) = crate::customers::load(store, customer).await? else { return Ok(None) };
+    let templates = Templates::compile(campaign).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let recs: Option<CustomerRecs> = crate::customers::output(store, customer, keys::RECOMMENDATIONS).await?;
+    let churn: Option<CustomerScore> = crate::customers::output(store, customer, keys::CHURN_SCORE).await?;
+    let picks: Vec<_> = recs.map(|r| r.picks.into_iter().take(5).collect()).unwrap_or_default();
+    // The catalogue data of what the message may show: the picks, their reasons' products,
+    // the cart and the viewed products.
+    let mut ids: Vec<ProductId> = picks.iter().filter_map(|p| ProductId::new(&p.product).ok()).collect();
+    ids.extend(picks.iter().filter_map(|p| p.why.source()).filter_map(|s| ProductId::new(s).ok()));
+    ids.extend(profile.browse.cart.lines.keys().cloned());
+    ids.extend(profile.browse.views.iter().map(|v| v.product_id.clone()));
+    ids.sort();
+    ids.dedup();
+    let refs: Vec<&ProductId> = ids.iter().collect();
+    let mut known: HashMap<ProductId, Product> = HashMap::new();
+    for (id, p) in ids.iter().zip(catalogue::get_many(store, &refs).await?) {
+        if let Ok(Some(p)) = p {
+            known.insert(id.clone(), p);
+        }
+    }
+    let title = |id: &str| {
+        ProductId::new(id).ok().and_then(|p| known.get(&p)).map_or_else(|| id.to_string(), |p| p.title.clone())
+    };
+    let recommendations: Vec<(ProductId, String)> = picks
+        .iter()
+        .filter_map(|p| Some((ProductId::new(&p.product).ok()?, explain(&p.why, title, now).text)))
+        .collect();
+    let shown: Vec<(ProductId, Option<String>)> =
+        recommendations.iter().map(|(id, why)| (id.clone(), Some(why.clone()))).collect();
+    // The product a product trigger is about: the customer's latest viewed.
+    let product = campaign.trigger.has_product().then(|| profile.browse.views.iter().max_by_key(|v| v.at)).flatten();
+    let offer = campaign.offer.as_ref().map(|o| {
+        let code = super::offer::code(o, b"preview", &format!("preview/{}/{customer}", campaign.id));
+        super::offer::view(o, code, now, chrono_tz::UTC, &style_of(&profile))
+    });
+    let ctx = context(&Built {
+        profile: &profile,
+        catalogue: &known,
+        product: product.map(|v| &v.product_id),
+        recommendations: &shown,
+        offer,
+        shop,
+        links: Links {
+            unsubscribe_url: "https://unsubscribe.invalid/preview".into(),
+            preferences_url: "https://preferences.invalid/preview".into(),
+        },
+    });
+    let Some(variant) = variant_for(campaign, customer) else { return Ok(None) };
+    let messages = campaign.channels.iter().map(|c| (*c, templates.render(variant, *c, &ctx))).collect();
+    let cause_at = profile.browse.cart.updated_at.unwrap_or(now);
+    let facts = Facts::of(&profile, churn.as_ref());
+    let would_send = check(campaign, &facts, cause_at, product.map(|v| &v.product_id), None, now);
+    Ok(Some(Preview { variant: variant.clone(), messages, would_send, recommendations }))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::store::embedded::EmbeddedStore;
+
+    async fn ingest(store: &EmbeddedStore, now: DateTime<Utc>, events: &[serde_json::Value]) {
+        let clock = crate::clock::ManualClock::new(now);
+        let bodies: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+        let records: Vec<crate::ingest::Record> =
+            bodies.iter().map(|b| crate::ingest::Record { id: "r", body: b }).collect();
+        let report =
+            crate::ingest::ingest_batch(store, &clock, &crate::ingest::IngestConfig::default(), &records).await;
+        assert!(report.failures.is_empty() && report.rejected.is_empty());
+    }
+
+    fn event(id: &str, at: DateTime<Utc>, kind: &str, data: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"schema_version": 1, "id": id, "customer_id": "c-1", "occurred_at": at.to_rfc3339(), "source": "web", "type": kind, "data": data})
+    }
+
+    #[tokio::test]
+    async fn a_real_customer_sees_their_cart_in_their_language_and_an_order_stops_the_send() {
+        let store = EmbeddedStore::new();
+        let now = Utc::now();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/cart-abandoned.yaml");
+        let campaign = super::super::load::read("c", &std::fs::read_to_string(path).unwrap()).0.unwrap();
+        ingest(&store, now, &[
+            event("u1", now, "customer_updated", serde_json::json!({"first_name": "Jürgen", "locale": "de-DE"})),
+            event("a1", now, "cart_item_added", serde_json::json!({"product_id": "sku-1", "quantity": 2, "unit_price": "1234.5", "currency": "EUR"})),
+        ]).await;
+        let shop = ShopView {
+            name: "Fleet".into(),
+            postal_address: "Torstraße 1, Berlin".into(),
+            url: "https://shop.example".into(),
+        };
+        let customer = CustomerId::new("c-1").unwrap();
+        let p = preview(&store, &campaign, &customer, &shop, now).await.unwrap().unwrap();
+        assert_eq!(p.would_send, Ok(()));
+        let (_, email) = &p.messages[0];
+        let Ok(Message::Email { text, .. }) = email else { panic!("{email:?}") };
+        assert!(text.contains("2.469,00\u{a0}€"), "the cart total in German: {text}");
+        assert!(p.variant == campaign.variants[0].id || p.variant == campaign.variants[1].id);
+        assert_eq!(variant_for(&campaign, &customer), Some(&p.variant), "the same variant every time");
+        let later = now + Duration::minutes(10);
+        ingest(
+            &store,
+            later,
+            &[event(
+                "o1",
+                later,
+                "order_placed",
+                serde_json::json!({"order_id": "o1", "currency": "EUR",
+            "lines": [{"product_id": "sku-1", "unit_price": "1234.5", "quantity": 2}]}),
+            )],
+        )
+        .await;
+        let p = preview(&store, &campaign, &customer, &shop, later).await.unwrap().unwrap();
+        assert!(p.would_send.is_err(), "{:?}", p.would_send);
+        assert!(preview(&store, &campaign, &CustomerId::new("nobody").unwrap(), &shop, now).await.unwrap().is_none());
+    }
+}
