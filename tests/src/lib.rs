@@ -300,3 +300,26 @@ pub async fn recommending_shop(
     ingest(products).await;
     (store, expected.customers.keys().cloned().collect(), out_of_stock)
 }
+
+/// An independent validator's verdict on each of `docs` against the published schema at
+/// `schema` (a path from the repository root): "valid" or "invalid: <reason>", in order.
+pub fn schema_verdicts<'a>(schema: &str, docs: impl IntoIterator<Item = &'a serde_json::Value>) -> Vec<String> {
+    use std::io::Write;
+    let root = repo_root();
+    let mut child = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("scripts/check_schema.py"))
+        .arg(root.join(schema))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run the schema checker from .venv (scripts/test.sh installs it)");
+    {
+        let mut stdin = child.stdin.take().expect("the checker's stdin");
+        for d in docs {
+            writeln!(stdin, "{d}").expect("write a document to the checker");
+        }
+    }
+    let output = child.wait_with_output().expect("the checker's output");
+    assert!(output.status.success(), "schema checker failed");
+    String::from_utf8(output.stdout).expect("UTF-8 verdicts").lines().map(String::from).collect()
+}
