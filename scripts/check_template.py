@@ -95,7 +95,7 @@ def check(template):
         problems.append(f"functions differ in their build metadata, so sam build builds each: {sorted(metadata)}")
     for name, r in functions.items():
         served = r["Properties"].get("Environment", {}).get("Variables", {}).get("KAIROS_FUNCTION")
-        if served not in ("ingest", "send-time", "churn", "recommend", "recommendations", "triggers"):
+        if served not in ("ingest", "send-time", "churn", "recommend", "recommendations", "triggers", "scheduled"):
             problems.append(f"{name}: KAIROS_FUNCTION is {served!r}, not a function the binary serves")
         url = r["Properties"].get("FunctionUrlConfig")
         if url is not None and url.get("AuthType") != "AWS_IAM":

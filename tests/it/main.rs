@@ -1,5 +1,6 @@
 //! Integration tests: one binary, so the AWS SDK links once.
 
+mod broadcast;
 mod campaigns;
 mod catalogue;
 mod churn_cdnow;

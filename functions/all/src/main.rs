@@ -29,8 +29,9 @@ async fn main() -> Result<(), Error> {
         Ok("recommend") => kairos_jobs::serve(RecommendJob).await,
         Ok("recommendations") => kairos_recommendations::serve().await,
         Ok("triggers") => kairos_triggers::serve().await,
+        Ok("scheduled") => kairos_jobs::serve_scheduled().await,
         other => Err(format!(
-            "KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn, recommend, recommendations or triggers"
+            "KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn, recommend, recommendations, triggers or scheduled"
         )
         .into()),
     }

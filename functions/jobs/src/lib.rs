@@ -1,5 +1,5 @@
-//! Lambdas for scheduled jobs over every customer: the `send-time` refit, `churn` scoring and
-//! the `recommend` build.
+//! Lambdas for scheduled jobs over every customer: the `send-time` refit, `churn` scoring, the
+//! `recommend` build, and the `scheduled` campaigns (broadcasts and birthdays).
 //!
 //! Two triggers per function. EventBridge Scheduler invokes it with
 //! `{"run": "<scheduled time>", "segments": N}`: it starts (or resumes) that run and fans the
@@ -7,7 +7,11 @@
 //! tasks: it works each and reports the ones that failed (partial batch failure). The protocol is
 //! `kairos::jobs::runner`; what a job computes is its `SegmentedJob` implementation.
 
+// The runner's futures nest deeply (segments, customers, store calls).
+#![recursion_limit = "256"]
+
 use aws_lambda_events::event::sqs::SqsEvent;
+use kairos::campaign::scheduled::ScheduledJob;
 use kairos::jobs::runner::{Deadline, Runner};
 use kairos::jobs::sqs::SqsQueue;
 use kairos::jobs::{SegmentedJob, Task, TaskQueue};
@@ -93,6 +97,51 @@ pub async fn handle_at<S: Store, Q: TaskQueue, J: SegmentedJob>(
     } else {
         start(deps, event.payload, now).instrument(span).await
     }
+}
+
+/// Serves the scheduled campaigns: each schedule tick starts the runs due (broadcasts near their
+/// moment, the day's birthdays), with the campaigns as deployed now; task batches are worked like
+/// any job's.
+pub async fn serve_scheduled() -> Result<(), lambda_runtime::Error> {
+    let deps = from_env(ScheduledJob).await?;
+    lambda_runtime::run(lambda_runtime::service_fn(|event| handle_scheduled(&deps, event))).await
+}
+
+/// What the scheduled-campaigns tick may say (nothing is needed).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TickRequest {
+    /// The scheduled time (for the logs: runs are named by what they send).
+    #[serde(default)]
+    pub tick: Option<String>,
+    #[serde(default)]
+    pub segments: Option<u32>,
+}
+
+pub async fn handle_scheduled<S: Store, Q: TaskQueue>(
+    deps: &Deps<S, Q, ScheduledJob>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, lambda_runtime::Error> {
+    handle_scheduled_at(deps, event, chrono::Utc::now()).await
+}
+
+/// [`handle_scheduled`] as of `now`.
+pub async fn handle_scheduled_at<S: Store, Q: TaskQueue>(
+    deps: &Deps<S, Q, ScheduledJob>,
+    event: LambdaEvent<Value>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Value, lambda_runtime::Error> {
+    if event.payload.get("Records").is_some() {
+        return handle_at(deps, event, now).await;
+    }
+    let span = kairos_lambda::invocation(&event.context, ScheduledJob::NAME);
+    let request: TickRequest = serde_json::from_value(event.payload)
+        .map_err(|e| format!("expected {{\"tick\": \"<time>\", \"segments\": N}} or an SQS event: {e}"))?;
+    let segments = request.segments.unwrap_or(deps.segments);
+    let started =
+        kairos::campaign::scheduled::start_due(&deps.store, &deps.queue, segments, now).instrument(span).await?;
+    let runs: Vec<Value> = started.iter().map(|(run, state)| json!({ "run": run, "state": state })).collect();
+    Ok(json!({ "job": ScheduledJob::NAME, "tick": request.tick, "runs": runs }))
 }
 
 /// Works each task of an SQS batch; the failed ones go back to the queue.

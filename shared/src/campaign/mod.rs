@@ -9,6 +9,8 @@ pub mod load;
 pub mod offer;
 pub mod preview;
 pub mod render;
+pub mod scheduled;
+pub mod send_time;
 pub mod stored;
 pub mod trigger;
 pub mod triggers;

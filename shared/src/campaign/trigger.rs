@@ -132,9 +132,9 @@ impl Trigger {
         matches!(self, Trigger::TierChanged { .. } | Trigger::PointsExpiring { .. })
     }
 
-    /// Whether something starts this trigger today (the table's stream, through the triggers
-    /// function). The others are defined and checked; their sources are the nightly jobs,
-    /// catalogue updates and the broadcast schedule.
+    /// Whether something starts this trigger today: the table's stream (the triggers function)
+    /// or the scheduled-campaigns runs (broadcasts, birthdays). The others are defined and
+    /// checked; their sources are the nightly jobs, catalogue updates and the loyalty ledger.
     pub fn has_source(&self) -> bool {
         matches!(
             self,
@@ -143,6 +143,8 @@ impl Trigger {
                 | Trigger::BrowseAbandoned { .. }
                 | Trigger::PostPurchase { .. }
                 | Trigger::Welcome { .. }
+                | Trigger::Broadcast { .. }
+                | Trigger::Birthday { .. }
         )
     }
 

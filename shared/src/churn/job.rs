@@ -438,6 +438,7 @@ impl SegmentedJob for ChurnJob {
     // Purchase history is all the models read.
     const PARTS: &'static [crate::keys::PartKind] = &[crate::keys::PartKind::Orders];
     type Stats = SampleStats;
+    type Joined = ();
     type Model = ChurnModel;
     type Output = CustomerScore;
 
@@ -517,6 +518,7 @@ impl SegmentedJob for ChurnJob {
         profile: &Profile,
         model: &ChurnModel,
         previous: Option<&CustomerScore>,
+        _joined: Option<&()>,
         now: DateTime<Utc>,
     ) -> Result<Option<Output<CustomerScore>>, String> {
         let Some(history) = self.history(profile, now) else { return Ok(None) };

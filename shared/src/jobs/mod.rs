@@ -99,7 +99,12 @@ pub trait SegmentedJob: Send + Sync {
     /// output does not depend on the previous one (recommendations); the others report such a
     /// customer and leave them alone, never reset (a churn episode must not restart).
     const REPLACES_UNREADABLE_OUTPUT: bool = false;
+    /// Another job's output read with each customer (its sort key), e.g. the churn score an
+    /// audience filters on. One that cannot be decoded is logged and looks absent.
+    const JOINED_SK: Option<&'static str> = None;
     type Stats: Default + Serialize + serde::de::DeserializeOwned + Send + Sync;
+    /// What the item at `JOINED_SK` holds (`()` for none).
+    type Joined: serde::de::DeserializeOwned + Send + Sync;
     type Model: Serialize + serde::de::DeserializeOwned + Send + Sync;
     /// What is stored per customer.
     type Output: Serialize + serde::de::DeserializeOwned + Send + Sync;
@@ -123,6 +128,7 @@ pub trait SegmentedJob: Send + Sync {
         profile: &Profile,
         model: &Self::Model,
         previous: Option<&Self::Output>,
+        joined: Option<&Self::Joined>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<Output<Self::Output>>, String>;
 }

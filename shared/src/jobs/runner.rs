@@ -201,27 +201,36 @@ struct StoredOutput<T> {
 
 /// One customer read whole from a scan: their profile, and their previous output (with its
 /// version) if they have one.
-struct Scanned<T> {
+struct Scanned<T, U> {
     profile: Profile,
+    /// The other job's output the job joins, if the customer has a readable one.
+    joined: Option<U>,
     /// The previous output (none when it cannot be read and the job replaces such outputs) and
     /// its version.
     previous: Option<(Option<StoredOutput<T>>, u64)>,
 }
 
 /// The customer's profile and previous output from their items; `None` if they have no profile.
-fn scanned<T: serde::de::DeserializeOwned>(
+fn scanned<J: SegmentedJob>(
     customer: &CustomerId,
     items: Vec<Item>,
-    output_sk: &str,
-    reads: &[keys::PartKind],
-    replaces_unreadable: bool,
-) -> Result<Option<Scanned<T>>, StoreError> {
-    let (outputs, parts): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.key.sk == output_sk);
-    let Some(profile) = customers::assemble_parts(customer, parts, reads)? else { return Ok(None) };
+) -> Result<Option<Scanned<J::Output, J::Joined>>, StoreError> {
+    let (outputs, rest): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.key.sk == J::OUTPUT_SK);
+    let (joined, parts): (Vec<Item>, Vec<Item>) =
+        rest.into_iter().partition(|i| Some(i.key.sk.as_str()) == J::JOINED_SK);
+    let Some(profile) = customers::assemble_parts(customer, parts, J::PARTS)? else { return Ok(None) };
+    let joined = joined.into_iter().next().and_then(|item| match decode::<J::Joined>(item) {
+        Ok(j) => Some(j),
+        Err(e) => {
+            tracing::error!(job = J::NAME, error = %e, "joined item not readable; the customer is read without it");
+            None
+        }
+    });
+    let replaces_unreadable = J::REPLACES_UNREADABLE_OUTPUT;
     let previous = match outputs.into_iter().next() {
         Some(item) => {
             let version = item.version;
-            match decode::<StoredOutput<T>>(item) {
+            match decode::<StoredOutput<J::Output>>(item) {
                 Ok(p) => Some((Some(p), version)),
                 Err(_) if replaces_unreadable => Some((None, version)),
                 Err(e) => return Err(e),
@@ -229,7 +238,7 @@ fn scanned<T: serde::de::DeserializeOwned>(
         }
         None => None,
     };
-    Ok(Some(Scanned { profile, previous }))
+    Ok(Some(Scanned { profile, joined, previous }))
 }
 
 pub struct Runner<'a, S, Q, J> {
@@ -503,6 +512,43 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         Ok(self.state(run).await?.map_or(state, |(s, _)| s))
     }
 
+    /// Starts run `run` of a job that gathers nothing, with the model its caller made (for
+    /// scheduled campaigns: the campaigns the run sends and the send-time priors), or resumes it.
+    /// A run keeps the model it started with: starting it again does not replace it.
+    pub async fn start_with_model(
+        &self,
+        run: &str,
+        total: u32,
+        model: &J::Model,
+        now: DateTime<Utc>,
+    ) -> Result<RunState, JobError> {
+        check_run_id(run)?;
+        if !(1..=MAX_SEGMENTS).contains(&total) {
+            return Err(JobError::Invalid(format!("{total} segments (expected 1 to {MAX_SEGMENTS})")));
+        }
+        // The model first: a state that says "applying" always finds it.
+        let model_key = self.key(run, keys::JOB_MODEL);
+        if self.store.get(&model_key).await?.is_none() {
+            blob::put(self.store, &model_key, model, Condition::Always, Self::expiry(now)).await?;
+        }
+        let fresh = RunState {
+            phase: RunPhase::Applying,
+            total,
+            started_at: now,
+            claimed_until: Some(Self::claim_end(now)),
+            apply_enqueued: false,
+            write_token: 0,
+            finished_at: None,
+            report: None,
+        };
+        if self.put_state(run, &fresh, 0, now).await? {
+            tracing::info!(job = J::NAME, run, total, "run started");
+            self.fan_out_apply(run, fresh.clone(), 1, now).await?;
+            return Ok(self.state(run).await?.map_or(fresh, |(s, _)| s));
+        }
+        self.start(run, total, now).await
+    }
+
     /// Does one task. `Ok` means the message can be deleted; `Ok(Some(report))` that this task
     /// finished the run.
     pub async fn handle(
@@ -548,7 +594,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         while let Some(customers) = scan.next(PAGE).await? {
             pages += 1;
             for (customer, items) in customers {
-                match scanned::<J::Output>(&customer, items, J::OUTPUT_SK, J::PARTS, J::REPLACES_UNREADABLE_OUTPUT) {
+                match scanned::<J>(&customer, items) {
                     Ok(Some(s)) => self.job.gather(&s.profile, now, &mut stats),
                     Ok(None) => {}
                     Err(e) => tracing::error!(job = J::NAME, error = %e, "customer not readable; left out of this run"),
@@ -683,7 +729,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         while let Some(customers) = scan.next(PAGE).await? {
             pages += 1;
             for (customer, items) in customers {
-                match scanned::<J::Output>(&customer, items, J::OUTPUT_SK, J::PARTS, J::REPLACES_UNREADABLE_OUTPUT) {
+                match scanned::<J>(&customer, items) {
                     Ok(Some(s)) => {
                         counts.read += 1;
                         self.apply_one(&task.run, s, &model, now, &mut counts).await?;
@@ -732,7 +778,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
     async fn apply_one(
         &self,
         run: &str,
-        customer: Scanned<J::Output>,
+        customer: Scanned<J::Output, J::Joined>,
         model: &J::Model,
         now: DateTime<Utc>,
         counts: &mut Applied,
@@ -752,6 +798,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                 &customer.profile,
                 model,
                 previous.as_ref().and_then(|(p, _)| p.as_ref()).map(|p| &p.value),
+                customer.joined.as_ref(),
                 now,
             ) {
                 Ok(Some(output)) => output,

@@ -294,6 +294,7 @@ impl SegmentedJob for RecommendJob {
     // is replaced, not a reason to leave the customer without recommendations.
     const REPLACES_UNREADABLE_OUTPUT: bool = true;
     type Stats = Sample;
+    type Joined = ();
     type Model = RecommendModel;
     type Output = CustomerRecs;
 
@@ -324,6 +325,7 @@ impl SegmentedJob for RecommendJob {
         profile: &Profile,
         model: &RecommendModel,
         _previous: Option<&CustomerRecs>,
+        _joined: Option<&()>,
         now: DateTime<Utc>,
     ) -> Result<Option<Output<CustomerRecs>>, String> {
         Ok(Some(Output::of(CustomerRecs { refreshed_at: now, picks: model.for_profile(profile, now) })))

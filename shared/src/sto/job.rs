@@ -39,6 +39,19 @@ pub struct CustomerModel {
     pub best_hours: Vec<(HourOfWeek, f64)>,
 }
 
+/// The send-time priors the last refit published (flat ones before the first refit).
+pub async fn current_priors<S: crate::store::Store>(store: &S) -> Result<Priors, crate::store::StoreError> {
+    #[derive(Deserialize)]
+    struct Published {
+        model: Priors,
+    }
+    let key = Key::new(keys::SEND_TIME_PRIORS.0, keys::SEND_TIME_PRIORS.1);
+    match store.get(&key).await? {
+        Some(item) => Ok(crate::store::decode::<Published>(item)?.model),
+        None => Ok(Priors::default()),
+    }
+}
+
 fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
@@ -50,6 +63,7 @@ impl SegmentedJob for SendTimeJob {
     const PARTS: &'static [keys::PartKind] =
         &[keys::PartKind::Contact, keys::PartKind::Engagement, keys::PartKind::Orders];
     type Stats = PriorStats;
+    type Joined = ();
     type Model = Priors;
     type Output = CustomerModel;
 
@@ -79,6 +93,7 @@ impl SegmentedJob for SendTimeJob {
         profile: &Profile,
         priors: &Priors,
         _previous: Option<&CustomerModel>,
+        _joined: Option<&()>,
         now: DateTime<Utc>,
     ) -> Result<Option<Output<CustomerModel>>, String> {
         // The parameters are stored packed (three bytes each, within 0.017%).
