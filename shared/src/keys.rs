@@ -21,6 +21,7 @@
 //! | a segment's task sent, not yet taken (TTL)   | `JOB#<job>#<run>`          | `QUEUED#<phase>#<seg>`          |
 //! | a chunk of a large run item (TTL)            | `JOB#<job>#<run>`          | `BLOB#<item sk>#<tag>#<n>`      |
 //! | product (catalogue)                          | `CAT#<shard>`              | `<product>`                     |
+//! | a product back in stock or cheaper (TTL)     | `CHG#<day>#<shard>`        | `<product>#<kind>`              |
 //! | due send (for dispatch)                      | `DUE#<minute>#<shard>`     | `<customer>#<campaign>#<occurrence>` |
 //! | rejected inbound record (TTL)                | `REJ#<day>#<shard>`        | `<record id>`                   |
 //!
@@ -141,6 +142,17 @@ pub fn catalogue_pk(shard: u32) -> String {
 /// A product's item: in the shard its id hashes to, keyed by the id.
 pub fn product(product: &crate::ids::ProductId) -> Key {
     Key::new(catalogue_pk(crate::hash::bucket(product.as_str(), CATALOGUE_SHARDS)), product.as_str())
+}
+
+/// One day's catalogue changes in one shard (the product's): `CHG#2026-12-02#07`.
+pub fn catalogue_changes_pk(day: chrono::NaiveDate, shard: u32) -> String {
+    format!("CHG#{day}#{shard:02}")
+}
+
+/// A change of `product` on `day`, of `kind` (`restock`, `price`): the latest of the day.
+pub fn catalogue_change(day: chrono::NaiveDate, product: &crate::ids::ProductId, kind: &str) -> Key {
+    let shard = crate::hash::bucket(product.as_str(), CATALOGUE_SHARDS);
+    Key::new(catalogue_changes_pk(day, shard), format!("{}#{kind}", product.as_str()))
 }
 
 pub fn job_run_pk(job: &str, run: &str) -> String {

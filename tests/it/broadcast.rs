@@ -128,3 +128,77 @@ async fn a_broadcast_queues_exactly_one_send_per_audience_member_at_their_local_
     work().await;
     check(due_sends(&deps.store).await);
 }
+
+#[tokio::test]
+async fn the_daily_run_tells_recent_viewers_once_that_a_product_is_back_in_stock() {
+    let now = Utc.with_ymd_and_hms(2026, 12, 2, 0, 10, 0).unwrap();
+    let store = kairos_tests::fresh_store().await;
+    let ingest = kairos_ingest::Deps::new(store.clone());
+    let product = |id: &str, at: &str, in_stock: bool| {
+        json!({"schema_version": 1, "id": id, "occurred_at": at, "source": "feed", "type": "product_updated",
+            "data": {"product_id": "boots", "title": "Winter boots", "price": "120", "currency": "EUR", "in_stock": in_stock}})
+        .to_string()
+    };
+    // Out of stock, then back: one batch each (a batch's records are applied side by side).
+    for (i, update) in [product("p1", "2026-11-20T10:00:00Z", false), product("p2", "2026-12-01T15:00:00Z", true)]
+        .into_iter()
+        .enumerate()
+    {
+        let batch = kairos_tests::named(&[update], &format!("p{i}"));
+        assert!(
+            kairos_tests::failed_ids(&kairos_ingest::handle(&ingest, kairos_tests::sqs_batch(&batch)).await.unwrap())
+                .is_empty()
+        );
+    }
+    let mut events = Vec::new();
+    for i in 0..12 {
+        let c = format!("v{i}");
+        let at = "2026-11-25T10:00:00Z";
+        let consent = json!({"channel": "email", "topic": "marketing", "status": "granted", "source": "checkout"});
+        events.push(kairos_tests::shop_event(&format!("{c}-k"), &c, at, "consent_changed", consent));
+        // Two thirds looked at the boots; one of those bought them once they were back.
+        if i % 3 != 0 {
+            let view = json!({"product_id": "boots"});
+            events.push(kairos_tests::shop_event(&format!("{c}-v"), &c, at, "product_viewed", view));
+        }
+    }
+    let order = json!({"order_id": "o-1", "currency": "EUR", "lines": [{"product_id": "boots", "unit_price": "120", "quantity": 1}]});
+    events.push(kairos_tests::shop_event("v1-o", "v1", "2026-12-01T16:00:00Z", "order_placed", order));
+    for chunk in events.chunks(10) {
+        let response =
+            kairos_ingest::handle(&ingest, kairos_tests::sqs_batch(&kairos_tests::named(chunk, "m"))).await.unwrap();
+        assert!(kairos_tests::failed_ids(&response).is_empty());
+    }
+    let text = std::fs::read_to_string(kairos_tests::repo_root().join("campaigns/back-in-stock.yaml")).unwrap();
+    let (campaign, problems) = load::read("back-in-stock.yaml", &text);
+    deploy(&store, &campaign.unwrap_or_else(|| panic!("{problems:?}")), now).await.unwrap();
+
+    let (sqs, url) = kairos_tests::task_queue("daily-tasks").await;
+    let deps = Deps {
+        store,
+        queue: SqsQueue::new(sqs.clone(), &url),
+        job: kairos::campaign::scheduled::ScheduledJob,
+        segments: 2,
+        max_pages: None,
+    };
+    for tick in [now, now + Duration::minutes(15)] {
+        let started = handle_scheduled_at(&deps, LambdaEvent::new(json!({}), context()), tick).await.unwrap();
+        assert_eq!(started["runs"][0]["run"], "daily-2026-12-02", "{started}");
+        kairos_tests::work_queue(&sqs, &url, |event| {
+            let deps = &deps;
+            async move { handle_scheduled_at(deps, LambdaEvent::new(event, context()), tick).await.unwrap() }
+        })
+        .await;
+    }
+    let sends: Vec<DueSend> = due_sends(&deps.store).await.into_iter().map(|i| decode(i).unwrap()).collect();
+    let mut who: Vec<&str> = sends.iter().map(|s| s.customer_id.as_str()).collect();
+    who.sort_unstable();
+    // Viewers (i % 3 != 0) but v1, who bought them: once each.
+    assert_eq!(who, ["v10", "v11", "v2", "v4", "v5", "v7", "v8"], "{sends:?}");
+    assert!(
+        sends
+            .iter()
+            .all(|s| s.occurrence == "restock-boots-2026-12-01"
+                && s.product.as_ref().map(|p| p.as_str()) == Some("boots"))
+    );
+}

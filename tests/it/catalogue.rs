@@ -142,3 +142,30 @@ async fn one_event_id_for_two_products_in_a_batch_updates_both() {
     assert_eq!(stored(&deps.store, "sku-1").await.unwrap().title, "Mug");
     assert_eq!(stored(&deps.store, "sku-2").await.unwrap().title, "Cup");
 }
+
+#[tokio::test]
+async fn a_restock_and_a_price_drop_are_recorded_with_the_product_once_per_day() {
+    let deps = Deps::new(kairos_tests::fresh_store().await);
+    let out = product("u1", "sku-1", "2026-11-01T10:00:00Z", "Mug", json!({"in_stock": false}));
+    let back = product("u2", "sku-1", "2026-11-02T10:00:00Z", "Mug", json!({"price": "79.90"}));
+    let euros = product("u3", "sku-2", "2026-11-02T09:00:00Z", "Cup", json!({}));
+    let dollars = product("u4", "sku-2", "2026-11-02T11:00:00Z", "Cup", json!({"price": "9.00", "currency": "USD"}));
+    // In order, then all again (redelivery), then the oldest late: the same changes.
+    for batch in
+        [vec![out.clone(), euros.clone()], vec![back.clone(), dollars.clone()], vec![out, back, euros, dollars]]
+    {
+        let response = handle(&deps, sqs_batch(&named(&batch, "m"))).await.unwrap();
+        assert!(failed_ids(&response).is_empty());
+    }
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+    let (changes, problems) =
+        catalogue::changes::on_days(&deps.store, day - chrono::Duration::days(1), day).await.unwrap();
+    assert!(problems.is_empty());
+    let kinds: Vec<(&str, &catalogue::changes::ChangeKind)> =
+        changes.iter().map(|c| (c.product.as_str(), &c.kind)).collect();
+    // A currency change is not a price drop.
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(kinds.contains(&("sku-1", &catalogue::changes::ChangeKind::Restocked)));
+    let drop = changes.iter().find_map(|c| c.kind.drop_percent()).expect("a price drop");
+    assert!((drop - 11.12).abs() < 0.01, "{drop}");
+}

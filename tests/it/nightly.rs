@@ -28,8 +28,13 @@ fn night() -> DateTime<Utc> {
 fn churn_job(min_clv: &str) -> ChurnJob {
     let min_clv = min_clv.to_string();
     ChurnJob {
-        config: ChurnConfig::from_lookup(move |name| (name == "KAIROS_WINBACK_MIN_CLV").then(|| min_clv.clone()))
-            .unwrap(),
+        // The job queues its own win-backs here (a deployment may leave them to campaigns).
+        config: ChurnConfig::from_lookup(move |name| match name {
+            "KAIROS_WINBACK_MIN_CLV" => Some(min_clv.clone()),
+            "KAIROS_WINBACK_CAMPAIGN" => Some("win-back".into()),
+            _ => None,
+        })
+        .unwrap(),
     }
 }
 

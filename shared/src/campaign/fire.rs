@@ -37,6 +37,8 @@ pub struct Fired {
 /// Causes older than this start nothing: a backfill of last year's orders is not a reason to
 /// write to anyone today.
 const STALE_DAYS: i64 = 7;
+/// An intent offer waits this long after the view that earned it.
+const INTENT_QUIET_MINUTES: i64 = 60;
 
 /// The sends `change` starts for `campaign` (active campaigns only), as of `now`.
 pub fn fire(campaign: &Campaign, change: &Change, now: DateTime<Utc>) -> Vec<Fired> {
@@ -108,6 +110,27 @@ pub fn fire(campaign: &Campaign, change: &Change, now: DateTime<Utc>) -> Vec<Fir
                     product: None,
                     reason: format!("{after} views in {category}"),
                 });
+            }
+        }
+        (Trigger::IntentOffer { views, within_days }, Change::Browse { old, new }) => {
+            // Views are counted while the product stays among the recent ones; the offer goes
+            // when the count reaches `views` and the latest view is within `within_days`, after
+            // an hour of quiet (not while they are still looking). Bought since: the campaign's
+            // `product_bought` exit stops it when due.
+            for view in &new.views {
+                let before =
+                    old.and_then(|o| o.views.iter().find(|v| v.product_id == view.product_id)).map_or(0, |v| v.count);
+                let recent = now - view.at <= Duration::days(i64::from(*within_days)) && fresh(view.at);
+                let in_cart = new.cart.lines.contains_key(&view.product_id);
+                if before < *views && view.count >= *views && recent && !in_cart {
+                    out.push(Fired {
+                        occurrence: format!("intent-{}-{}", view.product_id, view.at.date_naive()),
+                        cause_at: view.at,
+                        due_at: view.at + Duration::minutes(INTENT_QUIET_MINUTES),
+                        product: Some(view.product_id.clone()),
+                        reason: format!("viewed {} times and never bought", view.count),
+                    });
+                }
             }
         }
         (Trigger::PostPurchase { after_days }, Change::Orders { old, new }) => {
@@ -258,6 +281,36 @@ pub(crate) mod tests {
         assert_eq!(fired.len(), 1, "{fired:?}");
         assert_eq!(fired[0].product.as_ref().map(|p| p.as_str()), Some("sku-9"));
         assert_eq!(fired[0].cause_at, t0() + Duration::minutes(2), "the third view");
+    }
+
+    #[test]
+    fn a_product_viewed_often_earns_one_offer_an_hour_after_the_view_that_earned_it() {
+        let intent = campaign("intent-offer");
+        let mut profile = Profile::new(CustomerId::new("c-1").unwrap());
+        let mut fired = Vec::new();
+        // Eight views over four days: the fifth earns the offer, the others nothing.
+        for i in 0..8 {
+            let before = profile.browse.clone();
+            let at = t0() + Duration::hours(12 * i);
+            profile
+                .apply(&event(&format!("v{i}"), at, "product_viewed", serde_json::json!({"product_id": "sku-7"})))
+                .unwrap();
+            fired.extend(fire(&intent, &Change::Browse { old: Some(&before), new: &profile.browse }, at));
+        }
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert_eq!(fired[0].cause_at, t0() + Duration::hours(48), "the fifth view");
+        assert_eq!(fired[0].due_at, fired[0].cause_at + Duration::hours(1));
+        assert_eq!(fired[0].product.as_ref().map(|p| p.as_str()), Some("sku-7"));
+        // The record that earned it, delivered again later, names the same cause (its once-marker).
+        let mut earned = profile.clone();
+        earned.browse.views[0].count = 4;
+        let mut after = profile.clone();
+        after.browse.views[0].count = 5;
+        after.browse.views[0].at = fired[0].cause_at;
+        let again =
+            fire(&intent, &Change::Browse { old: Some(&earned.browse), new: &after.browse }, t0() + Duration::days(3));
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].occurrence, fired[0].occurrence);
     }
 
     #[test]

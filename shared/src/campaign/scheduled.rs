@@ -1,22 +1,31 @@
-//! Campaigns no profile change starts: a **broadcast** (once, to an audience, from a moment) and
-//! **birthdays** (each day, the customers whose birthday is `days_before` days away in their own
-//! calendar). A schedule asks often which runs are due ([`plan`]); each run walks every customer
-//! on the segmented fan-out with the campaign versions it started with, and queues one send per
-//! audience member at the moment the send-time policy picks for them.
+//! Campaigns no single profile change starts. A **broadcast** goes once, to an audience, from a
+//! moment. The **daily** run finds, in each customer's own calendar, a birthday `days_before`
+//! days away, a product due to run out (the recommender's repurchase intervals), a product they
+//! viewed back in stock or cheaper (the catalogue's changes of the last two days), and a churn
+//! risk at the campaign's band (the nightly churn score). A schedule asks often which runs are
+//! due ([`plan`]); each run walks every customer on the segmented fan-out with the campaign
+//! versions it started with, and queues one send per audience member at the moment the
+//! send-time policy picks for them.
 //!
 //! Every send is queued once per cause (the once-marker): a run started again, a task
-//! redelivered, or a second day's run seeing the same birthday queues nothing twice.
+//! redelivered, or a second day's run seeing the same birthday, restock or lapse queues nothing
+//! twice.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::audience::Facts;
-use super::send_time::{Moment, local_instant, moment};
+use super::send_time::{local_instant, moment};
 use super::stored::{self, Deployed};
 use super::{Kind, SendTime, Status, Trigger};
-use crate::churn::job::CustomerScore;
+use std::collections::BTreeMap;
+
+use super::trigger::RiskBand;
+use crate::catalogue::changes::{self, Change, ChangeKind};
+use crate::churn::job::{CustomerScore, lapse_occurrence};
 use crate::due::DueSend;
 use crate::event::ConsentStatus;
+use crate::ids::ProductId;
 use crate::jobs::runner::{JobError, RunState, Runner};
 use crate::jobs::{Output, SegmentedJob, TaskQueue};
 use crate::keys;
@@ -25,7 +34,7 @@ use crate::profile::{Profile, consent_key};
 use crate::sto::job::{history, segment};
 use crate::sto::posterior::Posterior;
 use crate::sto::prior::Priors;
-use crate::store::{Key, Store};
+use crate::store::{Key, Store, StoreError};
 
 /// A broadcast's run starts this long before its moment, so every send is queued in time.
 pub const LEAD_HOURS: i64 = 2;
@@ -45,13 +54,25 @@ pub struct Planned {
     pub campaigns: Vec<Deployed>,
 }
 
+/// Whether a trigger is found by the daily run.
+pub fn is_daily(trigger: &Trigger) -> bool {
+    matches!(
+        trigger,
+        Trigger::Birthday { .. }
+            | Trigger::ReplenishmentDue { .. }
+            | Trigger::BackInStock { .. }
+            | Trigger::PriceDrop { .. }
+            | Trigger::ChurnRisk { .. }
+    )
+}
+
 /// The runs due at `now` among the deployed campaigns: one per active broadcast from
 /// [`LEAD_HOURS`] before its moment to [`LATE_HOURS`] after it (named by campaign and version),
-/// and one a UTC day for every active birthday campaign.
+/// and one a UTC day for every active daily campaign.
 pub fn plan(deployed: &[Deployed], now: DateTime<Utc>) -> Vec<Planned> {
     let active = deployed.iter().filter(|d| d.campaign.status == Status::Active);
     let mut runs = Vec::new();
-    let mut birthdays = Vec::new();
+    let mut daily = Vec::new();
     for d in active {
         match &d.campaign.trigger {
             Trigger::Broadcast { at } => {
@@ -61,12 +82,12 @@ pub fn plan(deployed: &[Deployed], now: DateTime<Utc>) -> Vec<Planned> {
                     runs.push(Planned { run, campaigns: vec![d.clone()] });
                 }
             }
-            Trigger::Birthday { .. } => birthdays.push(d.clone()),
+            t if is_daily(t) => daily.push(d.clone()),
             _ => {}
         }
     }
-    if !birthdays.is_empty() {
-        runs.push(Planned { run: format!("birthday-{}", now.date_naive()), campaigns: birthdays });
+    if !daily.is_empty() {
+        runs.push(Planned { run: format!("daily-{}", now.date_naive()), campaigns: daily });
     }
     runs
 }
@@ -93,18 +114,61 @@ pub async fn start_due<S: Store, Q: TaskQueue>(
     let runner = Runner { store, queue, job: &ScheduledJob };
     let mut started = Vec::new();
     for p in planned {
-        let model = RunModel { campaigns: p.campaigns, priors: priors.clone() };
+        let needs = |f: fn(&Trigger) -> bool| p.campaigns.iter().any(|d| f(&d.campaign.trigger));
+        let repurchase_days = if needs(|t| matches!(t, Trigger::ReplenishmentDue { .. })) {
+            repurchase_days(store).await?
+        } else {
+            BTreeMap::new()
+        };
+        let catalogue = if needs(|t| matches!(t, Trigger::BackInStock { .. } | Trigger::PriceDrop { .. })) {
+            let today = now.date_naive();
+            let (changes, problems) = changes::on_days(store, today - Duration::days(1), today).await?;
+            for e in &problems {
+                tracing::error!(error = %e, "a catalogue change cannot be read; left out");
+            }
+            changes
+        } else {
+            Vec::new()
+        };
+        let model = RunModel { campaigns: p.campaigns, priors: priors.clone(), repurchase_days, catalogue };
         let state = runner.start_with_model(&p.run, segments, &model, now).await?;
         started.push((p.run, state));
     }
     Ok(started)
 }
 
-/// What a run applies: its campaigns, and the send-time priors for optimised moments.
+/// Each replenishable product's typical repurchase interval, from the last recommendation build
+/// (none before the first, or once its run has expired).
+async fn repurchase_days<S: Store>(store: &S) -> Result<BTreeMap<ProductId, u32>, StoreError> {
+    use crate::recommend::job::RecommendJob;
+    let Some(published) = crate::jobs::runner::published(store, &RecommendJob).await? else {
+        return Ok(BTreeMap::new());
+    };
+    let Some(model) = crate::jobs::runner::run_model::<S, RecommendJob>(store, &published.run).await? else {
+        tracing::warn!(
+            run = published.run,
+            "the last recommendation build's model has expired: no replenishment sends"
+        );
+        return Ok(BTreeMap::new());
+    };
+    Ok(model
+        .items
+        .iter()
+        .zip(&model.model.repurchase)
+        .filter_map(|(item, days)| Some((ProductId::new(item.as_str()).ok()?, (*days)?)))
+        .collect())
+}
+
+/// What a run applies: its campaigns, the send-time priors for optimised moments, and for the
+/// daily run the repurchase intervals and catalogue changes its triggers look at.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RunModel {
     pub campaigns: Vec<Deployed>,
     pub priors: Priors,
+    #[serde(default)]
+    pub repurchase_days: BTreeMap<ProductId, u32>,
+    #[serde(default)]
+    pub catalogue: Vec<Change>,
 }
 
 /// What the last run queued for a customer (their output item: a redelivered task of the same
@@ -195,8 +259,20 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
         {
             continue;
         }
-        let key = |occurrence: &str| format!("{}#{}#{occurrence}", profile.customer_id, c.id);
-        let mut queue = |occurrence: String, cause_at: DateTime<Utc>, m: Moment, why: String| {
+        let today = now.with_timezone(&tz).date_naive();
+        // Where a day's send starts: the day's first minute when the policy names a local time,
+        // else the day's start; never before now.
+        let day_start = |day: NaiveDate| {
+            let start = if matches!(c.send_time, SendTime::LocalTime { .. }) { NaiveTime::MIN } else { DAY_STARTS };
+            local_instant(day, start, tz).map(|at| at.max(now))
+        };
+        let mut queue = |occurrence: String,
+                         cause_at: DateTime<Utc>,
+                         from: DateTime<Utc>,
+                         product: Option<&ProductId>,
+                         why: String| {
+            let key = format!("{}#{}#{occurrence}", profile.customer_id, c.id);
+            let m = moment(&c.send_time, from, tz, posterior, &key);
             out.push(DueSend {
                 customer_id: profile.customer_id.clone(),
                 campaign_id: c.id.clone(),
@@ -206,19 +282,16 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
                 created_at: now,
                 campaign_version: Some(d.version),
                 cause_at: Some(cause_at),
-                product: None,
+                product: product.cloned(),
             });
         };
         match &c.trigger {
             Trigger::Broadcast { at } => {
                 let at = at.with_timezone(&Utc);
-                let occurrence = "broadcast".to_string();
-                let m = moment(&c.send_time, at, tz, posterior, &key(&occurrence));
-                queue(occurrence, at, m, format!("broadcast from {}", at.format("%Y-%m-%d %H:%M UTC")));
+                queue("broadcast".into(), at, at, None, format!("broadcast from {}", at.format("%Y-%m-%d %H:%M UTC")));
             }
             Trigger::Birthday { days_before } => {
                 let Some(birthday) = current(&profile.contact.details.birthday) else { continue };
-                let today = now.with_timezone(&tz).date_naive();
                 // Today and tomorrow in the customer's calendar: a daily run in UTC reaches every
                 // zone's day in time.
                 for day in [today, today + Duration::days(1)] {
@@ -226,23 +299,101 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
                     if !is_birthday(on, birthday.month, birthday.day) {
                         continue;
                     }
-                    let start =
-                        if matches!(c.send_time, SendTime::LocalTime { .. }) { NaiveTime::MIN } else { DAY_STARTS };
-                    let Some(base) = local_instant(day, start, tz) else { continue };
-                    // Once per birthday: named by the year it falls in.
-                    let occurrence = format!("birthday-{}", on.year());
-                    let m = moment(&c.send_time, base, tz, posterior, &key(&occurrence));
+                    let Some(from) = day_start(day) else { continue };
                     let why = match days_before {
                         0 => "the customer's birthday".to_string(),
                         n => format!("{n} days before the customer's birthday"),
                     };
-                    queue(occurrence, base, m, why);
+                    // Once per birthday: named by the year it falls in.
+                    queue(format!("birthday-{}", on.year()), from, from, None, why);
                 }
+            }
+            Trigger::ReplenishmentDue { days_before } => {
+                for (product, last) in last_bought(profile) {
+                    let Some(&every) = model.repurchase_days.get(product) else { continue };
+                    let last_day = last.with_timezone(&tz).date_naive();
+                    let lead = i64::from(every) - i64::from(*days_before);
+                    let Some(day) = last_day.checked_add_signed(Duration::days(lead)) else { continue };
+                    // Yesterday's too, should a day's run have been missed.
+                    if day < today - Duration::days(1) || day > today + Duration::days(1) {
+                        continue;
+                    }
+                    let Some(from) = day_start(day) else { continue };
+                    let why = format!("bought {product} on {last_day}; it lasts about {every} days");
+                    queue(format!("replenish-{product}-{last_day}"), last, from, Some(product), why);
+                }
+            }
+            Trigger::BackInStock { viewed_within_days } | Trigger::PriceDrop { viewed_within_days, .. } => {
+                for change in &model.catalogue {
+                    let news = match (&c.trigger, &change.kind) {
+                        (Trigger::BackInStock { .. }, ChangeKind::Restocked) => {
+                            Some(("restock", "back in stock".into()))
+                        }
+                        (Trigger::PriceDrop { min_drop_percent, .. }, kind) => kind
+                            .drop_percent()
+                            .filter(|p| *p >= f64::from(*min_drop_percent))
+                            .map(|p| ("price", format!("{p:.0}% cheaper"))),
+                        _ => None,
+                    };
+                    let Some((name, what)) = news else { continue };
+                    if interested(profile, change, *viewed_within_days) {
+                        let since = change.at.format("%Y-%m-%d %H:%M UTC");
+                        let why = format!("viewed {} and it is {what} since {since}", change.product);
+                        let occurrence = format!("{name}-{}-{}", change.product, change.at.date_naive());
+                        queue(occurrence, change.at, change.at.max(now), Some(&change.product), why);
+                    }
+                }
+            }
+            Trigger::ChurnRisk { min_risk } => {
+                let Some(score) = churn else { continue };
+                // A score older than a few nights says little about today.
+                if now - score.scored_at > Duration::days(STALE_SCORE_DAYS) {
+                    continue;
+                }
+                let band = RiskBand::of(score.score.p_alive);
+                let lapse =
+                    score.winback.lapse_after.or_else(|| profile.purchases().last_purchase_at.map(|t| t.date_naive()));
+                let (Some(lapse), true) = (lapse, band >= *min_risk) else { continue };
+                let Some(from) = day_start(today) else { continue };
+                let why = format!(
+                    "churn risk {} (P(alive) {:.2}) since the purchase of {lapse}",
+                    band.name(),
+                    score.score.p_alive
+                );
+                // One per lapse, named as the churn job names it: a campaign both queue sends once.
+                queue(lapse_occurrence(lapse), score.scored_at, from, None, why);
             }
             _ => {}
         }
     }
     out
+}
+
+/// A churn score older than this many days does not start a win-back.
+const STALE_SCORE_DAYS: i64 = 3;
+
+/// When the customer last bought each product.
+fn last_bought(profile: &Profile) -> BTreeMap<&ProductId, DateTime<Utc>> {
+    let mut last = BTreeMap::new();
+    let placed = profile.order_records().filter(|o| o.counts_as_purchase()).filter_map(|o| o.placed.as_ref());
+    for order in placed {
+        for line in &order.lines {
+            let at = last.entry(&line.product_id).or_insert(order.at);
+            *at = (*at).max(order.at);
+        }
+    }
+    last
+}
+
+/// Whether a catalogue change is news to the customer: they viewed the product within `days`
+/// before it (or since), and have not bought it since.
+fn interested(profile: &Profile, change: &Change, days: u32) -> bool {
+    let viewed = profile
+        .browse
+        .views
+        .iter()
+        .any(|v| v.product_id == change.product && v.at >= change.at - Duration::days(i64::from(days)));
+    viewed && last_bought(profile).get(&change.product).is_none_or(|t| *t < change.at)
 }
 
 /// Whether `day` is the birthday `month`-`day`; 29 February is kept on 28 February in other years.
@@ -324,7 +475,7 @@ mod tests {
             SendTime::LocalTime { at: "10:00".into() },
             Some(Filter::Country(vec!["DE".into()])),
         );
-        let model = RunModel { campaigns: vec![d], priors: Priors::default() };
+        let model = RunModel { campaigns: vec![d], ..RunModel::default() };
         let now = utc("2026-12-10T04:00:00Z");
         let berlin = sends(&profile("c-1", "Europe/Berlin", None, true), None, &model, now);
         assert_eq!(berlin.len(), 1);
@@ -344,7 +495,7 @@ mod tests {
     #[test]
     fn birthdays_are_found_in_the_customers_calendar_once_per_year_leap_days_included() {
         let d = campaign(Trigger::Birthday { days_before: 0 }, SendTime::Immediate, None);
-        let model = RunModel { campaigns: vec![d], priors: Priors::default() };
+        let model = RunModel { campaigns: vec![d], ..RunModel::default() };
         // 23:30 UTC on 11 March is already 12 March in Tokyo.
         let now = utc("2026-03-11T23:30:00Z");
         let tokyo = sends(&profile("c-1", "Asia/Tokyo", Some("1990-03-12"), true), None, &model, now);
@@ -363,7 +514,128 @@ mod tests {
         // Two days' runs see the same birthday with the same occurrence: the marker keeps one.
         let a = sends(&profile("c-5", "Europe/London", Some("03-12"), true), None, &model, now);
         let b = sends(&profile("c-5", "Europe/London", Some("03-12"), true), None, &model, now + Duration::days(1));
-        assert_eq!(a[0].key(), b[0].key());
+        let marker = |s: &DueSend| s.writes().unwrap()[0].key().clone();
+        assert_eq!(marker(&a[0]), marker(&b[0]));
+    }
+
+    /// Applies an event to `p` at `at`.
+    fn with(p: &mut Profile, n: &str, at: &str, kind: &str, data: serde_json::Value) {
+        let id = p.customer_id.to_string();
+        let text = serde_json::json!({"schema_version": 1, "id": format!("{id}-{n}"), "customer_id": id,
+            "occurred_at": at, "source": "t", "type": kind, "data": data});
+        match crate::event::parse_inbound(&text.to_string(), utc(at)).unwrap() {
+            crate::event::Inbound::Customer(e) => p.apply(&e).unwrap(),
+            other => panic!("a customer event: {other:?}"),
+        }
+    }
+
+    fn order(p: &mut Profile, n: &str, at: &str, sku: &str) {
+        let data = serde_json::json!({"order_id": format!("o-{n}"), "currency": "EUR",
+            "lines": [{"product_id": sku, "unit_price": "12.50", "quantity": 1}]});
+        with(p, n, at, "order_placed", data);
+    }
+
+    fn sku(s: &str) -> ProductId {
+        ProductId::new(s).unwrap()
+    }
+
+    #[test]
+    fn a_refill_is_offered_days_before_the_product_runs_out_once_per_purchase() {
+        let d =
+            campaign(Trigger::ReplenishmentDue { days_before: 3 }, SendTime::LocalTime { at: "18:00".into() }, None);
+        let repurchase_days = BTreeMap::from([(sku("coffee"), 30)]);
+        let model = RunModel { campaigns: vec![d], repurchase_days, ..RunModel::default() };
+        let mut p = profile("c-1", "Europe/Berlin", None, true);
+        order(&mut p, "1", "2026-11-01T10:00:00Z", "coffee");
+        order(&mut p, "2", "2026-11-02T10:00:00Z", "mug");
+        // Runs out on 1 December: offered on 28 November at 18:00 Berlin time, queued the day before.
+        assert!(sends(&p, None, &model, utc("2026-11-26T00:10:00Z")).is_empty());
+        let due = sends(&p, None, &model, utc("2026-11-27T00:10:00Z"));
+        assert_eq!(due.len(), 1, "the mug is not known to be bought again: {due:?}");
+        assert_eq!(due[0].product, Some(sku("coffee")));
+        assert_eq!(due[0].due_at, utc("2026-11-28T17:00:00Z"));
+        assert_eq!(due[0].occurrence, "replenish-coffee-2026-11-01");
+        // The next day's run names the same send (its once-marker); a later purchase is a new cause.
+        let marker = |s: &DueSend| s.writes().unwrap()[0].key().clone();
+        assert_eq!(marker(&sends(&p, None, &model, utc("2026-11-28T00:10:00Z"))[0]), marker(&due[0]));
+        order(&mut p, "3", "2026-11-27T10:00:00Z", "coffee");
+        assert!(sends(&p, None, &model, utc("2026-11-28T00:10:00Z")).is_empty());
+    }
+
+    #[test]
+    fn back_in_stock_and_price_drops_reach_recent_viewers_who_did_not_buy() {
+        let restock = campaign(Trigger::BackInStock { viewed_within_days: 14 }, SendTime::Immediate, None);
+        let cheaper =
+            campaign(Trigger::PriceDrop { viewed_within_days: 14, min_drop_percent: 10 }, SendTime::Immediate, None);
+        let cheaper = Deployed {
+            campaign: crate::campaign::Campaign {
+                id: crate::ids::CampaignId::new("drop").unwrap(),
+                ..cheaper.campaign
+            },
+            ..cheaper
+        };
+        let at = utc("2026-12-01T08:00:00Z");
+        let amount = |s: &str| crate::money::Amount::parse(s).unwrap();
+        let eur = crate::money::Currency::new("EUR").unwrap();
+        let catalogue = vec![
+            Change { product: sku("boots"), at, kind: ChangeKind::Restocked },
+            Change {
+                product: sku("boots"),
+                at,
+                kind: ChangeKind::Cheaper { from: amount("100"), to: amount("85"), currency: eur },
+            },
+            Change {
+                product: sku("scarf"),
+                at,
+                kind: ChangeKind::Cheaper { from: amount("20"), to: amount("19"), currency: eur },
+            },
+        ];
+        let model = RunModel { campaigns: vec![restock, cheaper], catalogue, ..RunModel::default() };
+        let now = utc("2026-12-02T00:10:00Z");
+        let mut viewer = profile("c-1", "Europe/Berlin", None, true);
+        with(&mut viewer, "v1", "2026-11-25T10:00:00Z", "product_viewed", serde_json::json!({"product_id": "boots"}));
+        with(&mut viewer, "v2", "2026-11-25T10:00:00Z", "product_viewed", serde_json::json!({"product_id": "scarf"}));
+        let due = sends(&viewer, None, &model, now);
+        let names: Vec<(&str, &str)> = due.iter().map(|s| (s.campaign_id.as_str(), s.occurrence.as_str())).collect();
+        // The scarf is only 5% cheaper.
+        assert_eq!(names, [("birthday", "restock-boots-2026-12-01"), ("drop", "price-boots-2026-12-01")]);
+        assert!(due.iter().all(|s| s.due_at == now && s.product == Some(sku("boots"))));
+        // Viewed too long ago, or bought since: nothing.
+        let mut old = profile("c-2", "Europe/Berlin", None, true);
+        with(&mut old, "v1", "2026-10-01T10:00:00Z", "product_viewed", serde_json::json!({"product_id": "boots"}));
+        assert!(sends(&old, None, &model, now).is_empty());
+        order(&mut viewer, "1", "2026-12-01T09:00:00Z", "boots");
+        assert!(sends(&viewer, None, &model, now).is_empty());
+    }
+
+    #[test]
+    fn a_churn_risk_at_the_campaigns_band_starts_one_win_back_per_lapse() {
+        let d = campaign(Trigger::ChurnRisk { min_risk: RiskBand::Medium }, SendTime::Immediate, None);
+        let model = RunModel { campaigns: vec![d], ..RunModel::default() };
+        let now = utc("2026-12-02T00:10:00Z");
+        let mut p = profile("c-1", "Europe/Berlin", None, true);
+        order(&mut p, "1", "2026-03-01T10:00:00Z", "boots");
+        let score = |p_alive: f64, scored_at: &str| -> CustomerScore {
+            serde_json::from_value(
+                serde_json::json!({"scored_at": scored_at, "frequency": 4, "recency": 10.0, "T": 40.0,
+                "p_alive": p_alive, "expected_purchases": 0.1, "band": "at_risk", "explanation": "x",
+                "winback": {"flagged": true, "episode": 1, "lapse_after": "2026-03-01"}}),
+            )
+            .unwrap()
+        };
+        let at_risk = score(0.2, "2026-12-02T00:00:00Z");
+        let due = sends(&p, Some(&at_risk), &model, now);
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            due[0].occurrence,
+            crate::churn::job::lapse_occurrence(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap())
+        );
+        assert_eq!(due[0].due_at, utc("2026-12-02T08:00:00Z"), "09:00 in Berlin");
+        assert!(due[0].reason.starts_with("churn risk high"), "{}", due[0].reason);
+        // Low risk, a stale score, or no score: nothing.
+        assert!(sends(&p, Some(&score(0.9, "2026-12-02T00:00:00Z")), &model, now).is_empty());
+        assert!(sends(&p, Some(&score(0.2, "2026-11-20T00:00:00Z")), &model, now).is_empty());
+        assert!(sends(&p, None, &model, now).is_empty());
     }
 
     #[test]
@@ -371,6 +643,6 @@ mod tests {
         let d = campaign(Trigger::Birthday { days_before: 3 }, SendTime::Immediate, None);
         let runs = plan(&[d], utc("2026-05-02T00:15:00Z"));
         assert_eq!(runs.len(), 1);
-        assert_eq!(runs[0].run, "birthday-2026-05-02");
+        assert_eq!(runs[0].run, "daily-2026-05-02");
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::Campaign;
 use crate::ids::CampaignId;
 use crate::keys;
-use crate::store::{Condition, Item, Query, Store, StoreError, Write, decode, encode};
+use crate::store::{Condition, Item, Store, StoreError, Write, decode, encode, query_decoded};
 
 /// A deployed version of a campaign.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,22 +72,7 @@ pub async fn deploy<S: Store>(store: &S, campaign: &Campaign, now: DateTime<Utc>
 /// Every deployed campaign's current version. One that cannot be read is reported and left out:
 /// it never hides the others.
 pub async fn current<S: Store>(store: &S) -> Result<(Vec<Deployed>, Vec<StoreError>), StoreError> {
-    let mut out = Vec::new();
-    let mut broken = Vec::new();
-    let mut query = Query::prefix("");
-    loop {
-        let page = store.query(keys::CAMPAIGNS_PK, &query).await?;
-        for item in page.items {
-            match decode::<Deployed>(item) {
-                Ok(d) => out.push(d),
-                Err(e) => broken.push(e),
-            }
-        }
-        match page.next {
-            Some(next) => query.after = Some(next),
-            None => return Ok((out, broken)),
-        }
-    }
+    query_decoded(store, keys::CAMPAIGNS_PK, "").await
 }
 
 /// The version a send started with.

@@ -64,6 +64,14 @@ pub enum RiskBand {
 }
 
 impl RiskBand {
+    pub fn name(self) -> &'static str {
+        match self {
+            RiskBand::Low => "low",
+            RiskBand::Medium => "medium",
+            RiskBand::High => "high",
+        }
+    }
+
     /// The band of a probability of being alive: high below 0.3, medium below 0.6.
     pub fn of(p_alive: f64) -> RiskBand {
         if p_alive < 0.3 {
@@ -133,19 +141,11 @@ impl Trigger {
     }
 
     /// Whether something starts this trigger today: the table's stream (the triggers function)
-    /// or the scheduled-campaigns runs (broadcasts, birthdays). The others are defined and
-    /// checked; their sources are the nightly jobs, catalogue updates and the loyalty ledger.
+    /// or the scheduled-campaigns runs (broadcasts; the daily run's birthdays, refills, restocks,
+    /// price drops and churn risks). The loyalty triggers are defined and checked; the loyalty
+    /// ledger will be their source.
     pub fn has_source(&self) -> bool {
-        matches!(
-            self,
-            Trigger::CartAbandoned { .. }
-                | Trigger::CheckoutAbandoned { .. }
-                | Trigger::BrowseAbandoned { .. }
-                | Trigger::PostPurchase { .. }
-                | Trigger::Welcome { .. }
-                | Trigger::Broadcast { .. }
-                | Trigger::Birthday { .. }
-        )
+        !matches!(self, Trigger::TierChanged { .. } | Trigger::PointsExpiring { .. })
     }
 
     /// Whether the message is about a cart (the context's `cart` is set).

@@ -7,6 +7,7 @@
 //! products the catalogue does not know are stored as ever; they simply have no title or picture
 //! until it does.
 
+pub mod changes;
 pub mod import;
 
 use chrono::{DateTime, Utc};
@@ -17,7 +18,7 @@ use crate::ids::{EventId, ProductId};
 use crate::keys;
 use crate::money::{Amount, Currency};
 use crate::recommend::content::Describe;
-use crate::store::{Condition, Item, Query, Store, StoreError, Write, decode, encode};
+use crate::store::{Condition, Item, Store, StoreError, Write, decode, encode, query_decoded};
 
 /// A product as stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,6 +110,9 @@ pub async fn apply<S: Store>(store: &S, event: &ProductEvent) -> Result<Outcome,
     let body = encode(&key, &product)?;
     for _ in 0..ATTEMPTS {
         let current = store.get(&key).await?;
+        // Back in stock, cheaper: recorded with the product, for the campaigns that tell the
+        // customers who looked at it.
+        let mut changed = Vec::new();
         let (condition, version) = match &current {
             None => (Condition::NotExists, 1),
             Some(item) => {
@@ -123,12 +127,14 @@ pub async fn apply<S: Store>(store: &S, event: &ProductEvent) -> Result<Outcome,
                     if !product.newer_than(&stored) {
                         return Ok(Outcome::Superseded);
                     }
+                    changed = changes::between(&stored, &product);
                 }
                 (Condition::VersionIs(item.version), item.version + 1)
             }
         };
-        let write = Write::Put { item: Item::new(key.clone(), version, body.clone()), condition };
-        match store.write(vec![write]).await {
+        let mut writes = vec![Write::Put { item: Item::new(key.clone(), version, body.clone()), condition }];
+        writes.extend(changes::writes(&changed)?);
+        match store.write(writes).await {
             Ok(()) => return Ok(Outcome::Applied),
             Err(StoreError::ConditionFailed { .. }) => continue,
             Err(e) => return Err(e),
@@ -159,22 +165,9 @@ pub async fn get_many<S: Store>(
 pub async fn list<S: Store>(store: &S) -> Result<(Vec<Product>, Vec<StoreError>), StoreError> {
     let (mut products, mut problems) = (Vec::new(), Vec::new());
     for shard in 0..keys::CATALOGUE_SHARDS {
-        let pk = keys::catalogue_pk(shard);
-        let mut query = Query::prefix("");
-        loop {
-            let page = store.query(&pk, &query).await?;
-            problems.extend(page.corrupt);
-            for item in page.items {
-                match decode::<Product>(item) {
-                    Ok(p) => products.push(p),
-                    Err(e) => problems.push(e),
-                }
-            }
-            match page.next {
-                Some(next) => query.after = Some(next),
-                None => break,
-            }
-        }
+        let (found, broken) = query_decoded::<S, Product>(store, &keys::catalogue_pk(shard), "").await?;
+        products.extend(found);
+        problems.extend(broken);
     }
     products.sort_by(|a, b| a.product_id.cmp(&b.product_id));
     Ok((products, problems))

@@ -58,7 +58,10 @@ pub struct ChurnConfig {
     pub horizon_weeks: f64,
     /// Discount rate per week.
     pub weekly_discount_rate: f64,
-    pub winback_campaign: CampaignId,
+    /// The campaign the job itself queues a win-back for when an episode starts. `None` (the
+    /// default): it only flags, and `churn_risk` campaigns (the daily scheduled run, reading the
+    /// score) send, with their audience and send time like any other campaign.
+    pub winback_campaign: Option<CampaignId>,
     /// Value if active (CLV should they still be a customer), per currency, at or above which a
     /// customer is worth winning back. `None`: every customer at risk is. A currency missing
     /// from the table: its customers are never flagged (the run reports it).
@@ -99,7 +102,7 @@ impl ChurnConfig {
                 return Err(config_error("KAIROS_CHURN_MODEL", format!("{other:?}: expected bgnbd or pareto-nbd")));
             }
         };
-        let campaign = lookup("KAIROS_WINBACK_CAMPAIGN").unwrap_or_else(|| "winback".into());
+        let campaign = lookup("KAIROS_WINBACK_CAMPAIGN").filter(|v| !v.trim().is_empty());
         let min_clv = match lookup("KAIROS_WINBACK_MIN_CLV").filter(|v| !v.trim().is_empty()) {
             None => None,
             Some(text) => Some(per_currency("KAIROS_WINBACK_MIN_CLV", &text)?),
@@ -108,8 +111,9 @@ impl ChurnConfig {
             model,
             horizon_weeks: number("KAIROS_CHURN_HORIZON_WEEKS", 52.0)?,
             weekly_discount_rate: number("KAIROS_CHURN_WEEKLY_DISCOUNT_RATE", 0.0018)?,
-            winback_campaign: CampaignId::new(campaign)
-                .map_err(|e| config_error("KAIROS_WINBACK_CAMPAIGN", e.to_string()))?,
+            winback_campaign: campaign
+                .map(|c| CampaignId::new(c).map_err(|e| config_error("KAIROS_WINBACK_CAMPAIGN", e.to_string())))
+                .transpose()?,
             min_clv,
             at_risk_below: number("KAIROS_AT_RISK_BELOW", 0.3)?,
             recovered_above: number("KAIROS_RECOVERED_ABOVE", 0.5)?,
@@ -527,10 +531,10 @@ impl SegmentedJob for ChurnJob {
         let before = previous.map(|c| c.winback).unwrap_or_default();
         let (winback, starts_episode) = self.transition(before, &score, &history, now);
         let mut due = Vec::new();
-        if starts_episode {
+        if let (true, Some(campaign)) = (starts_episode, &self.config.winback_campaign) {
             due.push(DueSend {
                 customer_id: profile.customer_id.clone(),
-                campaign_id: self.config.winback_campaign.clone(),
+                campaign_id: campaign.clone(),
                 occurrence: lapse_occurrence(history.last_purchase),
                 due_at: now,
                 reason: format!("win-back: {}", score.explanation),

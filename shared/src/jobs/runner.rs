@@ -210,11 +210,11 @@ struct Scanned<T, U> {
     previous: Option<(Option<StoredOutput<T>>, u64)>,
 }
 
+/// A customer as job `J` reads them.
+type ScannedFor<J> = Scanned<<J as SegmentedJob>::Output, <J as SegmentedJob>::Joined>;
+
 /// The customer's profile and previous output from their items; `None` if they have no profile.
-fn scanned<J: SegmentedJob>(
-    customer: &CustomerId,
-    items: Vec<Item>,
-) -> Result<Option<Scanned<J::Output, J::Joined>>, StoreError> {
+fn scanned<J: SegmentedJob>(customer: &CustomerId, items: Vec<Item>) -> Result<Option<ScannedFor<J>>, StoreError> {
     let (outputs, rest): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.key.sk == J::OUTPUT_SK);
     let (joined, parts): (Vec<Item>, Vec<Item>) =
         rest.into_iter().partition(|i| Some(i.key.sk.as_str()) == J::JOINED_SK);
@@ -778,7 +778,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
     async fn apply_one(
         &self,
         run: &str,
-        customer: Scanned<J::Output, J::Joined>,
+        customer: ScannedFor<J>,
         model: &J::Model,
         now: DateTime<Utc>,
         counts: &mut Applied,

@@ -436,6 +436,32 @@ pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
 /// Every item of a table, page by page (for reports and exports; jobs over large tables fan
 /// segments out instead).
 /// Undecodable items are logged by key and left out.
+/// Every item of partition `pk` whose sort key starts with `prefix`, decoded as `T`. An item
+/// that cannot be read or decoded is returned as its error beside the others: it never hides
+/// them.
+pub async fn query_decoded<S: Store, T: serde::de::DeserializeOwned>(
+    store: &S,
+    pk: &str,
+    prefix: &str,
+) -> Result<(Vec<T>, Vec<StoreError>), StoreError> {
+    let (mut values, mut problems) = (Vec::new(), Vec::new());
+    let mut query = Query::prefix(prefix);
+    loop {
+        let page = store.query(pk, &query).await?;
+        problems.extend(page.corrupt);
+        for item in page.items {
+            match decode::<T>(item) {
+                Ok(v) => values.push(v),
+                Err(e) => problems.push(e),
+            }
+        }
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok((values, problems)),
+        }
+    }
+}
+
 pub async fn scan_all<S: Store>(store: &S, prefix_sk: Option<&str>) -> Result<Vec<Item>, StoreError> {
     let mut items = Vec::new();
     let mut after: Option<Key> = None;
