@@ -12,6 +12,7 @@ use super::{Campaign, Status, Trigger};
 use crate::contact::Channel;
 use crate::event::ConsentStatus;
 use crate::ids::ProductId;
+use crate::profile::browse::View;
 use crate::profile::{Browse, ContactPart, OrderBook, consent_key};
 
 /// One part of a profile, before (absent for a new customer) and after a write.
@@ -39,6 +40,14 @@ pub struct Fired {
 const STALE_DAYS: i64 = 7;
 /// An intent offer waits this long after the view that earned it.
 const INTENT_QUIET_MINUTES: i64 = 60;
+
+/// The products whose view count reached `views` with this change, not in the cart.
+fn reached<'a>(old: Option<&'a Browse>, new: &'a Browse, views: u32) -> impl Iterator<Item = &'a View> + 'a {
+    new.views.iter().filter(move |view| {
+        let before = old.and_then(|o| o.views.iter().find(|v| v.product_id == view.product_id)).map_or(0, |v| v.count);
+        before < views && view.count >= views && !new.cart.lines.contains_key(&view.product_id)
+    })
+}
 
 /// The sends `change` starts for `campaign` (active campaigns only), as of `now`.
 pub fn fire(campaign: &Campaign, change: &Change, now: DateTime<Utc>) -> Vec<Fired> {
@@ -78,12 +87,8 @@ pub fn fire(campaign: &Campaign, change: &Change, now: DateTime<Utc>) -> Vec<Fir
             Trigger::BrowseAbandoned { views, within_hours, after_minutes, category: None },
             Change::Browse { old, new },
         ) => {
-            for view in &new.views {
-                let before =
-                    old.and_then(|o| o.views.iter().find(|v| v.product_id == view.product_id)).map_or(0, |v| v.count);
-                let recent = now - view.at <= Duration::hours(i64::from(*within_hours));
-                let in_cart = new.cart.lines.contains_key(&view.product_id);
-                if before < *views && view.count >= *views && recent && !in_cart {
+            for view in reached(*old, new, *views) {
+                if now - view.at <= Duration::hours(i64::from(*within_hours)) {
                     out.push(Fired {
                         occurrence: format!("browse-{}-{}", view.product_id, view.at.date_naive()),
                         cause_at: view.at,
@@ -117,12 +122,8 @@ pub fn fire(campaign: &Campaign, change: &Change, now: DateTime<Utc>) -> Vec<Fir
             // when the count reaches `views` and the latest view is within `within_days`, after
             // an hour of quiet (not while they are still looking). Bought since: the campaign's
             // `product_bought` exit stops it when due.
-            for view in &new.views {
-                let before =
-                    old.and_then(|o| o.views.iter().find(|v| v.product_id == view.product_id)).map_or(0, |v| v.count);
-                let recent = now - view.at <= Duration::days(i64::from(*within_days)) && fresh(view.at);
-                let in_cart = new.cart.lines.contains_key(&view.product_id);
-                if before < *views && view.count >= *views && recent && !in_cart {
+            for view in reached(*old, new, *views) {
+                if now - view.at <= Duration::days(i64::from(*within_days)) && fresh(view.at) {
                     out.push(Fired {
                         occurrence: format!("intent-{}-{}", view.product_id, view.at.date_naive()),
                         cause_at: view.at,
