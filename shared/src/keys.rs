@@ -11,7 +11,6 @@
 //! | send-time model (nightly)                    | `C#<customer>`             | `STO`                           |
 //! | churn score and win-back episode (nightly)   | `C#<customer>`             | `CHURN`                         |
 //! | recommendations (nightly)                    | `C#<customer>`             | `RECS`                          |
-//! | what the last scheduled-campaign run queued  | `C#<customer>`             | `SCHED`                         |
 //! | a once-only send already queued (TTL)        | `C#<customer>`             | `Q#<campaign>#<occurrence>`     |
 //! | current send-time priors / churn model       | `STO#PRIORS` / `CHURN#MODEL` | `CURRENT`                     |
 //! | current recommendation model (summary)       | `REC#MODEL`                | `CURRENT`                       |
@@ -50,7 +49,8 @@ pub const SEND_TIME_PRIORS: (&str, &str) = ("STO#PRIORS", "CURRENT");
 pub const RECOMMENDATIONS: &str = "RECS";
 /// Where the current recommendation model's summary is published.
 pub const RECOMMEND_MODEL: (&str, &str) = ("REC#MODEL", "CURRENT");
-/// What the last scheduled-campaign run (broadcast, birthday) queued for a customer.
+/// The scheduled-campaign job's output sort key: reserved, never written (the job keeps no
+/// output; its sends' once-markers make it idempotent).
 pub const SCHEDULED_SENDS: &str = "SCHED";
 /// Where a scheduled-campaign run would publish a model (it has none: runs start with theirs).
 pub const SCHEDULED_MODEL: (&str, &str) = ("SCHED#MODEL", "CURRENT");

@@ -160,5 +160,43 @@ fn main() {
         println!("churn, second run: {:?}", scored.report.customers);
         let model = store.get(&kairos::store::Key::new(kairos::keys::CHURN_MODEL.0, kairos::keys::CHURN_MODEL.1)).await.expect("model");
         println!("churn model problems: {}", model.map(|m| m.body["model"]["problems"].to_string()).unwrap_or_default());
+
+        // A broadcast to every customer who consented, each at their best hour of the next 24
+        // (the send-time model from the runs above): one scan, and per send its output, marker
+        // and due send in one transaction.
+        let text = std::fs::read_to_string(kairos_tests::repo_root().join("campaigns/winter-sale.yaml")).expect("sample");
+        let (campaign, problems) = kairos::campaign::load::read("winter-sale.yaml", &text);
+        let mut campaign = campaign.unwrap_or_else(|| panic!("{problems:?}"));
+        let at = end + chrono::Duration::hours(3);
+        campaign.status = kairos::campaign::Status::Active;
+        campaign.topic = Some(kairos::ids::Topic::new("marketing").expect("a topic"));
+        campaign.audience = None;
+        campaign.trigger = kairos::campaign::Trigger::Broadcast { at: at.fixed_offset() };
+        campaign.send_time = kairos::campaign::SendTime::Optimised { within_hours: 24 };
+        kairos::campaign::stored::deploy(&store, &campaign, end).await.expect("deploy");
+        let queue = LocalQueue::new();
+        let before = store.meter().reading();
+        let started = Instant::now();
+        let runs = kairos::campaign::scheduled::start_due(&store, &queue, SEGMENTS, end + chrono::Duration::hours(2)).await.expect("start");
+        let runner = Runner { store: &store, queue: &queue, job: &kairos::campaign::scheduled::ScheduledJob };
+        let (tasks, report) = drain(&runner, end + chrono::Duration::hours(2)).await.expect("the broadcast");
+        let used = store.meter().reading().since(&before);
+        let report = report.expect("done");
+        let (c, sends) = (report.customers.read.max(1) as f64, report.customers.queued.max(1) as f64);
+        println!();
+        println!(
+            "broadcast ({} run): {} customers read, {} sends queued, {tasks} tasks, {:.1} µs per customer in process",
+            runs.len(),
+            report.customers.read,
+            report.customers.queued,
+            started.elapsed().as_secs_f64() * 1e6 / c
+        );
+        println!(
+            "broadcast: {:.3} read units per customer, {:.2} write units per send; ${:.3} DynamoDB per million customers ({:.0}% of them queued a send)",
+            used.units.reads() / c,
+            used.units.writes as f64 / sends,
+            used.units.dollars() * 1e6 / c,
+            100.0 * sends / c,
+        );
     });
 }

@@ -171,8 +171,7 @@ pub struct RunModel {
     pub catalogue: Vec<Change>,
 }
 
-/// What the last run queued for a customer (their output item: a redelivered task of the same
-/// run finds it and does nothing).
+/// The sends one customer gets from a run (what `apply` returns; not stored).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Queued {
     pub at: DateTime<Utc>,
@@ -186,7 +185,9 @@ pub struct ScheduledJob;
 
 impl SegmentedJob for ScheduledJob {
     const NAME: &'static str = "scheduled";
+    // Never written (the job keeps no output): named only because every job has one.
     const OUTPUT_SK: &'static str = keys::SCHEDULED_SENDS;
+    const KEEPS_OUTPUT: bool = false;
     // Audiences filter on churn risk and value.
     const JOINED_SK: Option<&'static str> = Some(keys::CHURN_SCORE);
     type Stats = ();

@@ -99,6 +99,10 @@ pub trait SegmentedJob: Send + Sync {
     /// output does not depend on the previous one (recommendations); the others report such a
     /// customer and leave them alone, never reset (a churn episode must not restart).
     const REPLACES_UNREADABLE_OUTPUT: bool = false;
+    /// Whether each customer's output is stored. A job whose only effect is the sends it queues
+    /// (scheduled campaigns) keeps none: the sends' once-markers already make a redelivered task
+    /// harmless, and a send costs two items instead of three.
+    const KEEPS_OUTPUT: bool = true;
     /// Another job's output read with each customer (its sort key), e.g. the churn score an
     /// audience filters on. One that cannot be decoded is logged and looks absent.
     const JOINED_SK: Option<&'static str> = None;

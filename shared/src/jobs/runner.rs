@@ -784,6 +784,9 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         counts: &mut Applied,
     ) -> Result<(), JobError> {
         let key = Key::new(keys::customer_pk(&customer.profile.customer_id), J::OUTPUT_SK);
+        if !J::KEEPS_OUTPUT {
+            return self.queue_only(&key, &customer, model, now, counts).await;
+        }
         let mut previous = customer.previous;
         // Sends found queued already (by an earlier night, say): the output is written without them.
         let mut sends_queued_before = false;
@@ -863,6 +866,50 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             }
         }
         counts.skipped += 1;
+        Ok(())
+    }
+
+    /// One customer's sends, for a job that keeps no output: each queued once (its marker), so
+    /// a send found queued before (a redelivered task) is counted as skipped.
+    async fn queue_only(
+        &self,
+        key: &Key,
+        customer: &ScannedFor<J>,
+        model: &J::Model,
+        now: DateTime<Utc>,
+        counts: &mut Applied,
+    ) -> Result<(), JobError> {
+        let due = match self.job.apply(&customer.profile, model, None, customer.joined.as_ref(), now) {
+            Ok(Some(output)) => output.due,
+            Ok(None) => Vec::new(),
+            Err(reason) => {
+                counts.failed += 1;
+                tracing::error!(job = J::NAME, key = %key, reason, "no sends for this customer");
+                return Ok(());
+            }
+        };
+        if due.is_empty() {
+            counts.skipped += 1;
+            return Ok(());
+        }
+        let mut queued = 0;
+        for send in &due {
+            match self.store.write(send.writes()?.into()).await {
+                Ok(()) => queued += 1,
+                Err(StoreError::ConditionFailed { .. }) => {}
+                Err(StoreError::Invalid(reason)) => {
+                    counts.failed += 1;
+                    tracing::error!(job = J::NAME, key = %key, reason = %crate::redact::scrub(&reason), "send refused by the store");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if queued > 0 {
+            counts.written += 1;
+            counts.queued += queued;
+        } else {
+            counts.skipped += 1;
+        }
         Ok(())
     }
 
