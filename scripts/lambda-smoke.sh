@@ -17,12 +17,16 @@ cargo build -q -p kairos-cli -p kairos-functions
 "$kairos" table create --table "$table"
 
 watch_pid=
-# Serves the binary as function $1 (KAIROS_FUNCTION) through cargo-lambda's runtime emulator.
+# Serves the binary as function $1 (KAIROS_FUNCTION) through cargo-lambda's runtime emulator,
+# with any further arguments as NAME=VALUE environment variables.
 serve() {
+  local function=$1 extra=()
+  shift
+  for e in "$@"; do extra+=(--env-var "$e"); done
   if [ -n "$watch_pid" ]; then kill -- "-$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true; fi
   : >"$log"
   setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
-    --env-var "AWS_ENDPOINT_URL=$KAIROS_TEST_ENDPOINT" --env-var "KAIROS_TABLE=$table" --env-var "KAIROS_FUNCTION=$1" >"$log" 2>&1 &
+    --env-var "AWS_ENDPOINT_URL=$KAIROS_TEST_ENDPOINT" --env-var "KAIROS_TABLE=$table" --env-var "KAIROS_FUNCTION=$function" "${extra[@]}" >"$log" 2>&1 &
   watch_pid=$!
   for _ in $(seq 1 300); do
     grep -q "starting Runtime server" "$log" && break
@@ -108,4 +112,24 @@ echo "a stream record of cust-1001's browse part -> $out"
 printf '%s' "$out" | python3 -c 'import json,sys; assert json.load(sys.stdin)["batchItemFailures"] == [], "unexpected failures"'
 grep -q "stream batch handled" "$log" || { echo "the triggers function did not report its batch" >&2; exit 1; }
 echo "triggers: a real profile part decoded through the stream event"
+
+# The same binary as the scheduled campaigns, ticked by its schedule: with the samples deployed
+# (the birthday campaign is active), the day's run starts and its tasks reach the task queue.
+queue=$(.venv/bin/python -c 'import boto3, os, uuid
+sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+print(sqs.create_queue(QueueName="smoke-scheduled-" + uuid.uuid4().hex[:8])["QueueUrl"])')
+serve scheduled "KAIROS_TASK_QUEUE_URL=$queue" "KAIROS_SEGMENTS=2"
+tick=$(mktemp)
+echo '{"tick": "2026-12-02T00:00:00Z"}' >"$tick"
+out=$(invoke "$tick")
+rm -f "$tick"
+echo "a schedule tick -> $out"
+printf '%s' "$out" | QUEUE="$queue" .venv/bin/python -c 'import boto3, json, os, sys
+body = json.load(sys.stdin)
+runs = [r["run"] for r in body["runs"]]
+assert any(r.startswith("daily-") for r in runs), runs
+sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+waiting = sqs.get_queue_attributes(QueueUrl=os.environ["QUEUE"], AttributeNames=["ApproximateNumberOfMessages"])
+assert int(waiting["Attributes"]["ApproximateNumberOfMessages"]) == 2, waiting
+print("scheduled: the daily run started, one task per segment queued")'
 echo "cargo lambda: ok"
