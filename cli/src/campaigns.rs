@@ -58,6 +58,14 @@ pub enum CampaignsCommand {
         #[command(flatten)]
         store: crate::StoreArgs,
     },
+    /// A campaign's variants: sends, rewards (clicks), each one's rate and the share of sends
+    /// the bandit gives it now, and the holdout.
+    Stats {
+        #[arg(long)]
+        campaign: String,
+        #[command(flatten)]
+        store: crate::StoreArgs,
+    },
     /// Print the JSON Schema of campaign files.
     Schema,
 }
@@ -164,6 +172,13 @@ pub async fn run(command: CampaignsCommand) -> Result<ExitCode, String> {
                 return Err(format!("no profile of {customer}"));
             };
             println!("{} (version {}) for {customer}: variant {}", d.campaign.id, d.version, p.variant);
+            if p.held_out {
+                println!(
+                    "in the holdout ({}% of customers): this customer gets nothing from this campaign; shown as the others would get it",
+                    d.campaign.holdout_percent
+                );
+            }
+            println!("send time: {} ({})", p.send_at.at.to_rfc3339(), p.send_at.reason);
             match &p.would_send {
                 Ok(()) => println!("would send now: yes (consent, quiet hours and caps are decided at delivery)"),
                 Err(why) => println!("would send now: no: {}", why.0),
@@ -194,6 +209,29 @@ pub async fn run(command: CampaignsCommand) -> Result<ExitCode, String> {
                     }
                     Err(e) => println!("not sent: {e}"),
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignsCommand::Stats { campaign, store: args } => {
+            let store = args.open().await?;
+            let (deployed, _) = kairos::campaign::stored::current(&store).await.map_err(|e| e.to_string())?;
+            let Some(d) = deployed.iter().find(|d| d.campaign.id.as_str() == campaign) else {
+                return Err(format!("no deployed campaign {campaign}"));
+            };
+            let (counts, problems) =
+                kairos::campaign::stats::read(&store, &d.campaign.id).await.map_err(|e| e.to_string())?;
+            for e in &problems {
+                eprintln!("warning: a counter cannot be read and is left out: {e}");
+            }
+            let arms = kairos::campaign::stats::in_order(&d.campaign, &counts);
+            let share = kairos::campaign::bandit::allocation(&arms, 20_000);
+            println!(
+                "{} (version {}), holdout {}% (gets nothing)",
+                d.campaign.id, d.version, d.campaign.holdout_percent
+            );
+            println!("variant,sends,rewards,rate,share_of_next_sends");
+            for ((v, arm), share) in d.campaign.variants.iter().zip(&arms).zip(&share) {
+                println!("{},{},{},{:.4},{:.3}", v.id, arm.sends, arm.rewards, arm.mean(), share);
             }
             Ok(ExitCode::SUCCESS)
         }

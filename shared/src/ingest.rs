@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
 
+use crate::campaign::stats;
 use crate::catalogue;
 use crate::clock::Clock;
 use crate::event::{EventError, Inbound, ProductEvent, ShopEvent, parse_inbound};
@@ -123,6 +124,22 @@ pub struct BatchReport {
 }
 
 /// Ingests one batch. Never fails as a whole: every problem is a record's.
+/// The bandit's reward a click event carries: a click on a message of a campaign's variant.
+fn click(e: &ShopEvent) -> Option<stats::Counted<'_>> {
+    match &e.payload {
+        crate::event::Payload::MessageEngaged(m) if m.action == crate::event::Engagement::Clicked => {
+            Some(stats::Counted {
+                customer: &e.customer_id,
+                campaign: m.campaign_id.as_ref()?,
+                variant: m.variant.as_ref()?,
+                message: &m.message_id,
+                outcome: stats::Outcome::Rewarded,
+            })
+        }
+        _ => None,
+    }
+}
+
 pub async fn ingest_batch<S: Store, C: Clock>(
     store: &S,
     clock: &C,
@@ -246,8 +263,14 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
             }
         }
     }
+    // Clicks on a campaign's variant, applied now or before (a redelivery whose count was lost):
+    // counted for the variant's bandit, once per message.
+    let mut clicks = Vec::new();
     for (i, o) in outcome.into_iter().enumerate() {
         let Some(e) = &events[i] else { continue };
+        if matches!(o, Some(Ok(Applied::Applied | Applied::Duplicate))) {
+            clicks.extend(click(e).map(|c| (i, c)));
+        }
         match o {
             Some(Ok(Applied::Applied)) => report.applied += 1,
             Some(Ok(Applied::Duplicate)) => report.duplicates += 1,
@@ -261,6 +284,24 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
         }
     }
     report.customers = changed.len();
+    // Built in a plain loop, like the units above, so the future stays `Send`.
+    let mut counting = Vec::with_capacity(clicks.len());
+    for (i, c) in &clicks {
+        counting.push(async move { (*i, stats::record(store, c, now).await) });
+    }
+    let counted: Vec<_> = futures::stream::iter(counting).buffer_unordered(config.concurrency.max(1)).collect().await;
+    for (i, result) in counted {
+        match result {
+            Ok(_) => {}
+            // The record comes back; its event is then a duplicate, and the click is counted.
+            Err(e) if IngestError::Store(e.clone()).is_retryable() => {
+                report
+                    .failures
+                    .push(RecordFailure { record_id: records[i].id.to_string(), error: IngestError::Store(e) });
+            }
+            Err(e) => rejections.push((i, IngestError::Store(e))),
+        }
+    }
 
     // Built in a plain loop, like the units above, so the future stays `Send`.
     let mut applying = Vec::with_capacity(products.len());

@@ -12,6 +12,8 @@
 //! | churn score and win-back episode (nightly)   | `C#<customer>`             | `CHURN`                         |
 //! | recommendations (nightly)                    | `C#<customer>`             | `RECS`                          |
 //! | a once-only send already queued (TTL)        | `C#<customer>`             | `Q#<campaign>#<occurrence>`     |
+//! | a message's outcome already counted (TTL)    | `C#<customer>`             | `O#<campaign>#<message>#<kind>` |
+//! | a campaign's sends and rewards per variant   | `STATS#<campaign>`         | `<variant>#<shard>`             |
 //! | current send-time priors / churn model       | `STO#PRIORS` / `CHURN#MODEL` | `CURRENT`                     |
 //! | current recommendation model (summary)       | `REC#MODEL`                | `CURRENT`                       |
 //! | a job run's state, results, model (TTL)      | `JOB#<job>#<run>`          | `STATE`, `GATHER#<seg>`, `MODEL`, `APPLIED#<seg>` |
@@ -206,6 +208,23 @@ pub fn blob_chunk(head: &Key, tag: &str, n: u32) -> Key {
 /// customer's partition: it outlives the due send, whatever minute that was filed under.
 pub fn once_marker(customer: &CustomerId, campaign: &CampaignId, occurrence: &str) -> Key {
     Key::new(customer_pk(customer), format!("Q#{campaign}#{occurrence}"))
+}
+
+/// The marker that one outcome (`sent`, `rewarded`) of a message was counted.
+pub fn outcome_marker(customer: &CustomerId, campaign: &CampaignId, message: &str, kind: &str) -> Key {
+    Key::new(customer_pk(customer), format!("O#{campaign}#{message}#{kind}"))
+}
+
+/// Shards of a campaign's per-variant counters: each takes a share of the updates.
+pub const STATS_SHARDS: u32 = 8;
+
+pub fn campaign_stats_pk(campaign: &CampaignId) -> String {
+    format!("STATS#{campaign}")
+}
+
+/// One shard of a variant's counters.
+pub fn campaign_stats(campaign: &CampaignId, variant: &str, shard: u32) -> Key {
+    Key::new(campaign_stats_pk(campaign), format!("{variant}#{shard}"))
 }
 
 /// The partition holding the current version of every deployed campaign, one item each.

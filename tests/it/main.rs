@@ -14,3 +14,4 @@ mod schema;
 mod send_time;
 mod store_contract;
 mod triggers;
+mod variants;

@@ -2,6 +2,7 @@
 //! the line of every problem, and the checks that stop a mistake before a customer sees it.
 
 pub mod audience;
+pub mod bandit;
 pub mod check;
 pub mod exit;
 pub mod fire;
@@ -11,6 +12,7 @@ pub mod preview;
 pub mod render;
 pub mod scheduled;
 pub mod send_time;
+pub mod stats;
 pub mod stored;
 pub mod trigger;
 pub mod triggers;

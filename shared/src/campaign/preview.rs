@@ -1,6 +1,7 @@
-//! What a campaign would send one real customer now: the variant, each channel rendered from
-//! their profile, the nightly recommendations and the catalogue, and whether the send would
-//! still go (audience and exit conditions).
+//! What a campaign would send one real customer now: whether they are held out, the variant the
+//! bandit draws, each channel rendered from their profile, the nightly recommendations and the
+//! catalogue, when it would go (the send-time policy) and whether it would still go (audience
+//! and exit conditions).
 
 use std::collections::HashMap;
 
@@ -8,8 +9,11 @@ use chrono::{DateTime, Utc};
 
 use super::Campaign;
 use super::audience::Facts;
+use super::bandit::{choose, held_out};
 use super::exit::{Exited, check};
 use super::render::{Message, RenderError, Templates};
+use super::send_time::{Moment, moment};
+use super::stats;
 use crate::catalogue::{self, Product};
 use crate::churn::job::CustomerScore;
 use crate::contact::Channel;
@@ -19,12 +23,18 @@ use crate::ids::{CustomerId, ProductId, VariantId};
 use crate::keys;
 use crate::recommend::job::CustomerRecs;
 use crate::recommend::reason::explain;
+use crate::sto::job::{CustomerModel, history, segment};
+use crate::sto::posterior::Posterior;
 use crate::store::{Store, StoreError};
 
 /// The preview of one campaign for one customer.
 #[derive(Debug)]
 pub struct Preview {
+    /// In the campaign's holdout: the customer gets nothing from it (shown all the same).
+    pub held_out: bool,
     pub variant: VariantId,
+    /// When a send due now would go, and why.
+    pub send_at: Moment,
     /// Each channel in fallback order, rendered (or why it cannot be).
     pub messages: Vec<(Channel, Result<Message, RenderError>)>,
     /// Whether the send would still go now (the audience, the exit conditions as of the cart's
@@ -32,15 +42,6 @@ pub struct Preview {
     pub would_send: Result<(), Exited>,
     /// The recommendations shown, with their reasons.
     pub recommendations: Vec<(ProductId, String)>,
-}
-
-/// The variant a customer gets until the bandit allocates: one fixed per customer and campaign.
-pub fn variant_for<'a>(campaign: &'a Campaign, customer: &CustomerId) -> Option<&'a VariantId> {
-    let n = campaign.variants.len() as u32;
-    (n > 0).then(|| {
-        let i = crate::hash::bucket(&format!("{}/{customer}", campaign.id), n);
-        &campaign.variants[i as usize].id
-    })
 }
 
 /// The preview for `customer`, or `None` if Kairos has no profile of them.
@@ -98,12 +99,39 @@ pub async fn preview<S: Store>(
             preferences_url: "https://preferences.invalid/preview".into(),
         },
     });
-    let Some(variant) = variant_for(campaign, customer) else { return Ok(None) };
+    // A draw of the bandit for a send now, from the variants' results so far.
+    let (arms, problems) = stats::read(store, &campaign.id).await?;
+    for e in &problems {
+        tracing::error!(error = %e, "a variant's counters cannot be read; left out");
+    }
+    let key = format!("{customer}#{}#preview", campaign.id);
+    let Some(variant) = choose(campaign, &stats::in_order(campaign, &arms), &key) else { return Ok(None) };
+    let model: Option<CustomerModel> = crate::customers::output(store, customer, keys::SEND_TIME_MODEL).await?;
+    let priors = match &model {
+        Some(_) => None,
+        None => Some(crate::sto::job::current_priors(store).await?),
+    };
+    let posterior = || match (model, priors) {
+        (Some(m), _) => m.posterior,
+        (None, priors) => Posterior::new(
+            &profile.attention(now),
+            history(&profile),
+            segment(&profile).as_deref(),
+            &priors.unwrap_or_default(),
+            now,
+        ),
+    };
+    let due = match &campaign.trigger {
+        super::Trigger::Broadcast { at } => at.with_timezone(&Utc).max(now),
+        _ => now,
+    };
+    let send_at = moment(&campaign.send_time, due, profile.time_zone(), posterior, &key);
     let messages = campaign.channels.iter().map(|c| (*c, templates.render(variant, *c, &ctx))).collect();
     let cause_at = profile.browse.cart.updated_at.unwrap_or(now);
     let facts = Facts::of(&profile, churn.as_ref());
     let would_send = check(campaign, &facts, cause_at, product.map(|v| &v.product_id), None, now);
-    Ok(Some(Preview { variant: variant.clone(), messages, would_send, recommendations }))
+    let held_out = held_out(campaign, customer);
+    Ok(Some(Preview { held_out, variant: variant.clone(), send_at, messages, would_send, recommendations }))
 }
 
 #[cfg(test)]
@@ -149,7 +177,9 @@ mod tests {
         let Ok(Message::Email { text, .. }) = email else { panic!("{email:?}") };
         assert!(text.contains("2.469,00\u{a0}€"), "the cart total in German: {text}");
         assert!(p.variant == campaign.variants[0].id || p.variant == campaign.variants[1].id);
-        assert_eq!(variant_for(&campaign, &customer), Some(&p.variant), "the same variant every time");
+        let again = preview(&store, &campaign, &customer, &shop, now).await.unwrap().unwrap();
+        assert_eq!(again.variant, p.variant, "the same draw every time");
+        assert_eq!(p.send_at.at, now, "the cart reminder goes as soon as it is due");
         let later = now + Duration::minutes(10);
         ingest(
             &store,

@@ -341,6 +341,9 @@ pub struct MessageEngaged {
     pub action: Engagement,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campaign_id: Option<CampaignId>,
+    /// The campaign variant the message was (with `campaign_id`, a click counts for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<crate::ids::VariantId>,
 }
 
 /// Granted or revoked.

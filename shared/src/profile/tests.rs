@@ -124,6 +124,7 @@ fn engagement_lands_in_the_local_hour_once_the_zone_is_known() {
         channel: Channel::Email,
         action: EngagementAction::Opened,
         campaign_id: None,
+        variant: None,
     });
     let tz = Payload::CustomerUpdated(CustomerUpdated {
         time_zone: Some(Some(TimeZone::parse("America/New_York").unwrap())),
@@ -262,6 +263,7 @@ fn commutative_event(i: usize) -> impl Strategy<Value = ShopEvent> {
             channel: Channel::Email,
             action: [EngagementAction::Delivered, EngagementAction::Opened, EngagementAction::Clicked][a as usize],
             campaign_id: None,
+            variant: None,
         })),
     ];
     (secs, payload).prop_map(move |(s, p)| ev(&format!("e{i:03}"), s, p))

@@ -165,6 +165,7 @@ pub fn shop_events(seed: u64, customers: usize, count: usize, end: DateTime<Utc>
                 channel: Channel::Email,
                 action: [Engagement::Delivered, Engagement::Opened, Engagement::Clicked][rng.random_range(0..3)],
                 campaign_id: None,
+                variant: None,
             }),
             85..=91 => Payload::ConsentChanged(ConsentChanged {
                 channel: Channel::ALL[rng.random_range(0..3)],

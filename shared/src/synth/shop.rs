@@ -371,6 +371,7 @@ pub fn stream(config: &ShopConfig) -> Stream {
                             channel: Channel::Email,
                             action,
                             campaign_id: campaign.clone(),
+                            variant: None,
                         })
                     };
                     push(&mut events, &mut rng, c, send, engaged(Engagement::Delivered));
