@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use kairos::sto::decide::Policy;
+use kairos::sto::decide::{Policy, Reading};
 use kairos::sto::history::{Recommendation, read_history, recommend};
 use kairos::sto::sim::{SimConfig, evaluate};
 use kairos::sto::window::{QuietHours, Window};
@@ -37,6 +37,10 @@ pub struct RecommendArgs {
     /// Share of customers whose time is explored (Thompson sampling) rather than the best estimate.
     #[arg(long, default_value_t = 0.0)]
     explore: f64,
+    /// The channel the message goes by: email is read within hours of arriving, SMS and push
+    /// the moment they arrive, so their best send hour is later.
+    #[arg(long, default_value = "email", value_parser = channel)]
+    channel: kairos::contact::Channel,
     /// Where to write the CSV (default: standard output).
     #[arg(long)]
     output: Option<PathBuf>,
@@ -72,14 +76,35 @@ pub async fn run(command: StoCommand) -> Result<ExitCode, String> {
                 policy,
                 ..SimConfig::default()
             };
-            crate::print::raw(evaluate(&config));
+            // Both response models: email read within hours, SMS and push on arrival, each with
+            // the channel's reading, and SMS/push once more as if read like email (what one
+            // reading for every channel gives).
+            let runs = [
+                (Reading::WithinHours, Reading::WithinHours),
+                (Reading::OnArrival, Reading::OnArrival),
+                (Reading::OnArrival, Reading::WithinHours),
+            ];
+            for (n, (truth, assumed)) in runs.into_iter().enumerate() {
+                if n > 0 {
+                    println!();
+                }
+                let policy = Policy { reading: assumed, ..config.policy };
+                crate::print::raw(evaluate(&SimConfig { reading: truth, policy, ..config.clone() }));
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
+fn channel(text: &str) -> Result<kairos::contact::Channel, String> {
+    kairos::contact::Channel::ALL
+        .into_iter()
+        .find(|c| c.as_str() == text)
+        .ok_or_else(|| format!("{text:?} is not a channel (expected email, sms or push)"))
+}
+
 fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, String> {
-    let policy = Policy::new(args.explore, 0.0)?;
+    let policy = Policy::new(args.explore, 0.0)?.for_channel(args.channel);
     let file =
         std::fs::File::open(&args.history).map_err(|e| format!("cannot read {}: {e}", args.history.display()))?;
     let (rows, errors) = read_history(std::io::BufReader::new(file))?;

@@ -13,7 +13,7 @@
 //! | recommendations (nightly)                    | `C#<customer>`             | `RECS`                          |
 //! | a once-only send already queued (TTL)        | `C#<customer>`             | `Q#<campaign>#<occurrence>`     |
 //! | a message's outcome already counted (TTL)    | `C#<customer>`             | `O#<campaign>#<message>#<kind>` |
-//! | a campaign's sends and rewards per variant   | `STATS#<campaign>`         | `<variant>#<shard>`             |
+//! | a campaign's sends and rewards per variant   | `STATS#<campaign>#<shard>` | `<variant>`                     |
 //! | current send-time priors / churn model       | `STO#PRIORS` / `CHURN#MODEL` | `CURRENT`                     |
 //! | current recommendation model (summary)       | `REC#MODEL`                | `CURRENT`                       |
 //! | a job run's state, results, model (TTL)      | `JOB#<job>#<run>`          | `STATE`, `GATHER#<seg>`, `MODEL`, `APPLIED#<seg>` |
@@ -215,16 +215,17 @@ pub fn outcome_marker(customer: &CustomerId, campaign: &CampaignId, message: &st
     Key::new(customer_pk(customer), format!("O#{campaign}#{message}#{kind}"))
 }
 
-/// Shards of a campaign's per-variant counters: each takes a share of the updates.
+/// Shards of a campaign's per-variant counters, each its own partition: each takes a share of
+/// the updates (one partition takes 1,000 writes a second).
 pub const STATS_SHARDS: u32 = 8;
 
-pub fn campaign_stats_pk(campaign: &CampaignId) -> String {
-    format!("STATS#{campaign}")
+pub fn campaign_stats_pk(campaign: &CampaignId, shard: u32) -> String {
+    format!("STATS#{campaign}#{shard}")
 }
 
 /// One shard of a variant's counters.
 pub fn campaign_stats(campaign: &CampaignId, variant: &str, shard: u32) -> Key {
-    Key::new(campaign_stats_pk(campaign), format!("{variant}#{shard}"))
+    Key::new(campaign_stats_pk(campaign, shard), variant)
 }
 
 /// The partition holding the current version of every deployed campaign, one item each.

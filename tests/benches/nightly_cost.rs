@@ -162,8 +162,8 @@ fn main() {
         println!("churn model problems: {}", model.map(|m| m.body["model"]["problems"].to_string()).unwrap_or_default());
 
         // A broadcast to every customer who consented, each at their best hour of the next 24
-        // (the send-time model from the runs above): one scan, and per send its output, marker
-        // and due send in one transaction.
+        // (the send-time model from the runs above): one scan, and per send its once-marker and
+        // the due send in one transaction.
         let text = std::fs::read_to_string(kairos_tests::repo_root().join("campaigns/winter-sale.yaml")).expect("sample");
         let (campaign, problems) = kairos::campaign::load::read("winter-sale.yaml", &text);
         let mut campaign = campaign.unwrap_or_else(|| panic!("{problems:?}"));

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
+use kairos::campaign::bandit::held_out;
 use kairos::campaign::stored::deploy;
 use kairos::campaign::{SendTime, Status, Trigger, load};
 use kairos::due::DueSend;
@@ -64,6 +65,13 @@ async fn a_broadcast_queues_exactly_one_send_per_audience_member_at_their_local_
     campaign.send_time = SendTime::LocalTime { at: "10:00".into() };
     campaign.audience = Some(kairos::campaign::Filter::Country(vec!["DE".into(), "US".into()]));
     deploy(&store, &campaign, now).await.unwrap();
+    // Its holdout (5%) gets nothing.
+    let before = audience.len();
+    let audience: Vec<(String, Tz)> = audience
+        .into_iter()
+        .filter(|(id, _)| !held_out(&campaign, &kairos::ids::CustomerId::new(id.as_str()).unwrap()))
+        .collect();
+    assert!(audience.len() < before && audience.len() > before * 9 / 10, "{} of {before}", audience.len());
 
     let (sqs, url) = kairos_tests::task_queue("scheduled-tasks").await;
     let deps = Deps {
@@ -120,8 +128,10 @@ async fn a_broadcast_queues_exactly_one_send_per_audience_member_at_their_local_
     let again = tick(now + Duration::minutes(15)).await;
     assert_eq!(again["runs"][0]["state"]["phase"], "done", "{again}");
     assert_eq!(work().await, 0);
-    // A fix deployed after the run (a new version, a new run): every send was queued before.
+    // A fix deployed after the run (a new version, a new run, sends due at another minute):
+    // every send was queued before, and only its once-marker says so.
     campaign.name = "Winter sale 2026 (fixed)".into();
+    campaign.send_time = SendTime::LocalTime { at: "11:00".into() };
     deploy(&deps.store, &campaign, now).await.unwrap();
     let fixed = tick(now + Duration::minutes(30)).await;
     assert_eq!(fixed["runs"][0]["run"], "broadcast-winter-sale-v2", "{fixed}");

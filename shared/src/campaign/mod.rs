@@ -61,6 +61,13 @@ pub struct Campaign {
     pub offer: Option<Offer>,
 }
 
+impl Campaign {
+    /// The channel tried first (the send time is chosen for it): email if none is listed.
+    pub fn first_channel(&self) -> Channel {
+        self.channels.first().copied().unwrap_or(Channel::Email)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {

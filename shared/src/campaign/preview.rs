@@ -125,7 +125,7 @@ pub async fn preview<S: Store>(
         super::Trigger::Broadcast { at } => at.with_timezone(&Utc).max(now),
         _ => now,
     };
-    let send_at = moment(&campaign.send_time, due, profile.time_zone(), posterior, &key);
+    let send_at = moment(&campaign.send_time, campaign.first_channel(), due, profile.time_zone(), posterior, &key);
     let messages = campaign.channels.iter().map(|c| (*c, templates.render(variant, *c, &ctx))).collect();
     let cause_at = profile.browse.cart.updated_at.unwrap_or(now);
     let facts = Facts::of(&profile, churn.as_ref());

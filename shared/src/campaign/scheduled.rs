@@ -15,6 +15,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::audience::Facts;
+use super::bandit::held_out;
 use super::send_time::{local_instant, moment};
 use super::stored::{self, Deployed};
 use super::{Kind, SendTime, Status, Trigger};
@@ -78,7 +79,7 @@ pub fn plan(deployed: &[Deployed], now: DateTime<Utc>) -> Vec<Planned> {
             Trigger::Broadcast { at } => {
                 let at = at.with_timezone(&Utc);
                 if now >= at - Duration::hours(LEAD_HOURS) && now <= at + Duration::hours(LATE_HOURS) {
-                    let run = format!("broadcast-{}-v{}", d.campaign.id, d.version);
+                    let run = format!("broadcast-{}-v{}", run_name(&d.campaign.id), d.version);
                     runs.push(Planned { run, campaigns: vec![d.clone()] });
                 }
             }
@@ -112,30 +113,77 @@ pub async fn start_due<S: Store, Q: TaskQueue>(
     }
     let priors = crate::sto::job::current_priors(store).await?;
     let runner = Runner { store, queue, job: &ScheduledJob };
-    let mut started = Vec::new();
+    let (mut started, mut failed) = (Vec::new(), Vec::new());
     for p in planned {
-        let needs = |f: fn(&Trigger) -> bool| p.campaigns.iter().any(|d| f(&d.campaign.trigger));
-        let repurchase_days = if needs(|t| matches!(t, Trigger::ReplenishmentDue { .. })) {
-            repurchase_days(store).await?
-        } else {
-            BTreeMap::new()
+        // A run started before resumes with its own model: nothing to build.
+        let result = match runner.run_state(&p.run).await {
+            Ok(Some(_)) => runner.start(&p.run, segments, now).await,
+            Ok(None) => match model_for(store, p.campaigns, &priors, now).await {
+                Ok(model) => runner.start_with_model(&p.run, segments, &model, now).await,
+                Err(e) => Err(e.into()),
+            },
+            Err(e) => Err(e),
         };
-        let catalogue = if needs(|t| matches!(t, Trigger::BackInStock { .. } | Trigger::PriceDrop { .. })) {
-            let today = now.date_naive();
-            let (changes, problems) = changes::on_days(store, today - Duration::days(1), today).await?;
-            for e in &problems {
-                tracing::error!(error = %e, "a catalogue change cannot be read; left out");
+        // One run failing does not keep the others from starting.
+        match result {
+            Ok(state) => started.push((p.run, state)),
+            Err(e) => {
+                tracing::error!(run = p.run, error = %e, "a scheduled run could not start");
+                failed.push(format!("{}: {e}", p.run));
             }
-            changes
-        } else {
-            Vec::new()
-        };
-        let model = RunModel { campaigns: p.campaigns, priors: priors.clone(), repurchase_days, catalogue };
-        let state = runner.start_with_model(&p.run, segments, &model, now).await?;
-        started.push((p.run, state));
+        }
+    }
+    if !failed.is_empty() {
+        return Err(JobError::Invalid(format!("runs that could not start: {}", failed.join("; "))));
     }
     Ok(started)
 }
+
+/// The model a run starts with: its campaigns, the priors, and what its triggers look at.
+async fn model_for<S: Store>(
+    store: &S,
+    campaigns: Vec<Deployed>,
+    priors: &Priors,
+    now: DateTime<Utc>,
+) -> Result<RunModel, StoreError> {
+    let needs = |f: fn(&Trigger) -> bool| campaigns.iter().any(|d| f(&d.campaign.trigger));
+    let repurchase_days = if needs(|t| matches!(t, Trigger::ReplenishmentDue { .. })) {
+        repurchase_days(store).await?
+    } else {
+        BTreeMap::new()
+    };
+    let catalogue = if needs(|t| matches!(t, Trigger::BackInStock { .. } | Trigger::PriceDrop { .. })) {
+        // Three days: a change stamped late yesterday that arrived after yesterday's run.
+        let today = now.date_naive();
+        let (mut changes, problems) = changes::on_days(store, today - Duration::days(2), today).await?;
+        for e in &problems {
+            tracing::error!(error = %e, "a catalogue change cannot be read; left out");
+        }
+        // The latest change per product and kind is enough; the newest first if there are too many.
+        changes.sort_by_key(|c| std::cmp::Reverse(c.at));
+        let mut seen = std::collections::HashSet::new();
+        changes.retain(|c| seen.insert((c.product.clone(), c.kind.name())));
+        if changes.len() > MAX_CHANGES {
+            tracing::warn!(
+                changes = changes.len(),
+                kept = MAX_CHANGES,
+                "more catalogue changes than a run carries; the newest kept"
+            );
+            changes.truncate(MAX_CHANGES);
+        }
+        let mut by_product: BTreeMap<ProductId, Vec<Change>> = BTreeMap::new();
+        for c in changes {
+            by_product.entry(c.product.clone()).or_default().push(c);
+        }
+        by_product
+    } else {
+        BTreeMap::new()
+    };
+    Ok(RunModel { campaigns, priors: priors.clone(), repurchase_days, catalogue })
+}
+
+/// Catalogue changes one daily run carries at most (each segment reads them with the model).
+const MAX_CHANGES: usize = 20_000;
 
 /// Each replenishable product's typical repurchase interval, from the last recommendation build
 /// (none before the first, or once its run has expired).
@@ -159,6 +207,17 @@ async fn repurchase_days<S: Store>(store: &S) -> Result<BTreeMap<ProductId, u32>
         .collect())
 }
 
+/// A campaign id as it can appear in a run id (no `#`, not too long): itself when it can, else
+/// a digest of it.
+fn run_name(id: &crate::ids::CampaignId) -> String {
+    let s = id.as_str();
+    if s.len() <= 60 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        s.to_string()
+    } else {
+        format!("{:016x}", crate::hash::mixed64(s.as_bytes()))
+    }
+}
+
 /// What a run applies: its campaigns, the send-time priors for optimised moments, and for the
 /// daily run the repurchase intervals and catalogue changes its triggers look at.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -167,8 +226,9 @@ pub struct RunModel {
     pub priors: Priors,
     #[serde(default)]
     pub repurchase_days: BTreeMap<ProductId, u32>,
+    /// The catalogue's changes, by product.
     #[serde(default)]
-    pub catalogue: Vec<Change>,
+    pub catalogue: BTreeMap<ProductId, Vec<Change>>,
 }
 
 /// The sends one customer gets from a run (what `apply` returns; not stored).
@@ -251,10 +311,14 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
         let h = history(profile);
         Posterior::new(&profile.attention(now), h, segment(profile).as_deref(), &model.priors, now)
     };
+    // What they bought when, once per customer (refills and news about products both ask).
+    let bought = std::cell::OnceCell::new();
+    let bought = || bought.get_or_init(|| last_bought(profile));
     let mut out = Vec::new();
     for d in &model.campaigns {
         let c = &d.campaign;
         if c.status != Status::Active
+            || held_out(c, &profile.customer_id)
             || !reachable(profile, c)
             || c.audience.as_ref().is_some_and(|a| !a.matches(&facts, now))
         {
@@ -273,7 +337,7 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
                          product: Option<&ProductId>,
                          why: String| {
             let key = format!("{}#{}#{occurrence}", profile.customer_id, c.id);
-            let m = moment(&c.send_time, from, tz, posterior, &key);
+            let m = moment(&c.send_time, c.first_channel(), from, tz, posterior, &key);
             out.push(DueSend {
                 customer_id: profile.customer_id.clone(),
                 campaign_id: c.id.clone(),
@@ -289,7 +353,9 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
         match &c.trigger {
             Trigger::Broadcast { at } => {
                 let at = at.with_timezone(&Utc);
-                queue("broadcast".into(), at, at, None, format!("broadcast from {}", at.format("%Y-%m-%d %H:%M UTC")));
+                // A run that started late picks moments from now on, never in the past.
+                let why = format!("broadcast from {}", at.format("%Y-%m-%d %H:%M UTC"));
+                queue("broadcast".into(), at, at.max(now), None, why);
             }
             Trigger::Birthday { days_before } => {
                 let Some(birthday) = current(&profile.contact.details.birthday) else { continue };
@@ -310,8 +376,12 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
                 }
             }
             Trigger::ReplenishmentDue { days_before } => {
-                for (product, last) in last_bought(profile) {
-                    let Some(&every) = model.repurchase_days.get(product) else { continue };
+                for (product, last) in bought() {
+                    let Some(&every) = model.repurchase_days.get(*product) else { continue };
+                    // Not before the day after the purchase (a `days_before` as long as the interval).
+                    if *days_before >= every {
+                        continue;
+                    }
                     let last_day = last.with_timezone(&tz).date_naive();
                     let lead = i64::from(every) - i64::from(*days_before);
                     let Some(day) = last_day.checked_add_signed(Duration::days(lead)) else { continue };
@@ -321,27 +391,36 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
                     }
                     let Some(from) = day_start(day) else { continue };
                     let why = format!("bought {product} on {last_day}; it lasts about {every} days");
-                    queue(format!("replenish-{product}-{last_day}"), last, from, Some(product), why);
+                    // Named by the purchase's UTC day: the same whatever zone the customer is in later.
+                    let occurrence = format!("replenish-{product}-{}", last.date_naive());
+                    queue(occurrence, *last, from, Some(product), why);
                 }
             }
             Trigger::BackInStock { viewed_within_days } | Trigger::PriceDrop { viewed_within_days, .. } => {
-                for change in &model.catalogue {
-                    let news = match (&c.trigger, &change.kind) {
-                        (Trigger::BackInStock { .. }, ChangeKind::Restocked) => {
-                            Some(("restock", "back in stock".into()))
+                let within = Duration::days(i64::from(*viewed_within_days));
+                for view in &profile.browse.views {
+                    for change in model.catalogue.get(&view.product_id).into_iter().flatten() {
+                        let news = match (&c.trigger, &change.kind) {
+                            (Trigger::BackInStock { .. }, ChangeKind::Restocked) => {
+                                Some(("restock", "back in stock".into()))
+                            }
+                            (Trigger::PriceDrop { min_drop_percent, .. }, kind) => kind
+                                .drop_percent()
+                                .filter(|p| *p >= f64::from(*min_drop_percent))
+                                .map(|p| ("price", format!("{p:.0}% cheaper"))),
+                            _ => None,
+                        };
+                        let Some((name, what)) = news else { continue };
+                        // Viewed within the window before the change (or since), not bought since.
+                        let bought_since = bought().get(&change.product).is_some_and(|t| *t >= change.at);
+                        if view.at < change.at - within || bought_since {
+                            continue;
                         }
-                        (Trigger::PriceDrop { min_drop_percent, .. }, kind) => kind
-                            .drop_percent()
-                            .filter(|p| *p >= f64::from(*min_drop_percent))
-                            .map(|p| ("price", format!("{p:.0}% cheaper"))),
-                        _ => None,
-                    };
-                    let Some((name, what)) = news else { continue };
-                    if interested(profile, change, *viewed_within_days) {
+                        let Some(from) = day_start(today) else { continue };
                         let since = change.at.format("%Y-%m-%d %H:%M UTC");
                         let why = format!("viewed {} and it is {what} since {since}", change.product);
                         let occurrence = format!("{name}-{}-{}", change.product, change.at.date_naive());
-                        queue(occurrence, change.at, change.at.max(now), Some(&change.product), why);
+                        queue(occurrence, change.at, from, Some(&change.product), why);
                     }
                 }
             }
@@ -351,9 +430,15 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
                 if now - score.scored_at > Duration::days(STALE_SCORE_DAYS) {
                     continue;
                 }
+                // A purchase since the score: they are back, whatever it said.
+                if profile.purchases().last_purchase_at.is_some_and(|t| t > score.scored_at) {
+                    continue;
+                }
                 let band = RiskBand::of(score.score.p_alive);
-                let lapse =
-                    score.winback.lapse_after.or_else(|| profile.purchases().last_purchase_at.map(|t| t.date_naive()));
+                // The lapse is named by the last purchase's day as the churn job counts days (the
+                // shop's offset): the episode the job flagged, or the last purchase.
+                let flagged = score.winback.flagged.then_some(score.winback.lapse_after).flatten();
+                let lapse = flagged.or_else(|| last_purchase_day(profile));
                 let (Some(lapse), true) = (lapse, band >= *min_risk) else { continue };
                 let Some(from) = day_start(today) else { continue };
                 let why = format!(
@@ -370,6 +455,11 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
     out
 }
 
+/// The day of the customer's last purchase, in the shop's offset (as the churn model counts).
+fn last_purchase_day(profile: &Profile) -> Option<NaiveDate> {
+    profile.order_records().filter(|o| o.counts_as_purchase()).filter_map(|o| o.placed.as_ref()).map(|p| p.day).max()
+}
+
 /// A churn score older than this many days does not start a win-back.
 const STALE_SCORE_DAYS: i64 = 3;
 
@@ -384,17 +474,6 @@ fn last_bought(profile: &Profile) -> BTreeMap<&ProductId, DateTime<Utc>> {
         }
     }
     last
-}
-
-/// Whether a catalogue change is news to the customer: they viewed the product within `days`
-/// before it (or since), and have not bought it since.
-fn interested(profile: &Profile, change: &Change, days: u32) -> bool {
-    let viewed = profile
-        .browse
-        .views
-        .iter()
-        .any(|v| v.product_id == change.product && v.at >= change.at - Duration::days(i64::from(days)));
-    viewed && last_bought(profile).get(&change.product).is_none_or(|t| *t < change.at)
 }
 
 /// Whether `day` is the birthday `month`-`day`; 29 February is kept on 28 February in other years.
@@ -578,7 +657,7 @@ mod tests {
         let at = utc("2026-12-01T08:00:00Z");
         let amount = |s: &str| crate::money::Amount::parse(s).unwrap();
         let eur = crate::money::Currency::new("EUR").unwrap();
-        let catalogue = vec![
+        let catalogue = [
             Change { product: sku("boots"), at, kind: ChangeKind::Restocked },
             Change {
                 product: sku("boots"),
@@ -591,7 +670,11 @@ mod tests {
                 kind: ChangeKind::Cheaper { from: amount("20"), to: amount("19"), currency: eur },
             },
         ];
-        let model = RunModel { campaigns: vec![restock, cheaper], catalogue, ..RunModel::default() };
+        let mut by_product: BTreeMap<ProductId, Vec<Change>> = BTreeMap::new();
+        for c in catalogue {
+            by_product.entry(c.product.clone()).or_default().push(c);
+        }
+        let model = RunModel { campaigns: vec![restock, cheaper], catalogue: by_product, ..RunModel::default() };
         let now = utc("2026-12-02T00:10:00Z");
         let mut viewer = profile("c-1", "Europe/Berlin", None, true);
         with(&mut viewer, "v1", "2026-11-25T10:00:00Z", "product_viewed", serde_json::json!({"product_id": "boots"}));
@@ -600,7 +683,8 @@ mod tests {
         let names: Vec<(&str, &str)> = due.iter().map(|s| (s.campaign_id.as_str(), s.occurrence.as_str())).collect();
         // The scarf is only 5% cheaper.
         assert_eq!(names, [("birthday", "restock-boots-2026-12-01"), ("drop", "price-boots-2026-12-01")]);
-        assert!(due.iter().all(|s| s.due_at == now && s.product == Some(sku("boots"))));
+        // Found after midnight: sent from 09:00 in Berlin, not in the night.
+        assert!(due.iter().all(|s| s.due_at == utc("2026-12-02T08:00:00Z") && s.product == Some(sku("boots"))));
         // Viewed too long ago, or bought since: nothing.
         let mut old = profile("c-2", "Europe/Berlin", None, true);
         with(&mut old, "v1", "2026-10-01T10:00:00Z", "product_viewed", serde_json::json!({"product_id": "boots"}));

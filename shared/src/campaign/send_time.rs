@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::SendTime;
+use crate::contact::Channel;
 use crate::sto::decide::{Policy, decide};
 use crate::sto::posterior::Posterior;
 use crate::sto::window::Window;
@@ -18,11 +19,13 @@ pub struct Moment {
     pub reason: String,
 }
 
-/// The moment `policy` picks for a send due at `due`, for a customer in `tz`. `posterior` is
-/// asked for only by the optimised policy (it costs a model evaluation). `key` names the send
-/// (customer, campaign, occurrence): the same send always gets the same moment.
+/// The moment `policy` picks for a send due at `due` by `channel` (how soon it is read decides
+/// the best hour), for a customer in `tz`. `posterior` is asked for only by the optimised
+/// policy (it costs a model evaluation). `key` names the send (customer, campaign, occurrence):
+/// the same send always gets the same moment.
 pub fn moment(
     policy: &SendTime,
+    channel: Channel,
     due: DateTime<Utc>,
     tz: Tz,
     posterior: impl FnOnce() -> Posterior,
@@ -41,10 +44,12 @@ pub fn moment(
         SendTime::Optimised { within_hours } => {
             let window = Window::new(due, due + Duration::hours(i64::from((*within_hours).max(1))));
             match window {
-                Ok(window) => match decide(&posterior(), tz, &window, &[], due, &Policy::default(), key) {
-                    Ok(d) => Moment { at: d.send_at, reason: d.reason },
-                    Err(e) => Moment { at: due, reason: format!("as soon as it is due ({e})") },
-                },
+                Ok(window) => {
+                    match decide(&posterior(), tz, &window, &[], due, &Policy::default().for_channel(channel), key) {
+                        Ok(d) => Moment { at: d.send_at, reason: d.reason },
+                        Err(e) => Moment { at: due, reason: format!("as soon as it is due ({e})") },
+                    }
+                }
                 Err(e) => Moment { at: due, reason: format!("as soon as it is due ({e})") },
             }
         }
@@ -91,26 +96,35 @@ mod tests {
         let berlin: Tz = "Europe/Berlin".parse().unwrap();
         let ten = SendTime::LocalTime { at: "10:00".into() };
         // Summer time: 10:00 in Berlin is 08:00 UTC.
-        let m = moment(&ten, utc("2026-07-01T06:00:00Z"), berlin, flat, "k");
+        let m = moment(&ten, Channel::Email, utc("2026-07-01T06:00:00Z"), berlin, flat, "k");
         assert_eq!(m.at, utc("2026-07-01T08:00:00Z"));
         // Past today's 10:00: tomorrow's.
-        assert_eq!(moment(&ten, utc("2026-07-01T09:00:00Z"), berlin, flat, "k").at, utc("2026-07-02T08:00:00Z"));
+        assert_eq!(
+            moment(&ten, Channel::Email, utc("2026-07-01T09:00:00Z"), berlin, flat, "k").at,
+            utc("2026-07-02T08:00:00Z")
+        );
         // The night clocks go back (25 October 2026): 10:00 is then 09:00 UTC.
-        assert_eq!(moment(&ten, utc("2026-10-25T01:00:00Z"), berlin, flat, "k").at, utc("2026-10-25T09:00:00Z"));
+        assert_eq!(
+            moment(&ten, Channel::Email, utc("2026-10-25T01:00:00Z"), berlin, flat, "k").at,
+            utc("2026-10-25T09:00:00Z")
+        );
         // 02:30 does not exist on 29 March 2026 in Berlin: an hour later, 03:30 CEST.
         let skipped = SendTime::LocalTime { at: "02:30".into() };
-        assert_eq!(moment(&skipped, utc("2026-03-28T23:00:00Z"), berlin, flat, "k").at, utc("2026-03-29T01:30:00Z"));
+        assert_eq!(
+            moment(&skipped, Channel::Email, utc("2026-03-28T23:00:00Z"), berlin, flat, "k").at,
+            utc("2026-03-29T01:30:00Z")
+        );
     }
 
     #[test]
     fn immediate_is_the_due_moment_and_optimised_stays_in_its_window_the_same_every_time() {
         let ny: Tz = "America/New_York".parse().unwrap();
         let due = utc("2026-12-01T14:00:00Z");
-        assert_eq!(moment(&SendTime::Immediate, due, ny, flat, "k").at, due);
+        assert_eq!(moment(&SendTime::Immediate, Channel::Email, due, ny, flat, "k").at, due);
         let policy = SendTime::Optimised { within_hours: 12 };
-        let m = moment(&policy, due, ny, flat, "c-1#sale#broadcast");
+        let m = moment(&policy, Channel::Email, due, ny, flat, "c-1#sale#broadcast");
         assert!(m.at >= due && m.at < due + Duration::hours(12), "{m:?}");
         assert!(!m.reason.is_empty());
-        assert_eq!(moment(&policy, due, ny, flat, "c-1#sale#broadcast"), m);
+        assert_eq!(moment(&policy, Channel::Email, due, ny, flat, "c-1#sale#broadcast"), m);
     }
 }

@@ -4,8 +4,8 @@
 //!
 //! A count is the outcome's marker in the customer's partition and the counter's new value, in
 //! one transaction: the marker exists only if the count was added, so a redelivered event or a
-//! retried send adds nothing. Counters are spread over a few shards per variant (picked by the
-//! message) so a busy campaign's updates do not all race for one item.
+//! retried send adds nothing. Counters are spread over a few partitions per campaign (picked by
+//! the message) so a busy campaign's updates do not all race for one item or partition.
 
 use std::collections::BTreeMap;
 
@@ -96,12 +96,16 @@ pub async fn read<S: Store>(
     store: &S,
     campaign: &CampaignId,
 ) -> Result<(BTreeMap<String, Arm>, Vec<StoreError>), StoreError> {
-    let (shards, problems) = query_decoded::<S, Counts>(store, &keys::campaign_stats_pk(campaign), "").await?;
     let mut arms: BTreeMap<String, Arm> = BTreeMap::new();
-    for s in shards {
-        let arm = arms.entry(s.variant).or_default();
-        arm.sends += s.sends;
-        arm.rewards += s.rewards;
+    let mut problems = Vec::new();
+    for shard in 0..keys::STATS_SHARDS {
+        let (counts, broken) = query_decoded::<S, Counts>(store, &keys::campaign_stats_pk(campaign, shard), "").await?;
+        problems.extend(broken);
+        for s in counts {
+            let arm = arms.entry(s.variant).or_default();
+            arm.sends += s.sends;
+            arm.rewards += s.rewards;
+        }
     }
     Ok((arms, problems))
 }

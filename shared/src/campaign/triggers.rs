@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::bandit::held_out;
 use super::fire::{Change, fire};
 use super::stored::Deployed;
 use crate::customers::decode_part;
@@ -27,6 +28,8 @@ pub struct Outcome {
     pub queued: usize,
     /// Sends this record's causes had queued before (a redelivery).
     pub already: usize,
+    /// Causes whose customer is in the campaign's holdout: nothing queued.
+    pub held_out: usize,
 }
 
 /// Whether a record can start anything: a profile part of a customer (the rest of the table —
@@ -75,6 +78,11 @@ pub async fn handle<S: Store>(
         _ => Vec::new(),
     };
     for (deployed, f) in fired {
+        // The campaign's holdout gets nothing from it (and is measured against those who do).
+        if held_out(&deployed.campaign, &customer) {
+            outcome.held_out += 1;
+            continue;
+        }
         let send = DueSend {
             customer_id: customer.clone(),
             campaign_id: deployed.campaign.id.clone(),

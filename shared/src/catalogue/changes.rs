@@ -35,7 +35,7 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             ChangeKind::Restocked => "restock",
             ChangeKind::Cheaper { .. } => "price",

@@ -526,11 +526,10 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
         if !(1..=MAX_SEGMENTS).contains(&total) {
             return Err(JobError::Invalid(format!("{total} segments (expected 1 to {MAX_SEGMENTS})")));
         }
-        // The model first: a state that says "applying" always finds it.
+        // The model first: a state that says "applying" always finds it. Only the first is
+        // kept (two starts racing: the second's is dropped, and segments read one model).
         let model_key = self.key(run, keys::JOB_MODEL);
-        if self.store.get(&model_key).await?.is_none() {
-            blob::put(self.store, &model_key, model, Condition::Always, Self::expiry(now)).await?;
-        }
+        blob::put(self.store, &model_key, model, Condition::NotExists, Self::expiry(now)).await?;
         let fresh = RunState {
             phase: RunPhase::Applying,
             total,
@@ -547,6 +546,12 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             return Ok(self.state(run).await?.map_or(fresh, |(s, _)| s));
         }
         self.start(run, total, now).await
+    }
+
+    /// The state of run `run`, if it was started.
+    pub async fn run_state(&self, run: &str) -> Result<Option<RunState>, JobError> {
+        check_run_id(run)?;
+        Ok(self.state(run).await?.map(|(s, _)| s))
     }
 
     /// Does one task. `Ok` means the message can be deleted; `Ok(Some(report))` that this task

@@ -19,23 +19,60 @@ use serde::{Deserialize, Serialize};
 
 use crate::week::HourOfWeek;
 
-use super::posterior::{Posterior, PriorSource};
+use super::posterior::{ON_ARRIVAL_LAG, Posterior, PriorSource, RESPONSE_LAG};
 use super::window::{Candidate, QuietHours, Window, candidates};
+use crate::contact::Channel;
 
-/// Shares of decisions that explore and that are held out.
+/// How soon a message is read after it arrives: it decides whose attention a send at an hour
+/// earns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reading {
+    /// Within a few hours (email): the next hours' attention counts, the first most.
+    #[default]
+    WithinHours,
+    /// The moment it arrives or never (SMS, push): the arrival hour's attention counts.
+    OnArrival,
+}
+
+impl Reading {
+    pub fn of(channel: Channel) -> Reading {
+        match channel {
+            Channel::Email => Reading::WithinHours,
+            Channel::Sms | Channel::Push => Reading::OnArrival,
+        }
+    }
+
+    /// The weights of the hours after arrival.
+    pub fn lag(self) -> &'static [f64] {
+        match self {
+            Reading::WithinHours => &RESPONSE_LAG,
+            Reading::OnArrival => &ON_ARRIVAL_LAG,
+        }
+    }
+}
+
+/// Shares of decisions that explore and that are held out, and how the message is read.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Policy {
     pub explore_share: f64,
     pub holdout_share: f64,
+    #[serde(default)]
+    pub reading: Reading,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { explore_share: 0.1, holdout_share: 0.05 }
+        Policy { explore_share: 0.1, holdout_share: 0.05, reading: Reading::WithinHours }
     }
 }
 
 impl Policy {
+    /// This policy for messages on `channel`.
+    pub fn for_channel(self, channel: Channel) -> Policy {
+        Policy { reading: Reading::of(channel), ..self }
+    }
+
     pub fn new(explore_share: f64, holdout_share: f64) -> Result<Self, String> {
         let ok = |x: f64| (0.0..=1.0).contains(&x);
         if !ok(explore_share) || !ok(holdout_share) || explore_share + holdout_share > 1.0 {
@@ -43,7 +80,7 @@ impl Policy {
                 "explore share {explore_share} and holdout share {holdout_share} must each be between 0 and 1 and sum to at most 1"
             ));
         }
-        Ok(Policy { explore_share, holdout_share })
+        Ok(Policy { explore_share, holdout_share, reading: Reading::WithinHours })
     }
 }
 
@@ -94,7 +131,8 @@ pub fn decide(
     let mut rng = ChaCha8Rng::seed_from_u64(seed(key));
     let draw: f64 = rng.random();
     let mean = posterior.mean();
-    let score = |shares: &[f64; 168], c: &Candidate| Posterior::relative_attention(shares, c.hour);
+    let lag = policy.reading.lag();
+    let score = |shares: &[f64; 168], c: &Candidate| Posterior::relative_attention(shares, c.hour, lag);
     let best_by = |shares: &[f64; 168]| {
         // Earliest wins ties: sooner is better when nothing else differs.
         options.iter().fold(None::<(&Candidate, f64)>, |best, c| {

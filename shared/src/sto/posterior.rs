@@ -14,9 +14,12 @@ use super::prior::{Prior, Priors};
 use super::smooth::smooth;
 use crate::attention::Attention;
 
-/// How a message sent at an hour gets read over the following hours: mostly in the first one
-/// or two, a little later. Used to score a send hour by the attention that follows it.
+/// How an email sent at an hour gets read over the following hours: mostly in the first one or
+/// two, a little later. Used to score a send hour by the attention that follows it.
 pub const RESPONSE_LAG: [f64; 4] = [0.4, 0.3, 0.2, 0.1];
+/// How an SMS or a push notification gets read: the moment it arrives, or not at all (a little
+/// weight on the next hour, for a send late in the hour).
+pub const ON_ARRIVAL_LAG: [f64; 2] = [0.85, 0.15];
 /// Messages' worth of pseudo-evidence the population response rate carries for a customer.
 const RESPONSE_PRIOR_MESSAGES: f64 = 5.0;
 /// Smallest α for any hour, so Thompson sampling is always defined.
@@ -105,11 +108,10 @@ impl Posterior {
         draws
     }
 
-    /// How much of the customer's attention follows a send at `hour`, relative to a send at a
-    /// random hour (1.0).
-    pub fn relative_attention(shares: &[f64; HOURS_PER_WEEK], hour: HourOfWeek) -> f64 {
-        let lagged: f64 =
-            RESPONSE_LAG.iter().enumerate().map(|(k, w)| w * shares[(hour.index() + k) % HOURS_PER_WEEK]).sum();
+    /// How much of the customer's attention follows a send at `hour`, read over the hours after
+    /// arrival with weights `lag`, relative to a send at a random hour (1.0).
+    pub fn relative_attention(shares: &[f64; HOURS_PER_WEEK], hour: HourOfWeek, lag: &[f64]) -> f64 {
+        let lagged: f64 = lag.iter().enumerate().map(|(k, w)| w * shares[(hour.index() + k) % HOURS_PER_WEEK]).sum();
         lagged * HOURS_PER_WEEK as f64
     }
 

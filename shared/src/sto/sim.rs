@@ -7,6 +7,8 @@
 //! it arrives (before it is buried) and then choose to, with a personal probability. So the true
 //! chance of engagement for a send at hour h is `q · (1 − exp(−Σ_{k<3} λ(h + k)))` — a
 //! different form from the model's, which only assumes that attention after a send matters.
+//! A message read the moment it arrives or never (SMS, push: `Reading::OnArrival`) counts the
+//! arrival hour's checks alone.
 //! Heavy, normal and sparse engagers differ in checks, sessions and `q`; some use a privacy proxy
 //! that "opens" every message seconds after delivery.
 //!
@@ -28,13 +30,21 @@ use crate::ids::MessageId;
 use crate::profile::engagement::{Engagement, EngagementKind};
 use crate::week::{HOURS_PER_WEEK, HourOfWeek};
 
-use super::decide::{Arm, Policy, decide};
+use super::decide::{Arm, Policy, Reading, decide};
 use super::posterior::{History, Posterior};
 use super::prior::{PriorStats, Priors};
 use super::window::{Candidate, QuietHours, Window, candidates, local_to_utc};
 
-/// Hours after arrival in which a message can still be read.
+/// Hours after arrival in which an email can still be read.
 const READ_WITHIN_HOURS: usize = 3;
+
+/// The hours after arrival a message can be read in.
+fn read_hours(reading: Reading) -> usize {
+    match reading {
+        Reading::WithinHours => READ_WITHIN_HOURS,
+        Reading::OnArrival => 1,
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -47,6 +57,9 @@ pub struct SimConfig {
     pub seed: u64,
     pub policy: Policy,
     pub quiet: QuietHours,
+    /// How the simulated customers read a message (the truth; the policy says what the model
+    /// assumes).
+    pub reading: Reading,
 }
 
 impl Default for SimConfig {
@@ -57,11 +70,12 @@ impl Default for SimConfig {
             warmup_weeks: 6,
             weeks: 6,
             seed: 2026,
-            policy: Policy { explore_share: 0.1, holdout_share: 0.0 },
+            policy: Policy { explore_share: 0.1, holdout_share: 0.0, reading: Reading::WithinHours },
             quiet: QuietHours::new(
                 chrono::NaiveTime::from_hms_opt(21, 0, 0).unwrap_or_default(),
                 chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
             ),
+            reading: Reading::WithinHours,
         }
     }
 }
@@ -163,8 +177,9 @@ impl SimCustomer {
     }
 
     /// The true probability of engagement with a message arriving at local hour `hour`.
-    pub fn engagement_probability(&self, hour: HourOfWeek) -> f64 {
-        let checks: f64 = (0..READ_WITHIN_HOURS).map(|k| self.checks[(hour.index() + k) % HOURS_PER_WEEK]).sum();
+    pub fn engagement_probability(&self, hour: HourOfWeek, reading: Reading) -> f64 {
+        let hours = read_hours(reading);
+        let checks: f64 = (0..hours).map(|k| self.checks[(hour.index() + k) % HOURS_PER_WEEK]).sum();
         self.appeal * (1.0 - (-checks).exp())
     }
 }
@@ -296,7 +311,7 @@ pub fn evaluate(config: &SimConfig) -> Report {
             let start = week_start(w);
             let window = weekly_window(start, c.tz);
             let send = fixed_time(start, &window, c.tz, &quiet);
-            deliver(config.seed, i, w, c, &mut observed[i], send, &format!("news-{w}"));
+            deliver(config, i, w, c, &mut observed[i], send, &format!("news-{w}"));
             simulate_sessions(config.seed, i, w, c, &mut observed[i], start);
         }
     }
@@ -343,12 +358,12 @@ pub fn evaluate(config: &SimConfig) -> Report {
                 (Strategy::Fixed, Some(fixed_time(start, &window, c.tz, &quiet))),
                 (Strategy::LocalFixed, Some(local_default)),
                 (Strategy::Kairos, kairos.as_ref().map(|d| d.send_at)),
-                (Strategy::Oracle, oracle_time(c, &options)),
+                (Strategy::Oracle, oracle_time(c, &options, config.reading)),
             ];
             for (strategy, at) in choices {
                 let Some(at) = at else { continue };
                 let hour = HourOfWeek::at(at, c.tz);
-                let p = c.engagement_probability(hour);
+                let p = c.engagement_probability(hour, config.reading);
                 let engaged = outcome(config.seed, i, w, hour) < p;
                 let entry = result.tallies.entry(strategy).or_default();
                 for tally in std::iter::once(&mut entry.0).chain(c.is_new.then_some(&mut entry.1)) {
@@ -359,7 +374,7 @@ pub fn evaluate(config: &SimConfig) -> Report {
             }
             // Only Kairos's own sends teach it; every customer keeps browsing the site.
             if let Some(d) = &kairos {
-                deliver(config.seed, i, w, c, &mut observed[i], d.send_at, &format!("weekly-{w}"));
+                deliver(config, i, w, c, &mut observed[i], d.send_at, &format!("weekly-{w}"));
             }
             simulate_sessions(config.seed, i, w, c, &mut observed[i], start);
         }
@@ -388,10 +403,10 @@ fn local_fixed_time(week: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
     local_to_utc(local_tuesday.and_hms_opt(10, 0, 0).unwrap_or_default(), tz)
 }
 
-fn oracle_time(c: &SimCustomer, options: &[Candidate]) -> Option<DateTime<Utc>> {
+fn oracle_time(c: &SimCustomer, options: &[Candidate], reading: Reading) -> Option<DateTime<Utc>> {
     options
         .iter()
-        .max_by(|a, b| c.engagement_probability(a.hour).total_cmp(&c.engagement_probability(b.hour)))
+        .max_by(|a, b| c.engagement_probability(a.hour, reading).total_cmp(&c.engagement_probability(b.hour, reading)))
         .map(|o| o.at)
 }
 
@@ -401,22 +416,32 @@ fn outcome(seed: u64, customer: usize, week: i64, hour: HourOfWeek) -> f64 {
 }
 
 /// A message arrives at `at`: a delivery, a proxy's machine open, and maybe a real open and click.
-fn deliver(seed: u64, i: usize, week: i64, c: &SimCustomer, o: &mut Observed, at: DateTime<Utc>, message: &str) {
+fn deliver(
+    config: &SimConfig,
+    i: usize,
+    week: i64,
+    c: &SimCustomer,
+    o: &mut Observed,
+    at: DateTime<Utc>,
+    message: &str,
+) {
+    let (seed, reading) = (config.seed, config.reading);
     o.record(at, EngagementKind::Delivered, Some(message));
     if c.proxy {
         o.record(at + Duration::seconds(4), EngagementKind::Opened, Some(message));
     }
     let hour = HourOfWeek::at(at, c.tz);
-    if outcome(seed, i, week, hour) >= c.engagement_probability(hour) {
+    if outcome(seed, i, week, hour) >= c.engagement_probability(hour, reading) {
         return;
     }
     // Read at a check in the next hours, more likely when checks are frequent.
     let mut rng = stream(seed, i, week, 99);
-    let weights: Vec<f64> = (0..READ_WITHIN_HOURS).map(|k| c.checks[(hour.index() + k) % HOURS_PER_WEEK]).collect();
+    let hours = read_hours(reading);
+    let weights: Vec<f64> = (0..hours).map(|k| c.checks[(hour.index() + k) % HOURS_PER_WEEK]).collect();
     let total: f64 = weights.iter().sum();
     let mut u = rng.random::<f64>() * total;
     let mut k = 0;
-    while k + 1 < READ_WITHIN_HOURS && u > weights[k] {
+    while k + 1 < hours && u > weights[k] {
         u -= weights[k];
         k += 1;
     }
@@ -452,6 +477,11 @@ impl fmt::Display for Report {
             c.policy.explore_share * 100.0,
             c.quiet
         )?;
+        let read = |r: Reading| match r {
+            Reading::WithinHours => "within 3 hours of arriving (email)",
+            Reading::OnArrival => "the moment they arrive or never (SMS, push)",
+        };
+        writeln!(f, "Messages are read {}; the model assumes {}", read(c.reading), read(c.policy.reading))?;
         writeln!(f, "Expected engagement rate per message (mean of true probabilities):")?;
         writeln!(
             f,
@@ -495,11 +525,11 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let c = SimCustomer::generate(0, &mut rng, false);
         let best = (0..HOURS_PER_WEEK).max_by(|a, b| {
-            c.engagement_probability(HourOfWeek::new(*a).unwrap())
-                .total_cmp(&c.engagement_probability(HourOfWeek::new(*b).unwrap()))
+            c.engagement_probability(HourOfWeek::new(*a).unwrap(), Reading::WithinHours)
+                .total_cmp(&c.engagement_probability(HourOfWeek::new(*b).unwrap(), Reading::WithinHours))
         });
-        let p_best = c.engagement_probability(HourOfWeek::new(best.unwrap()).unwrap());
-        let p_night = c.engagement_probability(HourOfWeek::new(4).unwrap());
+        let p_best = c.engagement_probability(HourOfWeek::new(best.unwrap()).unwrap(), Reading::WithinHours);
+        let p_night = c.engagement_probability(HourOfWeek::new(4).unwrap(), Reading::WithinHours);
         assert!(p_best > p_night);
         assert!(p_best <= c.appeal);
     }
@@ -521,6 +551,19 @@ mod tests {
         let shares: Vec<f64> = report.weeks.iter().map(WeekResult::share_of_oracle_lift).collect();
         assert!(shares.last() > shares.first(), "Kairos learns over the weeks: {shares:?}");
         assert!(week4.arms.get("explore").copied().unwrap_or(0) > 0, "some decisions explore");
+    }
+
+    /// Messages read the moment they arrive (SMS, push): assuming so captures more of the
+    /// oracle's lift than assuming they are read within hours, as email is (which leans early).
+    #[test]
+    fn reading_on_arrival_is_better_served_by_the_on_arrival_model() {
+        let truth = SimConfig { customers: 800, weeks: 3, reading: Reading::OnArrival, ..SimConfig::default() };
+        let with = |reading| {
+            let report = evaluate(&SimConfig { policy: Policy { reading, ..truth.policy }, ..truth.clone() });
+            report.weeks.iter().map(WeekResult::share_of_oracle_lift).sum::<f64>() / report.weeks.len() as f64
+        };
+        let (on_arrival, within_hours) = (with(Reading::OnArrival), with(Reading::WithinHours));
+        assert!(on_arrival > within_hours + 0.04, "on arrival {on_arrival:.3}, within hours {within_hours:.3}");
     }
 
     #[test]
