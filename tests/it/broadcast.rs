@@ -208,7 +208,7 @@ async fn the_daily_run_tells_recent_viewers_once_that_a_product_is_back_in_stock
     assert!(
         sends
             .iter()
-            .all(|s| s.occurrence == "restock-boots-2026-12-01"
+            .all(|s| s.occurrence == "restock-boots-2026-11-25"
                 && s.product.as_ref().map(|p| p.as_str()) == Some("boots"))
     );
 }

@@ -419,7 +419,9 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
                         let Some(from) = day_start(today) else { continue };
                         let since = change.at.format("%Y-%m-%d %H:%M UTC");
                         let why = format!("viewed {} and it is {what} since {since}", change.product);
-                        let occurrence = format!("{name}-{}-{}", change.product, change.at.date_naive());
+                        // One notice per viewing: stock that comes and goes, or a price cut twice,
+                        // tells a customer once until they look at the product again.
+                        let occurrence = format!("{name}-{}-{}", change.product, view.at.date_naive());
                         queue(occurrence, change.at, from, Some(&change.product), why);
                     }
                 }
@@ -682,7 +684,17 @@ mod tests {
         let due = sends(&viewer, None, &model, now);
         let names: Vec<(&str, &str)> = due.iter().map(|s| (s.campaign_id.as_str(), s.occurrence.as_str())).collect();
         // The scarf is only 5% cheaper.
-        assert_eq!(names, [("birthday", "restock-boots-2026-12-01"), ("drop", "price-boots-2026-12-01")]);
+        assert_eq!(names, [("birthday", "restock-boots-2026-11-25"), ("drop", "price-boots-2026-11-25")]);
+        // Back in stock again days later, with no new view: the same notice (its marker), not a second.
+        let mut again = model.clone();
+        for c in again.catalogue.values_mut().flatten() {
+            c.at += Duration::days(3);
+        }
+        let later = sends(&viewer, None, &again, now + Duration::days(3));
+        assert_eq!(
+            later.iter().map(|s| s.occurrence.as_str()).collect::<Vec<_>>(),
+            ["restock-boots-2026-11-25", "price-boots-2026-11-25"]
+        );
         // Found after midnight: sent from 09:00 in Berlin, not in the night.
         assert!(due.iter().all(|s| s.due_at == utc("2026-12-02T08:00:00Z") && s.product == Some(sku("boots"))));
         // Viewed too long ago, or bought since: nothing.
@@ -721,6 +733,84 @@ mod tests {
         assert!(sends(&p, Some(&score(0.9, "2026-12-02T00:00:00Z")), &model, now).is_empty());
         assert!(sends(&p, Some(&score(0.2, "2026-11-20T00:00:00Z")), &model, now).is_empty());
         assert!(sends(&p, None, &model, now).is_empty());
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// Any customer of the synthetic shop, in any zone (the date line, half-hour DST), with
+        /// any birthday (29 February included), at any moment, against every scheduled trigger
+        /// with any parameters and send-time policy: no panic, nothing due before now, nothing
+        /// for the holdout, one send per campaign and cause.
+        #[test]
+        fn scheduled_sends_are_never_in_the_past_and_never_twice(
+            seed in any::<u64>(),
+            zone in 0usize..6,
+            (month, day) in (1u32..=12, 1u32..=29),
+            days in 0u32..400,
+            offset_days in -4000i64..4000,
+            hour in 0i64..24,
+            policy in 0usize..3,
+        ) {
+            let zones = ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Australia/Lord_Howe", "Europe/Berlin", "America/St_Johns", "UTC"];
+            let now = utc("2026-12-01T00:00:00Z") + Duration::days(offset_days) + Duration::hours(hour);
+            let send_time = [SendTime::Immediate, SendTime::LocalTime { at: "23:30".into() }, SendTime::Optimised { within_hours: 48 }][policy].clone();
+            let triggers = [
+                broadcast("2026-12-10T09:00:00+01:00"),
+                Trigger::Broadcast { at: (now - Duration::hours(3)).fixed_offset() },
+                Trigger::Birthday { days_before: days % 60 },
+                Trigger::ReplenishmentDue { days_before: days },
+                Trigger::BackInStock { viewed_within_days: days },
+                Trigger::PriceDrop { viewed_within_days: days, min_drop_percent: days % 100 },
+                Trigger::ChurnRisk { min_risk: RiskBand::Low },
+            ];
+            let campaigns: Vec<Deployed> = triggers.into_iter().enumerate().map(|(i, t)| {
+                let d = campaign(t, send_time.clone(), None);
+                Deployed { campaign: crate::campaign::Campaign { id: crate::ids::CampaignId::new(format!("c{i}")).unwrap(), ..d.campaign }, ..d }
+            }).collect();
+            let (events, _) = crate::synth::shop_events(seed, 3, 60, now);
+            let mut profiles: BTreeMap<String, Profile> = BTreeMap::new();
+            for e in &events {
+                let p = profiles.entry(e.customer_id.to_string()).or_insert_with(|| Profile::new(e.customer_id.clone()));
+                let _ = p.apply(e);
+            }
+            let mut products: Vec<ProductId> = profiles.values().flat_map(|p| p.browse.views.iter().map(|v| v.product_id.clone())).collect();
+            products.sort();
+            products.dedup();
+            let eur = crate::money::Currency::new("EUR").unwrap();
+            let amount = |s: &str| crate::money::Amount::parse(s).unwrap();
+            let mut catalogue: BTreeMap<ProductId, Vec<Change>> = BTreeMap::new();
+            for (i, product) in products.iter().enumerate() {
+                let at = now - Duration::hours(i as i64);
+                catalogue.entry(product.clone()).or_default().extend([
+                    Change { product: product.clone(), at, kind: ChangeKind::Restocked },
+                    Change { product: product.clone(), at, kind: ChangeKind::Cheaper { from: amount("10"), to: amount("1"), currency: eur } },
+                ]);
+            }
+            let repurchase_days = products.iter().map(|p| (p.clone(), 1 + days % 90)).collect();
+            let model = RunModel { campaigns, catalogue, repurchase_days, ..RunModel::default() };
+            let score: CustomerScore = serde_json::from_value(serde_json::json!({"scored_at": now, "frequency": 4, "recency": 10.0,
+                "T": 40.0, "p_alive": 0.1, "expected_purchases": 0.1, "band": "at_risk", "explanation": "x",
+                "winback": {"flagged": false, "episode": 0}})).unwrap();
+            for (n, mut p) in profiles.into_values().enumerate() {
+                let at = (now - Duration::days(1)).to_rfc3339();
+                with(&mut p, "tz", &at, "customer_updated", serde_json::json!({"time_zone": zones[(zone + n) % zones.len()], "birthday": format!("{month:02}-{day:02}")}));
+                if n % 2 == 0 {
+                    with(&mut p, "feb29", &at, "customer_updated", serde_json::json!({"birthday": "2000-02-29"}));
+                }
+                with(&mut p, "k", &at, "consent_changed", serde_json::json!({"channel": "email", "topic": "marketing", "status": "granted", "source": "t"}));
+                let due = sends(&p, Some(&score), &model, now);
+                let mut causes = std::collections::HashSet::new();
+                for s in &due {
+                    prop_assert!(s.due_at >= now, "{} {}: due {} before now {now}", s.campaign_id, s.occurrence, s.due_at);
+                    prop_assert!(causes.insert((s.campaign_id.clone(), s.occurrence.clone())), "{} {} twice", s.campaign_id, s.occurrence);
+                    let c = &model.campaigns.iter().find(|d| d.campaign.id == s.campaign_id).unwrap().campaign;
+                    prop_assert!(!held_out(c, &p.customer_id));
+                }
+            }
+        }
     }
 
     #[test]
