@@ -124,20 +124,20 @@ pub struct BatchReport {
 }
 
 /// Ingests one batch. Never fails as a whole: every problem is a record's.
-/// The bandit's reward a click event carries: a click on a message of a campaign's variant.
+/// The bandit's reward an event carries: a click on a message of a campaign's variant, or an
+/// order attributed to one (the same reward: a message counts once, clicked, bought from, or both).
 fn click(e: &ShopEvent) -> Option<stats::Counted<'_>> {
-    match &e.payload {
+    let (campaign, variant, message) = match &e.payload {
         crate::event::Payload::MessageEngaged(m) if m.action == crate::event::Engagement::Clicked => {
-            Some(stats::Counted {
-                customer: &e.customer_id,
-                campaign: m.campaign_id.as_ref()?,
-                variant: m.variant.as_ref()?,
-                message: &m.message_id,
-                outcome: stats::Outcome::Rewarded,
-            })
+            (m.campaign_id.as_ref()?, m.variant.as_ref()?, &m.message_id)
         }
-        _ => None,
-    }
+        crate::event::Payload::OrderPlaced(o) => {
+            let a = o.attribution.as_ref()?;
+            (&a.campaign_id, &a.variant, &a.message_id)
+        }
+        _ => return None,
+    };
+    Some(stats::Counted { customer: &e.customer_id, campaign, variant, message, outcome: stats::Outcome::Rewarded })
 }
 
 pub async fn ingest_batch<S: Store, C: Clock>(
@@ -263,8 +263,8 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
             }
         }
     }
-    // Clicks on a campaign's variant, applied now or before (a redelivery whose count was lost):
-    // counted for the variant's bandit, once per message.
+    // Clicks on (and orders from) a campaign's variant, applied now or before (a redelivery
+    // whose count was lost): counted for the variant's bandit, once per message.
     let mut clicks = Vec::new();
     for (i, o) in outcome.into_iter().enumerate() {
         let Some(e) = &events[i] else { continue };

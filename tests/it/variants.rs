@@ -1,6 +1,6 @@
-//! The variants' counters against DynamoDB on the emulator: clicks from the event stream and
-//! sends from delivery each count once per message, whatever is redelivered or raced, and the
-//! bandit reads them.
+//! The variants' counters against DynamoDB on the emulator: clicks and attributed orders from
+//! the event stream, and sends (recorded as delivery will), each count once per message,
+//! whatever is redelivered or raced, and the bandit reads them.
 
 use futures::future::join_all;
 use kairos::campaign::bandit::{Arm, allocation};
@@ -52,10 +52,26 @@ async fn clicks_and_sends_count_once_per_message_whatever_is_redelivered_or_race
     let counted = join_all(sends.iter().map(|c| stats::record(&deps.store, c, now))).await;
     assert_eq!(counted.into_iter().filter(|r| *r.as_ref().unwrap()).count(), 30);
 
+    // Orders attributed to messages: m-0 was clicked already (no second reward), m-30 was not.
+    // (A message is one customer's: its clicks, send and orders all name them.)
+    let (m30, c2) = (MessageId::new("m-30").unwrap(), CustomerId::new("c-2").unwrap());
+    let sent = Counted { customer: &c2, campaign: &campaign, variant: &b, message: &m30, outcome: Outcome::Sent };
+    assert!(stats::record(&deps.store, &sent, now).await.unwrap());
+    let orders: Vec<String> = [("o-1", "m-0", "c-0"), ("o-2", "m-30", "c-2"), ("o-2", "m-30", "c-2")]
+        .iter()
+        .enumerate()
+        .map(|(n, (order, message, customer))| {
+            let data = json!({"order_id": order, "currency": "EUR", "lines": [{"product_id": "p", "unit_price": "10", "quantity": 1}],
+                "attribution": {"message_id": message, "campaign_id": "cart-abandoned", "variant": "b"}});
+            kairos_tests::shop_event(&format!("order-{n}"), customer, "2026-12-01T11:00:00Z", "order_placed", data)
+        })
+        .collect();
+    assert!(failed_ids(&handle(&deps, sqs_batch(&named(&orders, "o"))).await.unwrap()).is_empty());
+
     let (arms, problems) = stats::read(&deps.store, &campaign).await.unwrap();
     assert!(problems.is_empty());
     assert_eq!(arms["a"], Arm { sends: 20, rewards: 20 });
-    assert_eq!(arms["b"], Arm { sends: 10, rewards: 10 });
+    assert_eq!(arms["b"], Arm { sends: 11, rewards: 11 });
     let share = allocation(&[arms["a"].clone(), arms["b"].clone()], 10_000);
     assert!((share.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{share:?}");
 }

@@ -246,6 +246,19 @@ pub struct OrderPlaced {
     /// absent, the sum of the lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<Amount>,
+    /// The message the order came from, when the shop knows (Kairos's links carry it): the
+    /// order counts as that message's conversion for its variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<Attribution>,
+}
+
+/// The campaign message an order is attributed to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attribution {
+    pub message_id: MessageId,
+    pub campaign_id: CampaignId,
+    pub variant: crate::ids::VariantId,
 }
 
 impl OrderPlaced {

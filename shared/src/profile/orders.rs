@@ -473,6 +473,7 @@ mod tests {
                 })
                 .collect(),
             total: None,
+            attribution: None,
         }
     }
 

@@ -37,6 +37,7 @@ fn order(id: &str, price: &str, category: &str) -> Payload {
             quantity: Quantity::ONE,
         }],
         total: None,
+        attribution: None,
     })
 }
 

@@ -150,6 +150,7 @@ pub fn shop_events(seed: u64, customers: usize, count: usize, end: DateTime<Utc>
                     currency: eur,
                     lines,
                     total: None,
+                    attribution: None,
                 };
                 orders.push(PlacedOrder {
                     id: order.order_id.clone(),

@@ -323,7 +323,8 @@ pub fn stream(config: &ShopConfig) -> Stream {
                             quantity: Quantity::ONE,
                         })
                         .collect();
-                    let order = OrderPlaced { order_id: id.clone(), currency: eur, lines, total: None };
+                    let order =
+                        OrderPlaced { order_id: id.clone(), currency: eur, lines, total: None, attribution: None };
                     if joined_at.is_none() && orders.is_empty() {
                         // A guest checkout identifies the customer.
                         let p = identify(&mut rng);
