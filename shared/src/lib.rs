@@ -16,6 +16,7 @@ pub mod contact;
 pub mod content;
 pub mod customers;
 pub mod dedupe;
+pub mod delivery;
 pub mod due;
 pub mod event;
 pub mod hash;
