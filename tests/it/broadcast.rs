@@ -36,7 +36,7 @@ fn customer_events(now: DateTime<Utc>) -> (Vec<String>, Vec<(String, Tz)>) {
         } else {
             "US"
         };
-        let details = json!({"time_zone": zone, "country": country});
+        let details = json!({"time_zone": zone, "country": country, "email": format!("{c}@example.com")});
         events.push(kairos_tests::shop_event(&format!("{c}-u"), &c, &at, "customer_updated", details));
         let consented = i % 7 != 0;
         if consented {
@@ -165,6 +165,8 @@ async fn the_daily_run_tells_recent_viewers_once_that_a_product_is_back_in_stock
         let c = format!("v{i}");
         let at = "2026-11-25T10:00:00Z";
         let consent = json!({"channel": "email", "topic": "marketing", "status": "granted", "source": "checkout"});
+        let email = json!({"email": format!("{c}@example.com")});
+        events.push(kairos_tests::shop_event(&format!("{c}-u"), &c, at, "customer_updated", email));
         events.push(kairos_tests::shop_event(&format!("{c}-k"), &c, at, "consent_changed", consent));
         // Two thirds looked at the boots; one of those bought them once they were back.
         if i % 3 != 0 {

@@ -25,13 +25,13 @@ use super::trigger::RiskBand;
 use crate::catalogue::changes::{self, Change, ChangeKind};
 use crate::churn::job::{CustomerScore, lapse_occurrence};
 use crate::due::DueSend;
-use crate::event::ConsentStatus;
 use crate::ids::ProductId;
 use crate::jobs::runner::{JobError, RunState, Runner};
 use crate::jobs::{Output, SegmentedJob, TaskQueue};
 use crate::keys;
+use crate::profile::Profile;
+use crate::profile::reach::{self, Consent, Purpose};
 use crate::profile::tracked::current;
-use crate::profile::{Profile, consent_key};
 use crate::sto::job::{history, segment};
 use crate::sto::posterior::Posterior;
 use crate::sto::prior::Priors;
@@ -290,16 +290,16 @@ impl SegmentedJob for ScheduledJob {
     }
 }
 
-/// Whether a marketing campaign could reach the customer at all: consent to its topic on one of
-/// its channels. Delivery checks everything again; this only keeps sends nobody may receive out
-/// of the queue.
+/// Whether the campaign could reach the customer at all: on one of its channels, an address
+/// and (for marketing) consent to its topic, by delivery's own consent rule. Delivery checks
+/// everything again; this only keeps sends nobody may receive out of the queue.
 fn reachable(profile: &Profile, campaign: &super::Campaign) -> bool {
-    if campaign.kind == Kind::Transactional {
-        return true;
-    }
-    let Some(topic) = &campaign.topic else { return false };
     campaign.channels.iter().any(|c| {
-        profile.contact.consents.get(&consent_key(*c, topic)).and_then(|t| t.value) == Some(ConsentStatus::Granted)
+        let purpose = match campaign.kind {
+            Kind::Marketing => Purpose::Marketing,
+            Kind::Transactional => Purpose::Transactional,
+        };
+        matches!(reach::check(profile, purpose, campaign.topic.as_ref(), *c), Consent::Allow(_))
     })
 }
 
@@ -523,7 +523,7 @@ mod tests {
                 other => panic!("a customer event: {other:?}"),
             }
         };
-        let mut details = serde_json::json!({"time_zone": zone, "country": "DE"});
+        let mut details = serde_json::json!({"time_zone": zone, "country": "DE", "email": format!("{id}@example.com")});
         if let Some(b) = birthday {
             details["birthday"] = b.into();
         }

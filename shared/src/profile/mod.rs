@@ -20,6 +20,7 @@ pub mod contact;
 pub mod engagement;
 pub mod orders;
 pub mod part;
+pub mod reach;
 pub mod tracked;
 
 use std::collections::BTreeMap;
