@@ -123,7 +123,6 @@ pub struct BatchReport {
     pub customers: usize,
 }
 
-/// Ingests one batch. Never fails as a whole: every problem is a record's.
 /// The bandit's reward an event carries: a click on a message of a campaign's variant, or an
 /// order attributed to one (the same reward: a message counts once, clicked, bought from, or both).
 fn click(e: &ShopEvent) -> Option<stats::Counted<'_>> {
@@ -140,6 +139,7 @@ fn click(e: &ShopEvent) -> Option<stats::Counted<'_>> {
     Some(stats::Counted { customer: &e.customer_id, campaign, variant, message, outcome: stats::Outcome::Rewarded })
 }
 
+/// Ingests one batch. Never fails as a whole: every problem is a record's.
 pub async fn ingest_batch<S: Store, C: Clock>(
     store: &S,
     clock: &C,

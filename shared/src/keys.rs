@@ -12,7 +12,7 @@
 //! | churn score and win-back episode (nightly)   | `C#<customer>`             | `CHURN`                         |
 //! | recommendations (nightly)                    | `C#<customer>`             | `RECS`                          |
 //! | a once-only send already queued (TTL)        | `C#<customer>`             | `Q#<campaign>#<occurrence>`     |
-//! | a message's outcome already counted (TTL)    | `C#<customer>`             | `O#<campaign>#<message>#<kind>` |
+//! | a message's outcome already counted (TTL)    | `MSG#<message>`            | `O#<campaign>#<kind>`           |
 //! | a campaign's sends and rewards per variant   | `STATS#<campaign>#<shard>` | `<variant>`                     |
 //! | current send-time priors / churn model       | `STO#PRIORS` / `CHURN#MODEL` | `CURRENT`                     |
 //! | current recommendation model (summary)       | `REC#MODEL`                | `CURRENT`                       |
@@ -210,9 +210,10 @@ pub fn once_marker(customer: &CustomerId, campaign: &CampaignId, occurrence: &st
     Key::new(customer_pk(customer), format!("Q#{campaign}#{occurrence}"))
 }
 
-/// The marker that one outcome (`sent`, `rewarded`) of a message was counted.
-pub fn outcome_marker(customer: &CustomerId, campaign: &CampaignId, message: &str, kind: &str) -> Key {
-    Key::new(customer_pk(customer), format!("O#{campaign}#{message}#{kind}"))
+/// The marker that one outcome (`sent`, `rewarded`) of a message was counted: under the
+/// message, whoever the event reporting it names (a forwarded email, a guest checkout).
+pub fn outcome_marker(message: &str, campaign: &CampaignId, kind: &str) -> Key {
+    Key::new(format!("MSG#{message}"), format!("O#{campaign}#{kind}"))
 }
 
 /// Shards of a campaign's per-variant counters, each its own partition: each takes a share of

@@ -52,8 +52,12 @@ fn seed(key: &str) -> u64 {
 }
 
 /// Whether `customer` is in `campaign`'s holdout (its `holdout_percent` of customers, drawn by
-/// hashing the two ids).
+/// hashing the two ids; none for a transactional campaign).
 pub fn held_out(campaign: &Campaign, customer: &CustomerId) -> bool {
+    // A notice the customer needs is never held back.
+    if campaign.kind == super::Kind::Transactional {
+        return false;
+    }
     let bucket = crate::hash::bucket(&format!("holdout/{}/{customer}", campaign.id), 10_000);
     f64::from(bucket) < campaign.holdout_percent * 100.0
 }

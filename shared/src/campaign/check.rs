@@ -150,6 +150,12 @@ fn check_timing(campaign: &Campaign, out: &mut Findings) {
             }
         }
     }
+    if campaign.kind == Kind::Transactional && campaign.holdout_percent > 0.0 {
+        out.error(
+            "holdout_percent",
+            "must be 0 for a transactional campaign (a notice the customer needs is never held back)",
+        );
+    }
     if !(0.0..=50.0).contains(&campaign.holdout_percent) {
         out.error(
             "holdout_percent",

@@ -37,6 +37,11 @@ use crate::sto::posterior::Posterior;
 use crate::sto::prior::Priors;
 use crate::store::{Key, Store, StoreError};
 
+/// From this local time on, a day's send waits for the next day.
+pub const EVENING: NaiveTime = match NaiveTime::from_hms_opt(20, 0, 0) {
+    Some(t) => t,
+    None => panic!("20:00 is a time"),
+};
 /// A broadcast's run starts this long before its moment, so every send is queued in time.
 pub const LEAD_HOURS: i64 = 2;
 /// A broadcast whose run could not start within this long after its moment (the schedule was
@@ -331,6 +336,12 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
             let start = if matches!(c.send_time, SendTime::LocalTime { .. }) { NaiveTime::MIN } else { DAY_STARTS };
             local_instant(day, start, tz).map(|at| at.max(now))
         };
+        // Today's start, or tomorrow's once the local evening has begun (a run at 00:00 UTC is
+        // the evening west of UTC: never a message into the night).
+        let next_day_start = || {
+            let evening = now.with_timezone(&tz).time() >= EVENING;
+            day_start(if evening { today + Duration::days(1) } else { today })
+        };
         let mut queue = |occurrence: String,
                          cause_at: DateTime<Utc>,
                          from: DateTime<Utc>,
@@ -411,12 +422,13 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
                             _ => None,
                         };
                         let Some((name, what)) = news else { continue };
-                        // Viewed within the window before the change (or since), not bought since.
+                        // Viewed within the window before the change (one who looked since has
+                        // seen it), not bought since.
                         let bought_since = bought().get(&change.product).is_some_and(|t| *t >= change.at);
-                        if view.at < change.at - within || bought_since {
+                        if view.at < change.at - within || view.at > change.at || bought_since {
                             continue;
                         }
-                        let Some(from) = day_start(today) else { continue };
+                        let Some(from) = next_day_start() else { continue };
                         let since = change.at.format("%Y-%m-%d %H:%M UTC");
                         let why = format!("viewed {} and it is {what} since {since}", change.product);
                         // One notice per viewing: stock that comes and goes, or a price cut twice,
@@ -442,7 +454,7 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
                 let flagged = score.winback.flagged.then_some(score.winback.lapse_after).flatten();
                 let lapse = flagged.or_else(|| last_purchase_day(profile));
                 let (Some(lapse), true) = (lapse, band >= *min_risk) else { continue };
-                let Some(from) = day_start(today) else { continue };
+                let Some(from) = next_day_start() else { continue };
                 let why = format!(
                     "churn risk {} (P(alive) {:.2}) since the purchase of {lapse}",
                     band.name(),
@@ -729,6 +741,10 @@ mod tests {
         );
         assert_eq!(due[0].due_at, utc("2026-12-02T08:00:00Z"), "09:00 in Berlin");
         assert!(due[0].reason.starts_with("churn risk high"), "{}", due[0].reason);
+        // In São Paulo it is 21:10: not tonight, tomorrow at 09:00 there.
+        let mut west = profile("c-9", "America/Sao_Paulo", None, true);
+        order(&mut west, "1", "2026-03-01T10:00:00Z", "boots");
+        assert_eq!(sends(&west, Some(&at_risk), &model, now)[0].due_at, utc("2026-12-02T12:00:00Z"));
         // Low risk, a stale score, or no score: nothing.
         assert!(sends(&p, Some(&score(0.9, "2026-12-02T00:00:00Z")), &model, now).is_empty());
         assert!(sends(&p, Some(&score(0.2, "2026-11-20T00:00:00Z")), &model, now).is_empty());

@@ -2,8 +2,8 @@
 //! and rewards (a click on the message, from the event stream; a message counts once however
 //! often it is clicked). The bandit reads them to allocate the next sends.
 //!
-//! A count is the outcome's marker in the customer's partition and the counter's new value, in
-//! one transaction: the marker exists only if the count was added, so a redelivered event or a
+//! A count is the outcome's marker (under the message, whichever customer the event names) and
+//! the counter's new value, in one transaction: the marker exists only if the count was added, so a redelivered event or a
 //! retried send adds nothing. Counters are spread over a few partitions per campaign (picked by
 //! the message) so a busy campaign's updates do not all race for one item or partition.
 
@@ -57,10 +57,15 @@ pub struct Counted<'a> {
 
 /// Counts `c` once. `Ok(false)`: it was counted before.
 pub async fn record<S: Store>(store: &S, c: &Counted<'_>, now: DateTime<Utc>) -> Result<bool, StoreError> {
-    let marker = keys::outcome_marker(c.customer, c.campaign, c.message.as_str(), c.outcome.name());
+    let marker = keys::outcome_marker(c.message.as_str(), c.campaign, c.outcome.name());
     let shard = crate::hash::bucket(c.message.as_str(), keys::STATS_SHARDS);
     let key = keys::campaign_stats(c.campaign, c.variant.as_str(), shard);
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            // Lost a race for the counter: wait a little (jittered by the message), then again.
+            let jitter = crate::hash::bucket(&format!("{}#{attempt}", c.message), 20);
+            tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt as u32 * 10 + jitter))).await;
+        }
         let current = store.get(&key).await?;
         let (mut counts, condition, version) = match current {
             Some(item) => {

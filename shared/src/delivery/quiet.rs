@@ -3,10 +3,13 @@
 //! Each rule is a window of the local day (start included, end excluded), optionally closed on
 //! Sundays and public holidays. Every rule that applies must allow a minute (the strictest
 //! wins); a send outside them moves to the first allowed minute, never drops silently. The
-//! rules are data ([`rules_for`]): the US TCPA's 08:00–21:00 for marketing SMS and the
-//! stricter states' 08:00–20:00 (Florida and Oklahoma, found by the number's area code; a US
-//! number whose state is unknown gets the strictest), France's 08:00–22:00 with no SMS on
-//! Sundays or public holidays, and the campaign's own quiet hours.
+//! rules are data ([`rules_for`]): the US TCPA's 08:00–21:00 for marketing SMS and the states'
+//! stricter hours (Florida's and Oklahoma's 08:00–20:00, found by the number's area code; any
+//! other number gets the strictest state hours, 09:00–20:00 and Sundays from noon, since its
+//! state is not known), France's 08:00–22:00 with no SMS on Sundays or public holidays, and the
+//! campaign's own windows ([`Allowed::between`]). The law follows the number as well as the
+//! address: a `+1` number is held to the US rules, a `+33` one to France's, whatever the
+//! profile's country says.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
@@ -22,14 +25,21 @@ pub struct Allowed {
     pub from: NaiveTime,
     pub until: NaiveTime,
     pub closed_sundays: bool,
+    /// On Sundays the window opens this late instead.
+    pub sundays_from: Option<NaiveTime>,
     /// Closed on this country's public holidays (ISO code).
     pub closed_holidays: Option<&'static str>,
 }
 
 impl Allowed {
+    /// From `from` to `until` every day (a window may cross midnight), e.g. a campaign's own.
+    pub fn between(source: &'static str, from: NaiveTime, until: NaiveTime) -> Allowed {
+        Allowed { source, from, until, closed_sundays: false, sundays_from: None, closed_holidays: None }
+    }
+
     fn hours(source: &'static str, from: u32, until: u32) -> Allowed {
         let t = |h: u32| NaiveTime::from_hms_opt(h, 0, 0).unwrap_or(NaiveTime::MIN);
-        Allowed { source, from: t(from), until: t(until), closed_sundays: false, closed_holidays: None }
+        Allowed::between(source, t(from), t(until))
     }
 
     /// Whether a local moment is allowed.
@@ -42,48 +52,79 @@ impl Allowed {
             return false;
         }
         let t = local.time();
-        if self.from <= self.until { self.from <= t && t < self.until } else { t >= self.from || t < self.until }
+        let from = match self.sundays_from {
+            Some(f) if day.weekday() == Weekday::Sun => f,
+            _ => self.from,
+        };
+        if from == self.until {
+            return true;
+        }
+        if from < self.until { from <= t && t < self.until } else { t >= from || t < self.until }
     }
 }
 
 /// Florida's and Oklahoma's area codes (their marketing calls and texts end at 20:00).
-const FLORIDA: [u16; 19] =
-    [239, 305, 321, 352, 386, 407, 448, 561, 656, 727, 754, 772, 786, 813, 850, 863, 904, 941, 954];
+const FLORIDA: [u16; 23] =
+    [239, 305, 321, 324, 352, 386, 407, 448, 561, 645, 656, 689, 727, 728, 754, 772, 786, 813, 850, 863, 904, 941, 954];
 const OKLAHOMA: [u16; 5] = [405, 539, 572, 580, 918];
-/// Area codes of the other US states (a +1 number in none of these lists, nor in Florida's
-/// or Oklahoma's, may be anywhere: it gets the strictest US rule).
-const OTHER_US: [u16; 40] = [
-    201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219, 224, 225, 228, 229, 231, 234,
-    248, 251, 252, 253, 254, 256, 260, 262, 267, 269, 270, 276, 281, 301, 302, 303, 304,
-];
 
-/// The state rule for a US number: Florida's, Oklahoma's, none (a known other state), or the
-/// strictest (unknown).
-fn us_state(phone: Option<&str>) -> Option<Allowed> {
+/// The state rule for a US number: Florida's, Oklahoma's, or (any other: its state is not
+/// known from the number alone) the strictest hours any state sets.
+fn us_state(phone: Option<&str>) -> Allowed {
     let area = phone.and_then(|p| p.strip_prefix("+1")).and_then(|d| d.get(..3)).and_then(|a| a.parse::<u16>().ok());
     match area {
-        Some(a) if FLORIDA.contains(&a) => Some(Allowed::hours("Florida (08:00–20:00)", 8, 20)),
-        Some(a) if OKLAHOMA.contains(&a) => Some(Allowed::hours("Oklahoma (08:00–20:00)", 8, 20)),
-        Some(a) if OTHER_US.contains(&a) => None,
-        _ => Some(Allowed::hours("a US state with the strictest hours (the number's state is unknown)", 8, 20)),
+        Some(a) if FLORIDA.contains(&a) => Allowed::hours("Florida (08:00–20:00)", 8, 20),
+        Some(a) if OKLAHOMA.contains(&a) => Allowed::hours("Oklahoma (08:00–20:00)", 8, 20),
+        _ => Allowed {
+            sundays_from: NaiveTime::from_hms_opt(12, 0, 0),
+            ..Allowed::hours(
+                "the strictest US state hours, 09:00–20:00 and Sundays from noon (the number's state is not known)",
+                9,
+                20,
+            )
+        },
     }
+}
+
+/// The jurisdictions whose SMS rules apply: the address's country and the number's.
+fn jurisdictions<'a>(country: Option<&'a str>, phone: Option<&str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    match country {
+        // US territories are held to the TCPA too.
+        Some("US" | "PR" | "VI" | "GU" | "AS" | "MP") => out.push("US"),
+        Some(c) => out.push(c),
+        None => {}
+    }
+    let by_number = match phone {
+        // A +1 number is North American: the US rules unless the address is in Canada.
+        Some(p) if p.starts_with("+1") && country != Some("CA") => Some("US"),
+        Some(p) if p.starts_with("+33") => Some("FR"),
+        _ => None,
+    };
+    out.extend(by_number.filter(|j| !out.contains(j)));
+    out
 }
 
 /// The legal windows for a marketing message by `channel` to a customer in `country` (ISO code)
 /// with `phone` (E.164), strictest first. Transactional messages are not bound by them.
 pub fn rules_for(channel: Channel, country: Option<&str>, phone: Option<&str>) -> Vec<Allowed> {
     let mut rules = Vec::new();
-    match (channel, country) {
-        (Channel::Sms, Some("US")) => {
-            rules.extend(us_state(phone));
-            rules.push(Allowed::hours("US TCPA (08:00–21:00)", 8, 21));
+    if channel != Channel::Sms {
+        return rules;
+    }
+    for j in jurisdictions(country, phone) {
+        match j {
+            "US" => {
+                rules.push(us_state(phone));
+                rules.push(Allowed::hours("US TCPA (08:00–21:00)", 8, 21));
+            }
+            "FR" => rules.push(Allowed {
+                closed_sundays: true,
+                closed_holidays: Some("FR"),
+                ..Allowed::hours("France (08:00–22:00, not on Sundays or public holidays)", 8, 22)
+            }),
+            _ => {}
         }
-        (Channel::Sms, Some("FR")) => rules.push(Allowed {
-            closed_sundays: true,
-            closed_holidays: Some("FR"),
-            ..Allowed::hours("France (08:00–22:00, not on Sundays or public holidays)", 8, 22)
-        }),
-        _ => {}
     }
     rules
 }
@@ -111,22 +152,50 @@ pub fn check(at: DateTime<Utc>, tz: Tz, rules: &[Allowed]) -> Verdict {
     let at = at.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(at);
     let blocking = |t: DateTime<Utc>| rules.iter().find(|r| !r.allows(t.with_timezone(&tz).naive_local()));
     let Some(first) = blocking(at) else { return Verdict::Allow };
-    let because = format!("{} in the customer's zone ({})", first.source, tz.name());
-    // Candidates: every rule's opening minute on each local day ahead (a window opens at its
-    // `from`, a day after a closed day at its `from` too), checked against all rules.
+    // Candidates, day by day: every rule's opening times, local midnight, and the instant an
+    // offset changes (a DST change can open a window mid-hour); the first allowed one wins.
     let start_day = at.with_timezone(&tz).date_naive();
-    let mut openings: Vec<DateTime<Utc>> = Vec::new();
     for d in 0..=HORIZON_DAYS {
         let Some(day) = start_day.checked_add_signed(Duration::days(d)) else { break };
+        let mut openings: Vec<DateTime<Utc>> = Vec::with_capacity(2 * rules.len() + 2);
+        openings.extend(local(day, NaiveTime::MIN, tz));
         for r in rules {
             openings.extend(local(day, r.from, tz));
+            openings.extend(r.sundays_from.and_then(|f| local(day, f, tz)));
+        }
+        openings.extend(offset_change(day, tz));
+        openings.sort_unstable();
+        if let Some(t) = openings.into_iter().filter(|t| *t > at).find(|t| blocking(*t).is_none()) {
+            let because = format!("{} in the customer's zone ({})", first.source, tz.name());
+            return Verdict::DeferUntil { at: t, because };
         }
     }
-    openings.sort_unstable();
-    match openings.into_iter().filter(|t| *t > at).find(|t| blocking(*t).is_none()) {
-        Some(t) => Verdict::DeferUntil { at: t, because },
-        None => Verdict::Suppress { because: format!("{because}: no allowed minute in {HORIZON_DAYS} days") },
+    Verdict::Suppress {
+        because: format!(
+            "{} in the customer's zone ({}): no allowed minute in {HORIZON_DAYS} days",
+            first.source,
+            tz.name()
+        ),
     }
+}
+
+/// The minute `tz`'s offset changes on `day` (a DST change), if it does.
+fn offset_change(day: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
+    use chrono::Offset;
+    let start = local(day, NaiveTime::MIN, tz)?;
+    let end = start + Duration::hours(26);
+    let offset = |t: DateTime<Utc>| tz.offset_from_utc_datetime(&t.naive_utc()).fix();
+    if offset(start) == offset(end) {
+        return None;
+    }
+    // The first minute with the later offset.
+    let (mut lo, mut hi) = (start, end);
+    while hi - lo > Duration::minutes(1) {
+        let mid = lo + (hi - lo) / 2;
+        if offset(mid) == offset(start) { lo = mid } else { hi = mid }
+    }
+    // Changes fall on whole minutes and `hi` is less than a minute after one: its minute.
+    DateTime::from_timestamp(hi.timestamp().div_euclid(60) * 60, 0)
 }
 
 /// `time` on `day` in `tz`; a time a DST change skips is the first minute after the gap.
@@ -158,12 +227,25 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // A known other state: TCPA alone, 20:30 goes.
-        let new_jersey = rules_for(Channel::Sms, Some("US"), Some("+12015550123"));
-        assert_eq!(check(utc("2026-07-01T00:30:00Z"), miami, &new_jersey), Verdict::Allow);
-        // An unknown area code: the strictest state's hours.
-        let unknown = rules_for(Channel::Sms, Some("US"), Some("+19995550123"));
-        assert!(matches!(check(utc("2026-07-01T00:30:00Z"), miami, &unknown), Verdict::DeferUntil { .. }));
+        // Any other number: its state is not known, so the strictest state hours (09:00–20:00,
+        // Sundays from noon): 08:30 waits for 09:00, Sunday 11:00 for noon, 19:30 goes.
+        let other = rules_for(Channel::Sms, Some("US"), Some("+12015550123"));
+        match check(utc("2026-07-01T12:30:00Z"), miami, &other) {
+            Verdict::DeferUntil { at, .. } => assert_eq!(at, utc("2026-07-01T13:00:00Z")),
+            v => panic!("{v:?}"),
+        }
+        match check(utc("2026-07-05T15:00:00Z"), miami, &other) {
+            Verdict::DeferUntil { at, .. } => assert_eq!(at, utc("2026-07-05T16:00:00Z"), "Sunday noon"),
+            v => panic!("{v:?}"),
+        }
+        assert_eq!(check(utc("2026-07-01T23:30:00Z"), miami, &other), Verdict::Allow);
+        // The law follows the number and the territories: a +1 number with no country, or in
+        // Puerto Rico, is held to the US rules; a Canadian address is not.
+        for (country, phone) in [(None, "+13055550123"), (Some("PR"), "+17875550123")] {
+            assert!(rules_for(Channel::Sms, country, Some(phone)).iter().any(|r| r.source.starts_with("US TCPA")));
+        }
+        assert!(rules_for(Channel::Sms, Some("CA"), Some("+14165550123")).is_empty());
+        assert!(rules_for(Channel::Sms, None, Some("+33612345678"))[0].source.starts_with("France"));
         // Email has no legal quiet hours here.
         assert!(rules_for(Channel::Email, Some("US"), None).is_empty());
     }
@@ -190,6 +272,24 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(check(utc("2026-04-07T10:00:00Z"), paris, &rules), Verdict::Allow);
+    }
+
+    #[test]
+    fn a_window_opened_by_a_dst_change_or_at_midnight_is_found() {
+        let paris: Tz = "Europe/Paris".parse().unwrap();
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        let late = [Allowed::between("the campaign", t(22, 0), t(2, 30))];
+        // 02:45 CEST on 25 October 2026; at 03:00 the clocks go back to 02:00 CET, allowed.
+        match check(utc("2026-10-25T00:45:00Z"), paris, &late) {
+            Verdict::DeferUntil { at, .. } => assert_eq!(at, utc("2026-10-25T01:00:00Z")),
+            v => panic!("{v:?}"),
+        }
+        // Closed on Sundays, crossing midnight: Sunday 23:00 waits for Monday 00:00.
+        let closed = [Allowed { closed_sundays: true, ..Allowed::between("the campaign", t(22, 0), t(2, 0)) }];
+        match check(utc("2026-07-12T21:00:00Z"), paris, &closed) {
+            Verdict::DeferUntil { at, .. } => assert_eq!(at, utc("2026-07-12T22:00:00Z")),
+            v => panic!("{v:?}"),
+        }
     }
 
     #[test]
