@@ -1,7 +1,7 @@
 //! Campaigns no single profile change starts. A **broadcast** goes once, to an audience, from a
 //! moment. The **daily** run finds, in each customer's own calendar, a birthday `days_before`
 //! days away, a product due to run out (the recommender's repurchase intervals), a product they
-//! viewed back in stock or cheaper (the catalogue's changes of the last two days), and a churn
+//! viewed back in stock or cheaper (the catalogue's changes of the last three days), and a churn
 //! risk at the campaign's band (the nightly churn score). A schedule asks often which runs are
 //! due ([`plan`]); each run walks every customer on the segmented fan-out with the campaign
 //! versions it started with, and queues one send per audience member at the moment the
