@@ -136,7 +136,7 @@ fn click(e: &ShopEvent) -> Option<stats::Counted<'_>> {
         }
         _ => return None,
     };
-    Some(stats::Counted { customer: &e.customer_id, campaign, variant, message, outcome: stats::Outcome::Rewarded })
+    Some(stats::Counted { campaign, variant, message, outcome: stats::Outcome::Rewarded })
 }
 
 /// Ingests one batch. Never fails as a whole: every problem is a record's.

@@ -5,7 +5,7 @@
 use futures::future::join_all;
 use kairos::campaign::bandit::{Arm, allocation};
 use kairos::campaign::stats::{self, Counted, Outcome};
-use kairos::ids::{CampaignId, CustomerId, MessageId, VariantId};
+use kairos::ids::{CampaignId, MessageId, VariantId};
 use kairos_ingest::{Deps, handle};
 use kairos_tests::{failed_ids, named, sqs_batch};
 use serde_json::json;
@@ -36,7 +36,6 @@ async fn clicks_and_sends_count_once_per_message_whatever_is_redelivered_or_race
         assert!(failed_ids(&response.unwrap()).is_empty());
     }
     // Sends recorded by delivery, each three times at once.
-    let customer = CustomerId::new("c-1").unwrap();
     let (a, b) = (VariantId::new("a").unwrap(), VariantId::new("b").unwrap());
     let messages: Vec<MessageId> = (0..30).map(|i| MessageId::new(format!("m-{i}")).unwrap()).collect();
     let sends: Vec<Counted> = messages
@@ -44,7 +43,7 @@ async fn clicks_and_sends_count_once_per_message_whatever_is_redelivered_or_race
         .enumerate()
         .flat_map(|(i, message)| {
             let variant = if i % 3 == 0 { &b } else { &a };
-            let c = Counted { customer: &customer, campaign: &campaign, variant, message, outcome: Outcome::Sent };
+            let c = Counted { campaign: &campaign, variant, message, outcome: Outcome::Sent };
             [c.clone(), c.clone(), c]
         })
         .collect();
@@ -53,9 +52,8 @@ async fn clicks_and_sends_count_once_per_message_whatever_is_redelivered_or_race
     assert_eq!(counted.into_iter().filter(|r| *r.as_ref().unwrap()).count(), 30);
 
     // Orders attributed to messages: m-0 was clicked already (no second reward), m-30 was not.
-    // (A message is one customer's: its clicks, send and orders all name them.)
-    let (m30, c2) = (MessageId::new("m-30").unwrap(), CustomerId::new("c-2").unwrap());
-    let sent = Counted { customer: &c2, campaign: &campaign, variant: &b, message: &m30, outcome: Outcome::Sent };
+    let m30 = MessageId::new("m-30").unwrap();
+    let sent = Counted { campaign: &campaign, variant: &b, message: &m30, outcome: Outcome::Sent };
     assert!(stats::record(&deps.store, &sent, now).await.unwrap());
     let orders: Vec<String> = [("o-1", "m-0", "c-0"), ("o-2", "m-30", "c-2"), ("o-2", "m-30", "c-2")]
         .iter()

@@ -46,9 +46,9 @@ impl Arm {
     }
 }
 
-/// A stable 64-bit seed from a key (FNV-1a), the same on every platform and run.
+/// A stable 64-bit seed from a key, the same on every platform and run.
 fn seed(key: &str) -> u64 {
-    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+    crate::hash::fnv1a64(key.as_bytes())
 }
 
 /// Whether `customer` is in `campaign`'s holdout (its `holdout_percent` of customers, drawn by

@@ -236,14 +236,6 @@ pub struct RunModel {
     pub catalogue: BTreeMap<ProductId, Vec<Change>>,
 }
 
-/// The sends one customer gets from a run (what `apply` returns; not stored).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Queued {
-    pub at: DateTime<Utc>,
-    /// `campaign#occurrence` of each send.
-    pub sends: Vec<String>,
-}
-
 /// The scheduled-campaigns job. It gathers nothing: each run starts with its model
 /// (`Runner::start_with_model`).
 pub struct ScheduledJob;
@@ -258,7 +250,8 @@ impl SegmentedJob for ScheduledJob {
     type Stats = ();
     type Joined = CustomerScore;
     type Model = RunModel;
-    type Output = Queued;
+    // Nothing is stored per customer: the sends are the output.
+    type Output = ();
 
     fn gather(&self, _: &Profile, _: DateTime<Utc>, _: &mut ()) {}
 
@@ -281,17 +274,12 @@ impl SegmentedJob for ScheduledJob {
         &self,
         profile: &Profile,
         model: &RunModel,
-        _previous: Option<&Queued>,
+        _previous: Option<&()>,
         churn: Option<&CustomerScore>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Output<Queued>>, String> {
+    ) -> Result<Option<Output<()>>, String> {
         let due = sends(profile, churn, model, now);
-        if due.is_empty() {
-            return Ok(None);
-        }
-        let queued =
-            Queued { at: now, sends: due.iter().map(|s| format!("{}#{}", s.campaign_id, s.occurrence)).collect() };
-        Ok(Some(Output { value: queued, due, flagged: false }))
+        Ok((!due.is_empty()).then_some(Output { value: (), due, flagged: false }))
     }
 }
 
@@ -503,7 +491,6 @@ fn is_birthday(on: NaiveDate, month: u32, day: u32) -> bool {
 mod tests {
     use super::*;
     use crate::campaign::{Filter, load};
-    use crate::event::ShopEvent;
     use crate::ids::CustomerId;
 
     /// The birthday sample with another trigger, send time and audience.
@@ -527,22 +514,15 @@ mod tests {
 
     fn profile(id: &str, zone: &str, birthday: Option<&str>, consent: bool) -> Profile {
         let mut p = Profile::new(CustomerId::new(id).unwrap());
-        let ev = |n: &str, kind: &str, data: serde_json::Value| -> ShopEvent {
-            let text = serde_json::json!({"schema_version": 1, "id": format!("{id}-{n}"), "customer_id": id,
-                "occurred_at": "2026-01-01T00:00:00Z", "source": "t", "type": kind, "data": data});
-            match crate::event::parse_inbound(&text.to_string(), utc("2026-01-01T00:00:00Z")).unwrap() {
-                crate::event::Inbound::Customer(e) => e,
-                other => panic!("a customer event: {other:?}"),
-            }
-        };
+        let at = "2026-01-01T00:00:00Z";
         let mut details = serde_json::json!({"time_zone": zone, "country": "DE", "email": format!("{id}@example.com")});
         if let Some(b) = birthday {
             details["birthday"] = b.into();
         }
-        p.apply(&ev("u", "customer_updated", details)).unwrap();
+        with(&mut p, "u", at, "customer_updated", details);
         if consent {
-            p.apply(&ev("k", "consent_changed", serde_json::json!({"channel": "email", "topic": "marketing", "status": "granted", "source": "signup_form"})))
-                .unwrap();
+            let data = serde_json::json!({"channel": "email", "topic": "marketing", "status": "granted", "source": "signup_form"});
+            with(&mut p, "k", at, "consent_changed", data);
         }
         p
     }

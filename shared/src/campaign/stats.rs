@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::bandit::Arm;
-use crate::ids::{CampaignId, CustomerId, MessageId, VariantId};
+use crate::ids::{CampaignId, MessageId, VariantId};
 use crate::keys;
 use crate::store::{Condition, Document, Item, Store, StoreError, Write, decode, encode, query_decoded};
 
@@ -48,7 +48,6 @@ struct Counts {
 /// One message's outcome.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Counted<'a> {
-    pub customer: &'a CustomerId,
     pub campaign: &'a CampaignId,
     pub variant: &'a VariantId,
     pub message: &'a MessageId,
@@ -128,16 +127,16 @@ mod tests {
     #[tokio::test]
     async fn each_outcome_counts_once_however_often_and_however_raced() {
         let store = EmbeddedStore::new();
-        let (customer, campaign) = (CustomerId::new("c-1").unwrap(), CampaignId::new("cart").unwrap());
+        let campaign = CampaignId::new("cart").unwrap();
         let (a, b) = (VariantId::new("a").unwrap(), VariantId::new("b").unwrap());
         let messages: Vec<MessageId> = (0..40).map(|i| MessageId::new(format!("m-{i}")).unwrap()).collect();
         let now = Utc::now();
-        let (customer, campaign) = (&customer, &campaign);
+        let campaign = &campaign;
         // Every send recorded three times at once, every fourth clicked twice.
         let mut work = Vec::new();
         for (i, message) in messages.iter().enumerate() {
             let variant = if i % 2 == 0 { &a } else { &b };
-            let count = |outcome| Counted { customer, campaign, variant, message, outcome };
+            let count = |outcome| Counted { campaign, variant, message, outcome };
             work.extend([count(Outcome::Sent), count(Outcome::Sent), count(Outcome::Sent)]);
             if i % 4 == 0 {
                 work.extend([count(Outcome::Rewarded), count(Outcome::Rewarded)]);

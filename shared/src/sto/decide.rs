@@ -111,7 +111,7 @@ pub enum NoSendTime {
 
 /// A stable 64-bit seed from a decision key (FNV-1a), the same on every platform and run.
 fn seed(key: &str) -> u64 {
-    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+    crate::hash::fnv1a64(key.as_bytes())
 }
 
 /// Decides when to send. `default_at` is the campaign's default time (the holdout's).
