@@ -6,6 +6,7 @@
 
 mod campaigns;
 mod catalog;
+mod delivery;
 mod ingest;
 mod jobs;
 mod models;
@@ -88,6 +89,27 @@ enum Command {
         #[command(subcommand)]
         command: recs::RecsCommand,
     },
+    /// Deliver every send due up to now (or --until) through the local outbox: the policy,
+    /// exactly-once claims and the decision trace, as the dispatch Lambda does.
+    Dispatch {
+        /// Dispatch as of this instant (RFC 3339), default now.
+        #[arg(long)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        /// The outbox file messages are written to (JSON lines).
+        #[arg(long, default_value = "outbox.jsonl")]
+        outbox: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Why a customer did or did not get a message: every delivery decision, in plain sentences.
+    Why {
+        #[arg(long)]
+        customer: String,
+        #[arg(long)]
+        campaign: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Manage the DynamoDB table (for local endpoints; production tables come from the SAM template).
     Table {
         #[command(subcommand)]
@@ -153,6 +175,8 @@ async fn main() -> ExitCode {
         Command::Recs { command } => recs::run(command).await,
         Command::Catalog { command } => catalog::run(command).await,
         Command::Campaigns { command } => campaigns::run(command).await,
+        Command::Dispatch { until, outbox, store } => delivery::dispatch(until, outbox, &store).await,
+        Command::Why { customer, campaign, store } => delivery::why(&customer, campaign.as_deref(), &store).await,
         Command::Schema => {
             print::out(serde_json::to_string_pretty(&kairos::event::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

@@ -44,9 +44,26 @@ pub struct DueSend {
     /// The product the message is about, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<ProductId>,
+    /// The send's moment was chosen already (by the campaign's send-time policy, or a deferral):
+    /// dispatch does not move it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub placed: bool,
+    /// When it was first due, before any deferral: how late it may go counts from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_due_at: Option<DateTime<Utc>>,
 }
 
 impl DueSend {
+    /// When it was first due.
+    pub fn first_due(&self) -> DateTime<Utc> {
+        self.first_due_at.unwrap_or(self.due_at)
+    }
+
+    /// The same send, moved to `at` (its moment chosen: dispatch will not move it again).
+    pub fn moved_to(&self, at: DateTime<Utc>) -> DueSend {
+        DueSend { due_at: at, first_due_at: Some(self.first_due()), placed: true, ..self.clone() }
+    }
+
     pub fn key(&self) -> Key {
         keys::due_send(self.due_at, &self.customer_id, &self.campaign_id, &self.occurrence)
     }
@@ -90,6 +107,8 @@ mod tests {
             campaign_version: None,
             cause_at: None,
             product: None,
+            placed: false,
+            first_due_at: None,
         };
         let key = d.key();
         assert!(key.pk.starts_with("DUE#2026-11-24T03:17#"), "{}", key.pk);

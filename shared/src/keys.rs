@@ -258,6 +258,38 @@ pub fn due_send(due_at: DateTime<Utc>, customer: &CustomerId, campaign: &Campaig
     Key::new(format!("DUE#{}#{shard}", due_minute(due_at)), format!("{customer}#{campaign}#{occurrence}"))
 }
 
+/// The partitions of one due minute, every shard.
+pub fn due_partitions(minute: DateTime<Utc>) -> Vec<String> {
+    (0..DUE_SHARDS).map(|shard| format!("DUE#{}#{shard}", due_minute(minute))).collect()
+}
+
+/// How far dispatch has got: the last minute whose due sends were all handed out.
+pub const DISPATCH_CURSOR: (&str, &str) = ("DISPATCH", "CURSOR");
+
+/// A customer's frequency-cap ledger: the capped messages of the last days.
+pub const CAP_LEDGER: &str = "CAPS";
+
+pub fn cap_ledger(customer: &CustomerId) -> Key {
+    Key::new(customer_pk(customer), CAP_LEDGER)
+}
+
+/// The claim of one message (one per campaign, customer and occurrence), written before the
+/// provider is called: `SEND#<campaign>#<occurrence>`.
+pub fn send_claim(customer: &CustomerId, campaign: &CampaignId, occurrence: &str) -> Key {
+    Key::new(customer_pk(customer), format!("SEND#{campaign}#{occurrence}"))
+}
+
+/// Sort-key prefix of a customer's decision trace.
+pub const TRACE_PREFIX: &str = "WHY#";
+
+/// One delivery decision about a customer: `WHY#<instant>#<campaign>#<occurrence>`, in time order.
+pub fn trace(customer: &CustomerId, at: DateTime<Utc>, campaign: &CampaignId, occurrence: &str) -> Key {
+    Key::new(
+        customer_pk(customer),
+        format!("{TRACE_PREFIX}{}#{campaign}#{occurrence}", at.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+    )
+}
+
 pub fn rejected(received: DateTime<Utc>, record_id: &str) -> Key {
     let shard = crate::hash::bucket(record_id, REJECTED_SHARDS);
     Key::new(format!("REJ#{}#{shard}", received.format("%Y-%m-%d")), record_id)

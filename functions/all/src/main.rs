@@ -30,8 +30,9 @@ async fn main() -> Result<(), Error> {
         Ok("recommendations") => kairos_recommendations::serve().await,
         Ok("triggers") => kairos_triggers::serve().await,
         Ok("scheduled") => kairos_jobs::serve_scheduled().await,
+        Ok("dispatch") => kairos_dispatch::serve().await,
         other => Err(format!(
-            "KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn, recommend, recommendations, triggers or scheduled"
+            "KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn, recommend, recommendations, triggers, scheduled or dispatch"
         )
         .into()),
     }

@@ -150,6 +150,21 @@ fn check_timing(campaign: &Campaign, out: &mut Findings) {
             }
         }
     }
+    if let Some(q) = &campaign.quiet_hours {
+        for (field, value) in [("quiet_hours.send_from", &q.send_from), ("quiet_hours.send_until", &q.send_until)] {
+            if NaiveTime::parse_from_str(value, "%H:%M").is_err() {
+                out.error(field, &format!("is {value:?} (expected a time of day such as \"09:00\")"));
+            }
+        }
+        if q.send_from == q.send_until {
+            out.warning("quiet_hours", "send_from equals send_until: the window is the whole day");
+        }
+    }
+    if let Some(h) = campaign.expire_after_hours
+        && !(1..=24 * 30).contains(&h)
+    {
+        out.error("expire_after_hours", &format!("is {h} (expected 1 to 720 hours)"));
+    }
     if campaign.kind == Kind::Transactional && campaign.holdout_percent > 0.0 {
         out.error(
             "holdout_percent",

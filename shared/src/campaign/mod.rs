@@ -4,6 +4,7 @@
 pub mod audience;
 pub mod bandit;
 pub mod check;
+pub mod compose;
 pub mod exit;
 pub mod fire;
 pub mod load;
@@ -59,6 +60,49 @@ pub struct Campaign {
     pub exit_when: Vec<Exit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offer: Option<Offer>,
+    /// The campaign's own sending window in the customer's zone (the law's quiet hours apply
+    /// too: the strictest wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
+    /// How late a send may still go, counted from when it was first due (a deferral past it
+    /// drops the send with its reason). Default: the send-time window for optimised sends,
+    /// otherwise 72 hours (a weekend and a public holiday).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_after_hours: Option<u32>,
+}
+
+/// Messages go only between `send_from` and `send_until` (`HH:MM`, local; may cross midnight).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    pub send_from: String,
+    pub send_until: String,
+}
+
+/// Hours a send may be late by when the campaign does not say.
+pub const DEFAULT_EXPIRY_HOURS: u32 = 72;
+
+impl Campaign {
+    /// How late a send may go, after it was first due.
+    pub fn expiry(&self) -> chrono::Duration {
+        let hours = self.expire_after_hours.unwrap_or(match &self.send_time {
+            SendTime::Optimised { within_hours } => (*within_hours).max(1),
+            _ => DEFAULT_EXPIRY_HOURS,
+        });
+        chrono::Duration::hours(i64::from(hours))
+    }
+
+    /// The campaign's own window, if it sets one that reads (validation refuses one that does
+    /// not).
+    pub fn window(&self) -> Option<crate::delivery::quiet::Allowed> {
+        let q = self.quiet_hours.as_ref()?;
+        let t = |s: &str| chrono::NaiveTime::parse_from_str(s, "%H:%M").ok();
+        Some(crate::delivery::quiet::Allowed::between(
+            "the campaign's quiet hours",
+            t(&q.send_from)?,
+            t(&q.send_until)?,
+        ))
+    }
 }
 
 impl Campaign {

@@ -3,28 +3,22 @@
 //! catalogue, when it would go (the send-time policy) and whether it would still go (audience
 //! and exit conditions).
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 
 use super::Campaign;
 use super::audience::Facts;
 use super::bandit::{choose, held_out};
+use super::compose::{Composed, compose};
 use super::exit::{Exited, check};
 use super::render::{Message, RenderError, Templates};
 use super::send_time::{Moment, moment};
 use super::stats;
-use crate::catalogue::{self, Product};
 use crate::churn::job::CustomerScore;
 use crate::contact::Channel;
 use crate::content::ShopView;
-use crate::content::build::{Facts as Built, Links, context, style_of};
+use crate::content::build::{Links, style_of};
 use crate::ids::{CustomerId, ProductId, VariantId};
 use crate::keys;
-use crate::recommend::job::CustomerRecs;
-use crate::recommend::reason::explain;
-use crate::sto::job::{CustomerModel, history, segment};
-use crate::sto::posterior::Posterior;
 use crate::store::{Store, StoreError};
 
 /// The preview of one campaign for one customer.
@@ -54,51 +48,19 @@ pub async fn preview<S: Store>(
 ) -> Result<Option<Preview>, StoreError> {
     let Some(profile) = crate::customers::load(store, customer).await? else { return Ok(None) };
     let templates = Templates::compile(campaign).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let recs: Option<CustomerRecs> = crate::customers::output(store, customer, keys::RECOMMENDATIONS).await?;
     let churn: Option<CustomerScore> = crate::customers::output(store, customer, keys::CHURN_SCORE).await?;
-    let picks: Vec<_> = recs.map(|r| r.picks.into_iter().take(5).collect()).unwrap_or_default();
-    // The catalogue data of what the message may show: the picks, their reasons' products,
-    // the cart and the viewed products.
-    let mut ids: Vec<ProductId> = picks.iter().filter_map(|p| ProductId::new(&p.product).ok()).collect();
-    ids.extend(picks.iter().filter_map(|p| p.why.source()).filter_map(|s| ProductId::new(s).ok()));
-    ids.extend(profile.browse.cart.lines.keys().cloned());
-    ids.extend(profile.browse.views.iter().map(|v| v.product_id.clone()));
-    ids.sort();
-    ids.dedup();
-    let refs: Vec<&ProductId> = ids.iter().collect();
-    let mut known: HashMap<ProductId, Product> = HashMap::new();
-    for (id, p) in ids.iter().zip(catalogue::get_many(store, &refs).await?) {
-        if let Ok(Some(p)) = p {
-            known.insert(id.clone(), p);
-        }
-    }
-    let title = |id: &str| {
-        ProductId::new(id).ok().and_then(|p| known.get(&p)).map_or_else(|| id.to_string(), |p| p.title.clone())
-    };
-    let recommendations: Vec<(ProductId, String)> = picks
-        .iter()
-        .filter_map(|p| Some((ProductId::new(&p.product).ok()?, explain(&p.why, title, now).text)))
-        .collect();
-    let shown: Vec<(ProductId, Option<String>)> =
-        recommendations.iter().map(|(id, why)| (id.clone(), Some(why.clone()))).collect();
     // The product a product trigger is about: the customer's latest viewed.
     let product = campaign.trigger.has_product().then(|| profile.browse.views.iter().max_by_key(|v| v.at)).flatten();
     let offer = campaign.offer.as_ref().map(|o| {
         let code = super::offer::code(o, b"preview", &format!("preview/{}/{customer}", campaign.id));
         super::offer::view(o, code, now, chrono_tz::UTC, &style_of(&profile))
     });
-    let ctx = context(&Built {
-        profile: &profile,
-        catalogue: &known,
-        product: product.map(|v| &v.product_id),
-        recommendations: &shown,
-        offer,
-        shop,
-        links: Links {
-            unsubscribe_url: "https://unsubscribe.invalid/preview".into(),
-            preferences_url: "https://preferences.invalid/preview".into(),
-        },
-    });
+    let links = Links {
+        unsubscribe_url: "https://unsubscribe.invalid/preview".into(),
+        preferences_url: "https://preferences.invalid/preview".into(),
+    };
+    let Composed { context: ctx, recommendations } =
+        compose(store, &profile, product.map(|v| &v.product_id), offer, shop, links, now).await?;
     // A draw of the bandit for a send now, from the variants' results so far.
     let (arms, problems) = stats::read(store, &campaign.id).await?;
     for e in &problems {
@@ -106,20 +68,22 @@ pub async fn preview<S: Store>(
     }
     let key = format!("{customer}#{}#preview", campaign.id);
     let Some(variant) = choose(campaign, &stats::in_order(campaign, &arms), &key) else { return Ok(None) };
-    let model: Option<CustomerModel> = crate::customers::output(store, customer, keys::SEND_TIME_MODEL).await?;
-    let priors = match &model {
-        Some(_) => None,
-        None => Some(crate::sto::job::current_priors(store).await?),
+    let posterior = match campaign.send_time {
+        super::SendTime::Optimised { .. } => Some(super::compose::posterior(store, &profile, now).await?),
+        _ => None,
     };
-    let posterior = || match (model, priors) {
-        (Some(m), _) => m.posterior,
-        (None, priors) => Posterior::new(
-            &profile.attention(now),
-            history(&profile),
-            segment(&profile).as_deref(),
-            &priors.unwrap_or_default(),
-            now,
-        ),
+    // Only the optimised policy asks (the others never call it).
+    let posterior = || {
+        posterior.unwrap_or_else(|| {
+            let (history, segment) = (crate::sto::job::history(&profile), crate::sto::job::segment(&profile));
+            crate::sto::posterior::Posterior::new(
+                &profile.attention(now),
+                history,
+                segment.as_deref(),
+                &Default::default(),
+                now,
+            )
+        })
     };
     let due = match &campaign.trigger {
         super::Trigger::Broadcast { at } => at.with_timezone(&Utc).max(now),

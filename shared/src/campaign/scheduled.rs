@@ -347,6 +347,8 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
                 campaign_version: Some(d.version),
                 cause_at: Some(cause_at),
                 product: product.cloned(),
+                placed: true,
+                first_due_at: None,
             });
         };
         match &c.trigger {

@@ -93,6 +93,8 @@ pub async fn handle<S: Store>(
             campaign_version: Some(deployed.version),
             cause_at: Some(f.cause_at),
             product: f.product,
+            placed: false,
+            first_due_at: None,
         };
         match store.write(send.writes()?.into()).await {
             Ok(()) => outcome.queued += 1,

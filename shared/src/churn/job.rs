@@ -542,6 +542,8 @@ impl SegmentedJob for ChurnJob {
                 campaign_version: None,
                 cause_at: None,
                 product: None,
+                placed: false,
+                first_due_at: None,
             });
         }
         let flagged = winback.flagged;

@@ -76,6 +76,9 @@ pub enum Payload {
     ConsentChanged(ConsentChanged),
     /// The customer identified themselves or changed their details.
     CustomerUpdated(CustomerUpdated),
+    /// An address was put on (or taken off) the suppression list: a hard bounce, a complaint,
+    /// an SMS STOP, a push token the platform reports invalid.
+    SuppressionChanged(SuppressionChanged),
 }
 
 impl Payload {
@@ -91,6 +94,7 @@ impl Payload {
             Payload::MessageEngaged(_) => EventType::MessageEngaged,
             Payload::ConsentChanged(_) => EventType::ConsentChanged,
             Payload::CustomerUpdated(_) => EventType::CustomerUpdated,
+            Payload::SuppressionChanged(_) => EventType::SuppressionChanged,
         }
     }
 }
@@ -109,6 +113,7 @@ pub enum EventType {
     MessageEngaged,
     ConsentChanged,
     CustomerUpdated,
+    SuppressionChanged,
     /// A catalogue event ([`ProductEvent`]), not a customer's.
     ProductUpdated,
 }
@@ -126,6 +131,7 @@ impl EventType {
             EventType::MessageEngaged => "message_engaged",
             EventType::ConsentChanged => "consent_changed",
             EventType::CustomerUpdated => "customer_updated",
+            EventType::SuppressionChanged => "suppression_changed",
             EventType::ProductUpdated => "product_updated",
         }
     }
@@ -378,6 +384,55 @@ pub struct ConsentChanged {
     /// How the consent was collected or withdrawn, e.g. "checkout_checkbox", "preference_center",
     /// "sms_keyword": the provenance regulators ask for.
     pub source: Source,
+}
+
+/// Why an address is suppressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SuppressionReason {
+    /// The mailbox does not exist (or soft bounces passed the threshold).
+    HardBounce,
+    /// The recipient marked a message as spam.
+    Complaint,
+    /// The recipient texted STOP (or another opt-out word).
+    SmsStop,
+    /// The push platform reports the device token invalid.
+    InvalidPushToken,
+    /// The shop's staff put it there.
+    Manual,
+}
+
+impl SuppressionReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SuppressionReason::HardBounce => "it bounced hard",
+            SuppressionReason::Complaint => "the recipient complained (marked a message as spam)",
+            SuppressionReason::SmsStop => "the recipient texted an opt-out word",
+            SuppressionReason::InvalidPushToken => "the push platform reported the token invalid",
+            SuppressionReason::Manual => "it was suppressed by hand",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SuppressionStatus {
+    Suppressed,
+    /// Taken off the list (an SMS START, a corrected mailbox).
+    Lifted,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionChanged {
+    pub channel: Channel,
+    pub status: SuppressionStatus,
+    pub reason: SuppressionReason,
+    /// The address the report is about (an email address, an E.164 number or a push token);
+    /// the customer's current one when absent. Only its digest is kept: a later new address is
+    /// not suppressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 fn marketing() -> Topic {

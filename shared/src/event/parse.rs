@@ -172,6 +172,7 @@ pub fn parse_inbound(text: &str, now: DateTime<Utc>) -> Result<Inbound, EventErr
         EventType::MessageEngaged => from_str_at(data, &data_path).map(Payload::MessageEngaged),
         EventType::ConsentChanged => from_str_at(data, &data_path).map(Payload::ConsentChanged),
         EventType::CustomerUpdated => from_str_at(data, &data_path).map(Payload::CustomerUpdated),
+        EventType::SuppressionChanged => from_str_at(data, &data_path).map(Payload::SuppressionChanged),
     }
     .map_err(|e| EventError::Invalid { kind, event_id: event_id.clone(), errors: vec![e] })?;
 
@@ -359,6 +360,14 @@ fn check_payload(payload: &Payload, base: &str, errors: &mut Vec<FieldError>) {
         | Payload::SessionStarted(_)
         | Payload::MessageEngaged(_)
         | Payload::ConsentChanged(_) => {}
+        Payload::SuppressionChanged(c) => {
+            if c.address.as_deref().is_some_and(|a| a.trim().is_empty() || a.len() > 4096) {
+                errors.push(FieldError::new(
+                    join_path(base, "address"),
+                    "must be a non-empty address of at most 4096 characters",
+                ));
+            }
+        }
     }
 }
 

@@ -22,9 +22,16 @@ impl SqsQueue {
 
 impl TaskQueue for SqsQueue {
     async fn enqueue(&self, tasks: Vec<Task>) -> Result<(), QueueError> {
-        let total = tasks.len();
+        self.send_all(&tasks).await
+    }
+}
+
+impl SqsQueue {
+    /// Sends each value as one message's JSON body, ten to a request.
+    pub async fn send_all<T: serde::Serialize>(&self, values: &[T]) -> Result<(), QueueError> {
+        let total = values.len();
         let fail = |failed: usize, reason: String| QueueError::Send { failed, total, reason };
-        for chunk in tasks.chunks(BATCH) {
+        for chunk in values.chunks(BATCH) {
             let mut pending: Vec<SendMessageBatchRequestEntry> = Vec::with_capacity(chunk.len());
             for (i, task) in chunk.iter().enumerate() {
                 let body = serde_json::to_string(task).map_err(|e| fail(chunk.len(), e.to_string()))?;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::part::{PartMeta, ProfilePart};
 use super::tracked::{Provenance, Tracked, set_entry_if_newer, set_if_newer};
 use crate::contact::{Birthday, Channel, Country, Email, FirstName, Locale, Phone, PushToken, TimeZone};
-use crate::event::{ConsentStatus, CustomerUpdated, Payload, ShopEvent};
+use crate::event::{ConsentStatus, CustomerUpdated, Payload, ShopEvent, SuppressionReason, SuppressionStatus};
 use crate::ids::Topic;
 use crate::keys::PartKind;
 use crate::validate::FieldError;
@@ -59,6 +59,18 @@ pub struct ContactPart {
     /// Shop-specific attributes for audience filters.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, Tracked<serde_json::Value>>,
+    /// Suppressed addresses, by `channel/<digest of the address>` (never the address itself).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub suppressions: BTreeMap<String, Tracked<SuppressionReason>>,
+}
+
+/// Suppression records a profile holds (addresses come and go; the newest are kept).
+pub const MAX_SUPPRESSIONS: usize = 20;
+
+/// The key a suppression of `address` on `channel` is kept under: a digest, so the profile
+/// never holds an address it no longer has.
+pub fn suppression_key(channel: Channel, address: &str) -> String {
+    format!("{channel}/{:016x}", crate::hash::mixed64(address.trim().to_lowercase().as_bytes()))
 }
 
 pub fn consent_key(channel: Channel, topic: &Topic) -> String {
@@ -87,6 +99,32 @@ impl ProfilePart for ContactPart {
                 let consent_provenance = Provenance { source: c.source.clone(), ..provenance };
                 set_entry_if_newer(&mut self.consents, key, Some(c.status), &consent_provenance);
             }
+            Payload::SuppressionChanged(c) => {
+                let address = match &c.address {
+                    Some(a) => Some(a.clone()),
+                    None => self.current_address(c.channel),
+                };
+                let Some(address) = address else {
+                    return Err(FieldError::new(
+                        "data.address",
+                        format!("the customer has no {} on record and the event names none", c.channel),
+                    ));
+                };
+                let key = suppression_key(c.channel, &address);
+                let value = match c.status {
+                    SuppressionStatus::Suppressed => Some(c.reason),
+                    SuppressionStatus::Lifted => None,
+                };
+                set_entry_if_newer(&mut self.suppressions, key, value, &provenance);
+                if self.suppressions.len() > MAX_SUPPRESSIONS {
+                    let mut by_age: Vec<(DateTime<Utc>, String)> =
+                        self.suppressions.iter().map(|(k, t)| (t.at, k.clone())).collect();
+                    by_age.sort();
+                    for (_, k) in by_age.into_iter().rev().skip(MAX_SUPPRESSIONS) {
+                        self.suppressions.remove(&k);
+                    }
+                }
+            }
             Payload::CustomerUpdated(u) => {
                 let live = |t: Option<&Tracked<serde_json::Value>>| t.is_some_and(|t| t.value.is_some());
                 let have = self.attributes.values().filter(|t| t.value.is_some()).count();
@@ -111,6 +149,41 @@ impl ProfilePart for ContactPart {
 }
 
 impl ContactPart {
+    /// The address a channel reaches now (for push, the newest token).
+    fn current_address(&self, channel: Channel) -> Option<String> {
+        let d = &self.details;
+        match channel {
+            Channel::Email => super::tracked::current(&d.email).map(|e| e.as_str().to_string()),
+            Channel::Sms => super::tracked::current(&d.phone).map(|p| p.as_str().to_string()),
+            Channel::Push => d.push_tokens.iter().find_map(|t| t.value.as_ref()).map(|t| t.token.as_str().to_string()),
+        }
+    }
+
+    /// Why `channel` cannot be used, if its current address is suppressed: for push, when
+    /// every live token is.
+    pub fn suppression(&self, channel: Channel) -> Option<&Tracked<SuppressionReason>> {
+        let d = &self.details;
+        let held =
+            |address: &str| self.suppressions.get(&suppression_key(channel, address)).filter(|t| t.value.is_some());
+        match channel {
+            Channel::Email => super::tracked::current(&d.email).and_then(|e| held(e.as_str())),
+            Channel::Sms => super::tracked::current(&d.phone).and_then(|p| held(p.as_str())),
+            Channel::Push => {
+                let tokens: Vec<&str> =
+                    d.push_tokens.iter().filter_map(|t| t.value.as_ref()).map(|t| t.token.as_str()).collect();
+                let first = tokens.first().and_then(|t| held(t))?;
+                tokens.iter().all(|t| held(t).is_some()).then_some(first)
+            }
+        }
+    }
+
+    /// The push tokens still usable (not reported invalid).
+    pub fn live_push_tokens(&self) -> impl Iterator<Item = &PushToken> {
+        self.details.push_tokens.iter().filter_map(|t| t.value.as_ref()).filter(|t| {
+            self.suppressions.get(&suppression_key(Channel::Push, t.token.as_str())).is_none_or(|s| s.value.is_none())
+        })
+    }
+
     /// Cleared attributes are remembered (so a late, older value cannot come back), but only the
     /// newest [`MAX_ATTRIBUTES`] of them.
     fn forget_old_clears(&mut self) {

@@ -52,7 +52,7 @@ pub fn home(payload: &Payload) -> PartKind {
         | Payload::CheckoutStarted(_) => PartKind::Browse,
         Payload::SessionStarted(_) | Payload::MessageEngaged(_) => PartKind::Engagement,
         Payload::OrderPlaced(_) | Payload::OrderRefunded(_) => PartKind::Orders,
-        Payload::ConsentChanged(_) | Payload::CustomerUpdated(_) => PartKind::Contact,
+        Payload::ConsentChanged(_) | Payload::CustomerUpdated(_) | Payload::SuppressionChanged(_) => PartKind::Contact,
     }
 }
 
@@ -144,6 +144,11 @@ impl Profile {
 
     pub fn phone(&self) -> Option<&Phone> {
         current(&self.contact.details.phone)
+    }
+
+    /// The suppression of the address `channel` reaches now, if it is suppressed.
+    pub fn suppression(&self, channel: Channel) -> Option<&tracked::Tracked<crate::event::SuppressionReason>> {
+        self.contact.suppression(channel)
     }
 
     /// The consent on record for a channel and topic, if any.
