@@ -17,6 +17,11 @@ DynamoDB's documented semantics; the store contract suite checks them):
   the state before the transaction, then applies all writes or none; that is done here directly,
   copying only the items the transaction touches.
 
+Messages sent through SES v2 and SNS are also written, one JSON object a line, to
+`kairos-emulator-<PORT>-sent.jsonl` in the temporary directory: moto keeps them only in memory,
+and the delivery tests read what arrived (the raw MIME with its headers, the SMS with its
+attributes) from there.
+
 A third only makes it fast enough to measure a request's latency on: moto answers every Query on
 the table itself by sorting the whole table and keeping the queried partition; here it sorts
 only that partition (the same items in the same order).
@@ -156,6 +161,43 @@ def queries_read_one_partition() -> None:
     Table.query = query
 
 
+def record_sent_messages(port: int) -> None:
+    import json
+    import os
+    import tempfile
+
+    from moto.sesv2.models import SESV2Backend
+    from moto.sns.models import SNSBackend
+
+    path = os.path.join(tempfile.gettempdir(), f"kairos-emulator-{port}-sent.jsonl")
+    open(path, "w").close()
+    lock = threading.Lock()
+
+    def write(record: dict) -> None:
+        with lock, open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    send_raw_email = SESV2Backend.send_raw_email
+
+    def recorded_raw_email(self, source, destinations, raw_data):
+        message = send_raw_email(self, source, destinations, raw_data)
+        write({"service": "ses", "id": message.id, "source": source, "destinations": destinations, "raw": raw_data})
+        return message
+
+    publish = SNSBackend.publish
+
+    def recorded_publish(self, message, arn, phone_number=None, *args, **kwargs):
+        message_id = publish(self, message, arn, phone_number, *args, **kwargs)
+        attributes = kwargs.get("message_attributes") or {}
+        write({"service": "sns", "id": message_id, "phone_number": phone_number, "target": arn,
+               "message": message, "attributes": {k: v.get("Value") if isinstance(v, dict) else str(v)
+                                                  for k, v in attributes.items()}})
+        return message_id
+
+    SESV2Backend.send_raw_email = recorded_raw_email
+    SNSBackend.publish = recorded_publish
+
+
 def main() -> None:
     # One line per request drowns the test output.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -163,6 +205,7 @@ def main() -> None:
     transactions_without_table_copies()
     queries_read_one_partition()
     port = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "0" else free_port()
+    record_sent_messages(port)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     print(f"http://127.0.0.1:{port}", flush=True)

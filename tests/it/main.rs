@@ -5,6 +5,7 @@ mod campaigns;
 mod catalogue;
 mod churn_cdnow;
 mod churn_job;
+mod delivery;
 mod ingest;
 mod ingest_extremes;
 mod nightly;

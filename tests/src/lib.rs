@@ -129,6 +129,33 @@ pub fn sqs() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(config)
 }
 
+/// The SDK configuration every emulator client is built from.
+pub fn sdk() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(credentials()))
+        .endpoint_url(endpoint())
+        .http_client(kairos::config::http_client())
+        .build()
+}
+
+pub fn sesv2() -> aws_sdk_sesv2::Client {
+    aws_sdk_sesv2::Client::new(&sdk())
+}
+
+pub fn sns() -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(&sdk())
+}
+
+/// What the emulator's SES and SNS were given so far (every test's), one JSON object each.
+pub fn sent_messages() -> Vec<serde_json::Value> {
+    let port = endpoint().rsplit(':').next().unwrap_or_default().trim_end_matches('/').to_string();
+    let path = std::env::temp_dir().join(format!("kairos-emulator-{port}-sent.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
 /// A name no other test in this run uses.
 pub fn unique_name(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);

@@ -529,8 +529,9 @@ fn address(profile: &Profile, channel: Channel) -> Option<Address> {
 pub const LAG_MINUTES: i64 = 2;
 /// Minutes one tick walks at most (catching up after an outage takes several ticks).
 pub const MINUTES_PER_TICK: i64 = 240;
-/// Where a first tick starts: sends due longer ago than any expiry would be dropped anyway.
-const FIRST_LOOKBACK_HOURS: i64 = 24;
+/// Where a first tick starts (the table has never been dispatched: sends queued just before
+/// dispatch was deployed still go).
+const FIRST_LOOKBACK_HOURS: i64 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Cursor {

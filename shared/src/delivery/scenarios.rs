@@ -259,9 +259,16 @@ pub async fn caps_hold_under_a_race<S: Store>(store: S) {
     }
     // The next day one more fits the week's three; the fourth and fifth wait past their expiry
     // and are dropped, never sent late.
-    let counts = d.run_due(utc("2026-12-03T09:00:00Z"), 8).await.expect("run");
-    assert_eq!(d.channel.count(), 3, "{counts:?}");
-    assert_eq!(counts.dropped, 2, "{counts:?}");
+    // (The tick of the minute they moved to, as of the next morning.)
+    let (moved, problems) = super::dispatch::Ticker::due_in(&d.store, utc("2026-12-02T23:00:00Z")).await.expect("due");
+    // At least the three that waited (a racing attempt that lost to a send may have moved its
+    // copy too: that copy finds the claim and does nothing).
+    assert!(problems.is_empty() && moved.len() >= 3, "{moved:?}");
+    let next_morning = utc("2026-12-03T09:00:00Z");
+    let outcomes = join_all(moved.iter().map(|s| d.send(s, next_morning))).await;
+    assert_eq!(d.channel.count(), 3, "{outcomes:?}");
+    let dropped = outcomes.iter().filter(|o| matches!(o, Ok(Outcome::Dropped))).count();
+    assert_eq!(dropped, 2, "{outcomes:?}");
 }
 
 /// A hard bounce suppresses the address; a new address is not suppressed; a STOP suppresses
