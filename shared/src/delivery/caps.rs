@@ -178,16 +178,23 @@ impl Ledger {
                 }
             }
             if let Some(week) = limits.week {
+                // Every seven days that hold this send must keep the cap: the sends of the week
+                // before it and (a worker whose clock is behind another's) any after it.
+                let week_end = at + Duration::days(7);
                 let mut in_week: Vec<&DateTime<Utc>> =
-                    relevant.iter().filter(|t| **t > week_start && **t <= at).collect();
+                    relevant.iter().filter(|t| **t > week_start && **t < week_end).collect();
                 if in_week.len() >= week as usize {
                     in_week.sort();
-                    // A place frees when enough of the oldest leave the seven days.
-                    let leaving = in_week.len() + 1 - week.max(1) as usize;
-                    let free = in_week
-                        .get(leaving - 1)
-                        .map_or(at + Duration::days(7), |t| **t + Duration::days(7) + Duration::seconds(1));
-                    let free = if week == 0 { at + Duration::days(KEEP.num_days()) } else { free };
+                    let free = if week == 0 {
+                        at + Duration::days(KEEP.num_days())
+                    } else if in_week.last().is_some_and(|t| **t > at) {
+                        // Sends ahead of this one: only after the last of them is it certainly free.
+                        in_week.last().map_or(week_end, |t| **t + Duration::days(7) + Duration::seconds(1))
+                    } else {
+                        // A place frees when enough of the oldest leave the seven days.
+                        let leaving = in_week.len() + 1 - week as usize;
+                        in_week.get(leaving - 1).map_or(week_end, |t| **t + Duration::days(7) + Duration::seconds(1))
+                    };
                     consider(
                         free,
                         format!(

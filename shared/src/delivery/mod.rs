@@ -9,6 +9,8 @@ pub mod channel;
 pub mod dispatch;
 pub mod holidays;
 pub mod policy;
+#[cfg(test)]
+mod properties;
 pub mod provider;
 pub mod quiet;
 #[cfg(any(test, feature = "contract"))]
