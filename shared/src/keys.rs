@@ -279,6 +279,12 @@ pub fn send_claim(customer: &CustomerId, campaign: &CampaignId, occurrence: &str
     Key::new(customer_pk(customer), format!("SEND#{campaign}#{occurrence}"))
 }
 
+/// Which customer a phone number Kairos texted belongs to (by digest: replies such as STOP name
+/// only the number): `PHONE#<digest>` / `C`.
+pub fn phone_owner(digest: &str) -> Key {
+    Key::new(format!("PHONE#{digest}"), "C")
+}
+
 /// Sort-key prefix of a customer's decision trace.
 pub const TRACE_PREFIX: &str = "WHY#";
 

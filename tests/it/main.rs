@@ -6,6 +6,7 @@ mod catalogue;
 mod churn_cdnow;
 mod churn_job;
 mod delivery;
+mod feedback;
 mod ingest;
 mod ingest_extremes;
 mod nightly;

@@ -31,8 +31,10 @@ async fn main() -> Result<(), Error> {
         Ok("triggers") => kairos_triggers::serve().await,
         Ok("scheduled") => kairos_jobs::serve_scheduled().await,
         Ok("dispatch") => kairos_dispatch::serve().await,
+        Ok("unsubscribe") => kairos_unsubscribe::serve().await,
+        Ok("feedback") => kairos_feedback::serve().await,
         other => Err(format!(
-            "KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn, recommend, recommendations, triggers, scheduled or dispatch"
+            "KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn, recommend, recommendations, triggers, scheduled, dispatch, unsubscribe or feedback"
         )
         .into()),
     }

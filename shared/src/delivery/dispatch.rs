@@ -386,9 +386,13 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
             return match self.channel.deliver(&envelope).await {
                 Ok(provider_id) => {
                     let done = Claim { state: ClaimState::Sent, provider_id: Some(provider_id.clone()), ..claim };
-                    self.store
-                        .write(vec![Write::Put { item: claim_item(&done, 2)?, condition: Condition::VersionIs(1) }])
-                        .await?;
+                    let mut writes =
+                        vec![Write::Put { item: claim_item(&done, 2)?, condition: Condition::VersionIs(1) }];
+                    if let Address::Phone(phone) = &envelope.to {
+                        // A reply (STOP) names only the number: remember whose it is.
+                        writes.push(phone_owner_write(phone, &profile.customer_id, now)?);
+                    }
+                    self.store.write(writes).await?;
                     let counted = stats::Counted {
                         campaign: &campaign.id,
                         variant: &variant,
@@ -510,6 +514,36 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
         }
         Ok(arms)
     }
+}
+
+/// Whose a number is, kept as long as claims.
+#[derive(Serialize, Deserialize)]
+pub struct PhoneOwner {
+    pub customer_id: crate::ids::CustomerId,
+}
+
+/// The digest a phone number is looked up by (the table never keys by the number itself).
+pub fn phone_digest(phone: &str) -> String {
+    format!("{:016x}", crate::hash::mixed64(phone.trim().as_bytes()))
+}
+
+fn phone_owner_write(
+    phone: &crate::contact::Phone,
+    customer: &crate::ids::CustomerId,
+    now: DateTime<Utc>,
+) -> Result<Write, StoreError> {
+    let key = keys::phone_owner(&phone_digest(phone.as_str()));
+    let body = encode(&key, &PhoneOwner { customer_id: customer.clone() })?;
+    Ok(Write::Put {
+        item: Item::new(key, 1, body).expiring(now.timestamp() + CLAIM_DAYS * 86_400),
+        condition: Condition::Always,
+    })
+}
+
+/// The customer Kairos last texted at `phone`, if any.
+pub async fn phone_owner<S: Store>(store: &S, phone: &str) -> Result<Option<crate::ids::CustomerId>, StoreError> {
+    let item = store.get(&keys::phone_owner(&phone_digest(phone))).await?;
+    Ok(item.map(decode::<PhoneOwner>).transpose()?.map(|o| o.customer_id))
 }
 
 /// The address `channel` reaches the customer at.

@@ -7,6 +7,7 @@
 pub mod caps;
 pub mod channel;
 pub mod dispatch;
+pub mod feedback;
 pub mod holidays;
 pub mod policy;
 #[cfg(test)]
@@ -19,3 +20,4 @@ pub mod ses;
 pub mod sns;
 pub mod token;
 pub mod trace;
+pub mod unsubscribe;

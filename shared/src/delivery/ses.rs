@@ -117,6 +117,9 @@ pub fn mime(
     header("MIME-Version", "1.0");
     header("X-Kairos-Message-Id", e.message_id.as_str());
     header("X-Kairos-Campaign", e.campaign_id.as_str());
+    // SES events carry the headers back: the feedback path finds the customer by this one.
+    header("X-Kairos-Customer", e.customer_id.as_str());
+    header("X-Kairos-Variant", e.variant.as_str());
     header("List-Id", &e.list_id);
     if let Some(u) = &e.unsubscribe {
         header("List-Unsubscribe", &format!("<{}>", u.one_click));
