@@ -132,4 +132,19 @@ sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_na
 waiting = sqs.get_queue_attributes(QueueUrl=os.environ["QUEUE"], AttributeNames=["ApproximateNumberOfMessages"])
 assert int(waiting["Attributes"]["ApproximateNumberOfMessages"]) == 2, waiting
 print("scheduled: the daily run started, one task per segment queued")'
+# The same binary as dispatch, ticked by its schedule: it reads its settings (the caps, the
+# unsubscribe keys, the shop) and hands the due minutes out to its queue.
+queue=$(.venv/bin/python -c 'import boto3, os, uuid
+sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+print(sqs.create_queue(QueueName="smoke-dispatch-" + uuid.uuid4().hex[:8])["QueueUrl"])')
+serve dispatch "KAIROS_DISPATCH_QUEUE_URL=$queue" "KAIROS_UNSUBSCRIBE_URL=https://u.shop.example" \
+  "KAIROS_UNSUBSCRIBE_KEYS=smoke:0123456789abcdef0123456789abcdef" "KAIROS_OFFER_SECRET=smoke-offer-secret" \
+  "KAIROS_SHOP_NAME=Fleet" "KAIROS_SHOP_ADDRESS=1 Quay Lyon" "KAIROS_SHOP_URL=https://shop.example" \
+  "KAIROS_LIST_DOMAIN=lists.shop.example" "KAIROS_EMAIL_FROM=Fleet <news@shop.example>" "KAIROS_CAPS=email:1/day"
+tick=$(mktemp)
+echo '{"tick": "2026-12-02T00:00:00Z"}' >"$tick"
+out=$(invoke "$tick")
+rm -f "$tick"
+echo "a dispatch tick -> $out"
+printf '%s' "$out" | python3 -c 'import json,sys; t = json.load(sys.stdin)["tick"]; assert t["minutes"] > 0 and t["unreadable"] == 0, t; print("dispatch: the due minutes handed out")'
 echo "cargo lambda: ok"

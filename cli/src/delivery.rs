@@ -40,7 +40,7 @@ fn rand_word() -> u64 {
 pub async fn dispatch(until: Option<DateTime<Utc>>, outbox: PathBuf, store: &StoreArgs) -> Result<ExitCode, String> {
     let settings = local_settings()?;
     let channel = Outbox::open(&outbox).map_err(|e| format!("{}: {e}", outbox.display()))?;
-    let dispatcher = Dispatcher::new(store.open().await?, channel, settings);
+    let dispatcher = std::sync::Arc::new(Dispatcher::new(store.open().await?, channel, settings));
     let counts = dispatcher.run_due(until.unwrap_or_else(Utc::now), 16).await.map_err(|e| e.to_string())?;
     dispatcher.channel.flush().map_err(|e| format!("{}: {e}", outbox.display()))?;
     store.save(&dispatcher.store)?;

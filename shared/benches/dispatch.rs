@@ -44,7 +44,8 @@ variants:
       body: "Still thinking it over? STOP to opt out"
 "#;
 
-#[tokio::main(flavor = "current_thread")]
+// Both cores, as a dispatch worker has them.
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let customers = if full { 50_000 } else { 250 };
@@ -123,7 +124,7 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("kairos-dispatch-bench-{}", std::process::id()));
     let outbox = Outbox::open(&dir.join("outbox.jsonl")).unwrap();
     let before = store.meter().reading();
-    let d = Dispatcher::new(store, outbox, settings);
+    let d = std::sync::Arc::new(Dispatcher::new(store, outbox, settings));
     let began = Instant::now();
     let counts = d.run_due(now, 64).await.unwrap();
     d.channel.flush().unwrap();

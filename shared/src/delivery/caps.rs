@@ -156,25 +156,33 @@ impl Ledger {
                 blocked = Some((free_at, because));
             }
         };
+        // The customer's day as an interval of instants, computed once: each send in the
+        // ledger is then one comparison (the ledger is read before every send).
         let local_day = at.with_timezone(&tz).date_naive();
+        let next_day = local_day.succ_opt().unwrap_or(local_day);
+        let day_end =
+            crate::campaign::send_time::local_instant(next_day, NaiveTime::MIN, tz).unwrap_or(at + Duration::days(1));
+        let day_start =
+            crate::campaign::send_time::local_instant(local_day, NaiveTime::MIN, tz).unwrap_or(at - Duration::days(1));
         let week_start = at - Duration::days(7);
-        for (scope, limits, counts) in [
-            (
-                channel.as_str(),
-                caps.limits(channel),
-                Box::new(move |s: &Sent| s.channel == channel) as Box<dyn Fn(&Sent) -> bool>,
-            ),
-            ("all channels", caps.all, Box::new(|_: &Sent| true)),
+        let all_channels = [Channel::Email, Channel::Sms, Channel::Push];
+        for (scope, limits, channels) in [
+            (channel.as_str(), caps.limits(channel), std::slice::from_ref(&channel)),
+            ("all channels", caps.all, &all_channels[..]),
         ] {
-            let relevant: Vec<DateTime<Utc>> =
-                self.sent.iter().filter(|s| counts(s)).filter_map(|s| DateTime::from_timestamp(s.at, 0)).collect();
+            if limits.day.is_none() && limits.week.is_none() {
+                continue;
+            }
+            let relevant: Vec<DateTime<Utc>> = self
+                .sent
+                .iter()
+                .filter(|s| channels.contains(&s.channel))
+                .filter_map(|s| DateTime::from_timestamp(s.at, 0))
+                .collect();
             if let Some(day) = limits.day {
-                let today = relevant.iter().filter(|t| t.with_timezone(&tz).date_naive() == local_day).count();
+                let today = relevant.iter().filter(|t| **t >= day_start && **t < day_end).count();
                 if today >= day as usize {
-                    let next_day = local_day.succ_opt().unwrap_or(local_day);
-                    let free = crate::campaign::send_time::local_instant(next_day, NaiveTime::MIN, tz)
-                        .unwrap_or(at + Duration::days(1));
-                    consider(free, format!("the cap of {day} {scope} message(s) a day is reached ({today} today)"));
+                    consider(day_end, format!("the cap of {day} {scope} message(s) a day is reached ({today} today)"));
                 }
             }
             if let Some(week) = limits.week {

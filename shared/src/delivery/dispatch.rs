@@ -724,11 +724,16 @@ impl Counts {
     }
 }
 
-impl<S: Store, D: Deliver> Dispatcher<S, D> {
+impl<S: Store + 'static, D: Deliver + 'static> Dispatcher<S, D> {
     /// Dispatch in-process (local runs, the simulation): every due minute up to `now`, oldest
-    /// first, `concurrency` sends at a time. A send that fails is logged and counted; the
-    /// minute is still done (in Lambda it would go back to the queue).
-    pub async fn run_due(&self, now: DateTime<Utc>, concurrency: usize) -> Result<Counts, StoreError> {
+    /// first, `concurrency` sends at a time (spread over the runtime's threads). A send that
+    /// fails is logged and counted; the minute is still done (in Lambda it would go back to the
+    /// queue).
+    pub async fn run_due(
+        self: &std::sync::Arc<Self>,
+        now: DateTime<Utc>,
+        concurrency: usize,
+    ) -> Result<Counts, StoreError> {
         use futures::StreamExt;
         let mut counts = Counts::default();
         loop {
@@ -741,9 +746,15 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
                 for e in &problems {
                     tracing::error!(error = %crate::redact::scrub(&e.to_string()), "a due send cannot be read; skipped");
                 }
-                let results: Vec<Result<Outcome, StoreError>> = futures::stream::iter(sends.iter())
-                    .map(|due| self.send(due, now))
+                let results: Vec<Result<Outcome, StoreError>> = futures::stream::iter(sends)
+                    .map(|due| {
+                        let me = self.clone();
+                        tokio::spawn(async move { me.send(&due, now).await })
+                    })
                     .buffer_unordered(concurrency.max(1))
+                    .map(|joined| {
+                        joined.unwrap_or_else(|e| Err(StoreError::Unavailable(format!("a send task failed: {e}"))))
+                    })
                     .collect()
                     .await;
                 for r in &results {

@@ -67,7 +67,7 @@ fn law_allows(country: &str, phone: &str, local: chrono::NaiveDateTime) -> bool 
         let florida = phone.starts_with("+1305");
         let (from, until) = if florida { (t(8), t(20)) } else { (t(9), t(20)) };
         let from = if !florida && local.weekday() == Weekday::Sun { t(12) } else { from };
-        if !(from <= h && h < until) || !(t(8) <= h && h < t(21)) {
+        if !(from <= h && h < until && t(8) <= h && h < t(21)) {
             return false;
         }
     }

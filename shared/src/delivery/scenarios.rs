@@ -171,12 +171,12 @@ fn utc(s: &str) -> DateTime<Utc> {
 
 /// The due queue replayed three times, concurrently and in turn, and a lost answer: one
 /// message, and the trace says what happened.
-pub async fn replays_and_races_send_once<S: Store>(store: S) {
+pub async fn replays_and_races_send_once<S: Store + 'static>(store: S) {
     let now = utc("2026-12-02T10:00:00Z");
     customer(&store, "c-1", "Europe/Paris", "FR", "+33612345678", now - Duration::hours(2)).await;
     deploy(&store, &[campaign("cart", "email", false)], now - Duration::days(1)).await;
     let due = queue(&store, "c-1", "cart", "cart-1", now).await;
-    let d = Dispatcher::new(store, Recorder::default(), settings("email:5/day"));
+    let d = std::sync::Arc::new(Dispatcher::new(store, Recorder::default(), settings("email:5/day")));
     let outcomes = join_all((0..6).map(|_| d.send(&due, now))).await;
     for _ in 0..3 {
         d.send(&due, now + Duration::minutes(1)).await.expect("replay");
@@ -210,13 +210,17 @@ pub async fn replays_and_races_send_once<S: Store>(store: S) {
 /// SMS at night in France waits for 08:00 (and Sunday waits for Monday); a customer whose
 /// zone is unknown gets it only when it is day in every zone of their country; transactional
 /// messages are exempt.
-pub async fn quiet_hours_defer_to_the_first_allowed_minute<S: Store>(store: S) {
+pub async fn quiet_hours_defer_to_the_first_allowed_minute<S: Store + 'static>(store: S) {
     // Tuesday 1 December 2026, 22:30 in Paris.
     let night = utc("2026-12-01T21:30:00Z");
     customer(&store, "c-fr", "Europe/Paris", "FR", "+33612345678", night - Duration::hours(3)).await;
     deploy(&store, &[campaign("sms", "sms", false), campaign("receipt", "sms", true)], night - Duration::days(1)).await;
     let due = queue(&store, "c-fr", "sms", "n-1", night).await;
-    let d = Dispatcher::new(store, Recorder::default(), settings("sms:5/day,10/week all:10/day,20/week"));
+    let d = std::sync::Arc::new(Dispatcher::new(
+        store,
+        Recorder::default(),
+        settings("sms:5/day,10/week all:10/day,20/week"),
+    ));
     let out = d.send(&due, night).await.expect("send");
     assert_eq!(out, Outcome::Deferred { until: utc("2026-12-02T07:00:00Z") }, "08:00 in Paris");
     assert_eq!(d.channel.count(), 0);
@@ -234,7 +238,7 @@ pub async fn quiet_hours_defer_to_the_first_allowed_minute<S: Store>(store: S) {
 }
 
 /// Five campaigns racing for one customer, many workers each: never more than the cap.
-pub async fn caps_hold_under_a_race<S: Store>(store: S) {
+pub async fn caps_hold_under_a_race<S: Store + 'static>(store: S) {
     let now = utc("2026-12-02T10:00:00Z");
     customer(&store, "c-cap", "Europe/Berlin", "DE", "+4915112345678", now - Duration::hours(3)).await;
     let campaigns: Vec<Campaign> = (0..5).map(|i| campaign(&format!("race-{i}"), "email", false)).collect();
@@ -243,7 +247,11 @@ pub async fn caps_hold_under_a_race<S: Store>(store: S) {
     for i in 0..5 {
         sends.push(queue(&store, "c-cap", &format!("race-{i}"), "x", now).await);
     }
-    let d = Dispatcher::new(store, Recorder::default(), settings("email:2/day,3/week all:2/day,3/week"));
+    let d = std::sync::Arc::new(Dispatcher::new(
+        store,
+        Recorder::default(),
+        settings("email:2/day,3/week all:2/day,3/week"),
+    ));
     let outcomes = join_all(sends.iter().flat_map(|s| [s, s, s]).map(|s| d.send(s, now))).await;
     let sent = outcomes.iter().filter(|o| matches!(o, Ok(Outcome::Sent { .. }))).count();
     assert_eq!(sent, 2, "the daily cap of two: {outcomes:?}");
@@ -274,7 +282,7 @@ pub async fn caps_hold_under_a_race<S: Store>(store: S) {
 /// A hard bounce suppresses the address; a new address is not suppressed; a STOP suppresses
 /// SMS (and lifting it with START allows it again); a send past its expiry is dropped; a
 /// paused campaign sends nothing.
-pub async fn suppression_expiry_and_pause_stop_sends<S: Store>(store: S) {
+pub async fn suppression_expiry_and_pause_stop_sends<S: Store + 'static>(store: S) {
     let now = utc("2026-12-02T10:00:00Z");
     customer(&store, "c-s", "Europe/Paris", "FR", "+33612345678", now - Duration::hours(3)).await;
     deploy(&store, &[campaign("mail", "email", false), campaign("text", "sms", false)], now - Duration::days(1)).await;
@@ -296,7 +304,7 @@ pub async fn suppression_expiry_and_pause_stop_sends<S: Store>(store: S) {
     let mail = queue(&store, "c-s", "mail", "1", now).await;
     let text = queue(&store, "c-s", "text", "1", now).await;
     let late = queue(&store, "c-s", "text", "late", now - Duration::days(4)).await;
-    let d = Dispatcher::new(store, Recorder::default(), settings("email:5/day all:10/day"));
+    let d = std::sync::Arc::new(Dispatcher::new(store, Recorder::default(), settings("email:5/day all:10/day")));
     assert_eq!(d.send(&mail, now).await.expect("send"), Outcome::Suppressed);
     assert_eq!(d.send(&text, now).await.expect("send"), Outcome::Suppressed);
     assert_eq!(d.send(&late, now).await.expect("send"), Outcome::Dropped);

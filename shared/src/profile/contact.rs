@@ -162,6 +162,9 @@ impl ContactPart {
     /// Why `channel` cannot be used, if its current address is suppressed: for push, when
     /// every live token is.
     pub fn suppression(&self, channel: Channel) -> Option<&Tracked<SuppressionReason>> {
+        if self.suppressions.is_empty() {
+            return None;
+        }
         let d = &self.details;
         let held =
             |address: &str| self.suppressions.get(&suppression_key(channel, address)).filter(|t| t.value.is_some());
