@@ -95,11 +95,13 @@ def check(template):
         problems.append(f"functions differ in their build metadata, so sam build builds each: {sorted(metadata)}")
     for name, r in functions.items():
         served = r["Properties"].get("Environment", {}).get("Variables", {}).get("KAIROS_FUNCTION")
-        if served not in ("ingest", "send-time", "churn", "recommend", "recommendations", "triggers", "scheduled"):
+        if served not in ("ingest", "send-time", "churn", "recommend", "recommendations", "triggers", "scheduled",
+                          "dispatch", "unsubscribe", "feedback"):
             problems.append(f"{name}: KAIROS_FUNCTION is {served!r}, not a function the binary serves")
         url = r["Properties"].get("FunctionUrlConfig")
-        if url is not None and url.get("AuthType") != "AWS_IAM":
-            # Customer data behind a URL: only signed callers.
+        # Customer data behind a URL: only signed callers. The unsubscribe links are in customers'
+        # mailboxes: each carries its own HMAC token, and the URL must be public.
+        if url is not None and url.get("AuthType") != "AWS_IAM" and served != "unsubscribe":
             problems.append(f"{name}: its function URL's AuthType is {url.get('AuthType')!r}, not AWS_IAM")
     return problems
 
