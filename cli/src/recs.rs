@@ -250,7 +250,7 @@ async fn show(customer: &str, args: &crate::StoreArgs, json: bool) -> Result<Exi
     crate::print::out(format!(
         "{id}: {} recommendations of {}",
         recs.picks.len(),
-        recs.refreshed_at.format("%Y-%m-%d %H:%M UTC")
+        kairos::clock::Minute(recs.refreshed_at)
     ));
     for (rank, p) in recs.picks.iter().enumerate() {
         let reason = kairos::recommend::reason::explain(&p.why, title, recs.refreshed_at);

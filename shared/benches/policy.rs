@@ -58,33 +58,41 @@ fn main() {
     let profiles: Vec<Profile> = zones.iter().enumerate().map(|(i, z)| consenting(i, z.name())).collect();
     let caps = Caps::default();
     let ledger = (0..5).fold(Ledger::default(), |l, d| l.with(Channel::Email, start + Duration::days(d)));
-    let (mut sent, mut waited) = (0u64, 0u64);
-    let began = Instant::now();
-    for i in 0..n {
-        let at = start + Duration::minutes(37 * i as i64);
-        let channel = if i % 2 == 0 { Channel::Sms } else { Channel::Email };
-        let d = decide(black_box(&Ask {
-            profile: &profiles[i % profiles.len()],
-            purpose: Purpose::Marketing,
-            topic: Some(&topic),
-            channel,
-            at,
-            campaign_window: None,
-            caps: &caps,
-            ledger: &ledger,
-            cap_transactional: false,
-        }));
-        match d.rule {
-            Rule::Allow => sent += 1,
-            Rule::DeferUntil(_) => waited += 1,
-            Rule::Suppress => {}
+    // First the decisions alone (what a send's policy costs), then with every reason written
+    // out as a sentence (what dispatch pays to keep the trace).
+    for explain in [false, true] {
+        let (mut sent, mut waited) = (0u64, 0u64);
+        let began = Instant::now();
+        for i in 0..n {
+            let at = start + Duration::minutes(37 * i as i64);
+            let channel = if i % 2 == 0 { Channel::Sms } else { Channel::Email };
+            let d = decide(black_box(&Ask {
+                profile: &profiles[i % profiles.len()],
+                purpose: Purpose::Marketing,
+                topic: Some(&topic),
+                channel,
+                at,
+                campaign_window: None,
+                caps: &caps,
+                ledger: &ledger,
+                cap_transactional: false,
+            }));
+            if explain {
+                black_box(d.explained());
+            }
+            match d.rule {
+                Rule::Allow => sent += 1,
+                Rule::DeferUntil(_) => waited += 1,
+                Rule::Suppress => {}
+            }
         }
+        let seconds = began.elapsed().as_secs_f64();
+        println!(
+            "{n} policy decisions (consent, suppression, quiet hours, caps){} in {seconds:.2} s: {:.0} per second on one core; {sent} allowed, {waited} deferred",
+            if explain { " with their reasons written out, as dispatch traces them" } else { "" },
+            n as f64 / seconds
+        );
     }
-    let seconds = began.elapsed().as_secs_f64();
-    println!(
-        "{n} policy decisions (consent, suppression, quiet hours, caps) in {seconds:.2} s: {:.0} per second on one core; {sent} allowed, {waited} deferred",
-        n as f64 / seconds
-    );
 }
 
 /// A customer in `zone` with an email and a US number, consenting to marketing on both.

@@ -42,3 +42,34 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// An instant as the traces and reasons show it, to the minute: `2026-11-02 10:00 UTC`.
+/// Written from the date's numbers: the policy explains every decision with a few of these,
+/// and chrono's pattern formatting costs more than the decision itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Minute(pub DateTime<Utc>);
+
+impl std::fmt::Display for Minute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use chrono::{Datelike, Timelike};
+        let t = self.0;
+        if !(0..=9999).contains(&t.year()) {
+            return write!(f, "{}", t.format("%Y-%m-%d %H:%M UTC"));
+        }
+        write!(f, "{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month(), t.day(), t.hour(), t.minute())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_minute_reads_as_chronos_pattern_would_write_it(secs in -63_000_000_000i64..260_000_000_000i64) {
+            let t = DateTime::from_timestamp(secs, 0).unwrap();
+            prop_assert_eq!(Minute(t).to_string(), t.format("%Y-%m-%d %H:%M UTC").to_string());
+        }
+    }
+}

@@ -45,7 +45,7 @@ pub fn check(
         match exit {
             Exit::OrderPlaced => {
                 if let Some(order) = orders_since().next() {
-                    return Err(Exited(format!("an order was placed at {}", order.at.format("%Y-%m-%d %H:%M UTC"))));
+                    return Err(Exited(format!("an order was placed at {}", crate::clock::Minute(order.at))));
                 }
             }
             Exit::CartEmptied if cart.lines.is_empty() => return Err(Exited("the cart is empty".into())),

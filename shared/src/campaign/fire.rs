@@ -67,7 +67,7 @@ pub fn fire(campaign: &Campaign, change: &Change, now: DateTime<Utc>) -> Vec<Fir
                     cause_at: at,
                     due_at: at + minutes(*after_minutes),
                     product: None,
-                    reason: format!("the cart changed at {} and no order followed", at.format("%Y-%m-%d %H:%M UTC")),
+                    reason: format!("the cart changed at {} and no order followed", crate::clock::Minute(at)),
                 });
             }
         }
@@ -79,7 +79,7 @@ pub fn fire(campaign: &Campaign, change: &Change, now: DateTime<Utc>) -> Vec<Fir
                     cause_at: at,
                     due_at: at + minutes(*after_minutes),
                     product: None,
-                    reason: format!("a checkout started at {} and no order followed", at.format("%Y-%m-%d %H:%M UTC")),
+                    reason: format!("a checkout started at {} and no order followed", crate::clock::Minute(at)),
                 });
             }
         }
@@ -167,7 +167,7 @@ pub fn fire(campaign: &Campaign, change: &Change, now: DateTime<Utc>) -> Vec<Fir
                     cause_at: at,
                     due_at: at + Duration::hours(i64::from(*after_hours)),
                     product: None,
-                    reason: format!("consented to {topic} at {}", at.format("%Y-%m-%d %H:%M UTC")),
+                    reason: format!("consented to {topic} at {}", crate::clock::Minute(at)),
                 });
             }
         }

@@ -355,7 +355,7 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
             Trigger::Broadcast { at } => {
                 let at = at.with_timezone(&Utc);
                 // A run that started late picks moments from now on, never in the past.
-                let why = format!("broadcast from {}", at.format("%Y-%m-%d %H:%M UTC"));
+                let why = format!("broadcast from {}", crate::clock::Minute(at));
                 queue("broadcast".into(), at, at.max(now), None, why);
             }
             Trigger::Birthday { days_before } => {
@@ -419,7 +419,7 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
                             continue;
                         }
                         let Some(from) = next_day_start() else { continue };
-                        let since = change.at.format("%Y-%m-%d %H:%M UTC");
+                        let since = crate::clock::Minute(change.at);
                         let why = format!("viewed {} and it is {what} since {since}", change.product);
                         // One notice per viewing: stock that comes and goes, or a price cut twice,
                         // tells a customer once until they look at the product again.

@@ -134,8 +134,30 @@ pub enum CapVerdict {
     /// The cap is reached: the first moment a place frees, and which cap.
     DeferUntil {
         at: DateTime<Utc>,
-        because: String,
+        because: CapReached,
     },
+}
+
+/// The cap a send would break (written out when read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapReached {
+    pub limit: u32,
+    /// The channel's name, or "all channels".
+    pub scope: &'static str,
+    pub per_week: bool,
+    /// The capped messages already in that day or week.
+    pub count: usize,
+}
+
+impl std::fmt::Display for CapReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let CapReached { limit, scope, count, .. } = self;
+        if self.per_week {
+            write!(f, "the cap of {limit} {scope} message(s) a week is reached ({count} in the last 7 days)")
+        } else {
+            write!(f, "the cap of {limit} {scope} message(s) a day is reached ({count} today)")
+        }
+    }
 }
 
 impl Ledger {
@@ -150,8 +172,8 @@ impl Ledger {
 
     /// Whether a send on `channel` at `at` to a customer in `tz` stays within `caps`.
     pub fn check(&self, caps: &Caps, channel: Channel, at: DateTime<Utc>, tz: Tz) -> CapVerdict {
-        let mut blocked: Option<(DateTime<Utc>, String)> = None;
-        let mut consider = |free_at: DateTime<Utc>, because: String| {
+        let mut blocked: Option<(DateTime<Utc>, CapReached)> = None;
+        let mut consider = |free_at: DateTime<Utc>, because: CapReached| {
             if blocked.as_ref().is_none_or(|(t, _)| free_at > *t) {
                 blocked = Some((free_at, because));
             }
@@ -182,7 +204,7 @@ impl Ledger {
             if let Some(day) = limits.day {
                 let today = relevant.iter().filter(|t| **t >= day_start && **t < day_end).count();
                 if today >= day as usize {
-                    consider(day_end, format!("the cap of {day} {scope} message(s) a day is reached ({today} today)"));
+                    consider(day_end, CapReached { limit: day, scope, per_week: false, count: today });
                 }
             }
             if let Some(week) = limits.week {
@@ -203,13 +225,7 @@ impl Ledger {
                         let leaving = in_week.len() + 1 - week as usize;
                         in_week.get(leaving - 1).map_or(week_end, |t| **t + Duration::days(7) + Duration::seconds(1))
                     };
-                    consider(
-                        free,
-                        format!(
-                            "the cap of {week} {scope} message(s) a week is reached ({} in the last 7 days)",
-                            in_week.len()
-                        ),
-                    );
+                    consider(free, CapReached { limit: week, scope, per_week: true, count: in_week.len() });
                 }
             }
         }
@@ -275,7 +291,7 @@ mod tests {
         match ledger.check(&caps, Channel::Email, utc("2026-12-05T10:00:00Z"), tokyo) {
             CapVerdict::DeferUntil { at, because } => {
                 assert_eq!(at, utc("2026-12-08T14:30:01Z"));
-                assert!(because.contains("2 email message(s) a week"), "{because}");
+                assert!(because.to_string().contains("2 email message(s) a week"), "{because}");
             }
             other => panic!("{other:?}"),
         }
@@ -293,7 +309,7 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
         let ledger = Ledger::default().with(Channel::Email, at).with(Channel::Push, at);
         assert!(
-            matches!(ledger.check(&caps, Channel::Sms, at, chrono_tz::UTC), CapVerdict::DeferUntil { because, .. } if because.contains("all channels"))
+            matches!(ledger.check(&caps, Channel::Sms, at, chrono_tz::UTC), CapVerdict::DeferUntil { because, .. } if because.to_string().contains("all channels"))
         );
     }
 }

@@ -18,7 +18,7 @@
 //! reason, never sent late.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -139,14 +139,27 @@ pub struct Dispatcher<S, D> {
     pub settings: Settings,
     campaigns: Cache,
     arms: Mutex<HashMap<CampaignId, HeldArms>>,
+    /// Compiled templates by campaign content digest: compiling Liquid costs more than the
+    /// rest of a send, and a campaign's content only changes with a new deployment.
+    templates: Mutex<HashMap<String, Arc<Templates>>>,
 }
+
+/// Compiled campaigns held at most (a worker sees few; old versions fall out together).
+const HELD_TEMPLATES: usize = 64;
 
 /// When a campaign's variant results were read, and what they were.
 type HeldArms = (DateTime<Utc>, Vec<Arm>);
 
 impl<S: Store, D: Deliver> Dispatcher<S, D> {
     pub fn new(store: S, channel: D, settings: Settings) -> Self {
-        Dispatcher { store, channel, settings, campaigns: Cache::default(), arms: Mutex::new(HashMap::new()) }
+        Dispatcher {
+            store,
+            channel,
+            settings,
+            campaigns: Cache::default(),
+            arms: Mutex::new(HashMap::new()),
+            templates: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Handles one due send at `now`: what happened, also stored in the customer's trace.
@@ -180,8 +193,8 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
         if now > latest {
             reasons.push(format!(
                 "it was due at {} and may go until {}: too late to send",
-                due.first_due().format("%Y-%m-%d %H:%M UTC"),
-                latest.format("%Y-%m-%d %H:%M UTC")
+                crate::clock::Minute(due.first_due()),
+                crate::clock::Minute(latest)
             ));
             return self.record(due, Outcome::Dropped, reasons, now).await;
         }
@@ -236,6 +249,21 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
         self.deliver(due, &deployed, &profile, latest, reasons, now).await
     }
 
+    /// The deployed campaign's templates, compiled once per content.
+    fn templates(&self, deployed: &Deployed) -> Result<Arc<Templates>, crate::campaign::render::RenderError> {
+        let held = |m: &HashMap<String, Arc<Templates>>| m.get(&deployed.digest).cloned();
+        if let Some(t) = held(&self.templates.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(t);
+        }
+        let compiled = Arc::new(Templates::compile(&deployed.campaign)?);
+        let mut map = self.templates.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= HELD_TEMPLATES {
+            map.clear();
+        }
+        map.insert(deployed.digest.clone(), compiled.clone());
+        Ok(compiled)
+    }
+
     /// The policy, the claim and the provider.
     async fn deliver(
         &self,
@@ -247,7 +275,7 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
         now: DateTime<Utc>,
     ) -> Result<Outcome, StoreError> {
         let campaign = &deployed.campaign;
-        let templates = match Templates::compile(campaign) {
+        let templates = match self.templates(deployed) {
             Ok(t) => t,
             Err(e) => {
                 reasons.push(format!("the campaign's templates do not compile: {e}"));
@@ -305,7 +333,7 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
                     ledger: &ledger,
                     cap_transactional: self.settings.cap_transactional,
                 });
-                tried.push(format!("{channel}: {}", d.reasons.join("; ")));
+                tried.push(format!("{channel}: {}", d.explained().join("; ")));
                 if d.rule != Rule::Suppress {
                     chosen = Some(d);
                     break;
@@ -463,8 +491,8 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
         if at > latest {
             reasons.push(format!(
                 "the first allowed moment, {}, is after the latest it may go ({}): dropped, never sent late",
-                at.format("%Y-%m-%d %H:%M UTC"),
-                latest.format("%Y-%m-%d %H:%M UTC")
+                crate::clock::Minute(at),
+                crate::clock::Minute(latest)
             ));
             return self.record(due, Outcome::Dropped, reasons, now).await;
         }

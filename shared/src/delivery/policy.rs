@@ -10,13 +10,15 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::caps::{CapVerdict, Caps, Ledger};
-use super::quiet::{self, Allowed, Verdict};
+use super::caps::{CapReached, CapVerdict, Caps, Ledger};
+use super::quiet::{self, Allowed, Blocked, Verdict};
+use crate::clock::Minute;
 use crate::contact::Channel;
+use crate::event::SuppressionReason;
 use crate::ids::Topic;
 use crate::profile::Profile;
 use crate::profile::reach::{self, Consent, Purpose};
-use crate::profile::tracked::current;
+use crate::profile::tracked::{Tracked, current};
 
 /// What the policy says about one channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,11 +29,67 @@ pub enum Rule {
 }
 
 /// The policy's answer for one channel, with every rule's reason in the order they were asked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decision {
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision<'a> {
     pub channel: Channel,
     pub rule: Rule,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason<'a>>,
+}
+
+impl Decision<'_> {
+    /// The reasons written out, as the trace keeps them.
+    pub fn explained(&self) -> Vec<String> {
+        self.reasons.iter().map(ToString::to_string).collect()
+    }
+}
+
+/// One rule's reason. It holds what the sentence needs and is written out only when read:
+/// most decisions are asked for far more often than they are shown.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reason<'a> {
+    Consent(reach::Why<'a>),
+    Suppressed {
+        channel: Channel,
+        record: &'a Tracked<SuppressionReason>,
+    },
+    Quiet {
+        because: Blocked,
+        moved_to: Option<DateTime<Utc>>,
+    },
+    Capped {
+        because: CapReached,
+        moved_to: DateTime<Utc>,
+    },
+    /// Allowed as asked.
+    Inside,
+    Transactional,
+    NoMinute,
+}
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Consent(why) => why.fmt(f),
+            Reason::Suppressed { channel, record } => write!(
+                f,
+                "the {} is suppressed: {} on {} (event {})",
+                reach::address(*channel),
+                record.value.map_or("suppressed", |r| r.describe()),
+                Minute(record.at),
+                record.event
+            ),
+            Reason::Quiet { because, moved_to: Some(at) } => {
+                write!(f, "quiet hours: {because}; moved to {}", Minute(*at))
+            }
+            Reason::Quiet { because, moved_to: None } => write!(f, "quiet hours: {because}"),
+            Reason::Capped { because, moved_to } => {
+                write!(f, "frequency cap: {because}; moved to {}", Minute(*moved_to))
+            }
+            Reason::Inside => f.write_str("inside quiet hours rules and frequency caps"),
+            Reason::Transactional => f.write_str("transactional: exempt from marketing quiet hours and frequency caps"),
+            Reason::NoMinute => write!(f, "no minute satisfies quiet hours and caps together after {ROUNDS} deferrals"),
+        }
+    }
 }
 
 /// What the policy looks at for one send.
@@ -55,38 +113,39 @@ pub struct Ask<'a> {
 const ROUNDS: usize = 12;
 
 /// The decision for `ask`.
-pub fn decide(ask: &Ask) -> Decision {
-    let mut reasons = Vec::new();
+pub fn decide<'a>(ask: &Ask<'a>) -> Decision<'a> {
+    let mut reasons = Vec::with_capacity(4);
     let done = |rule, reasons| Decision { channel: ask.channel, rule, reasons };
     match reach::check(ask.profile, ask.purpose, ask.topic, ask.channel) {
-        Consent::Allow(why) => reasons.push(why),
+        Consent::Allow(why) => reasons.push(Reason::Consent(why)),
         Consent::Suppress(why) => {
-            reasons.push(why);
+            reasons.push(Reason::Consent(why));
             return done(Rule::Suppress, reasons);
         }
     }
-    if let Some(why) = suppressed(ask.profile, ask.channel) {
-        reasons.push(why);
+    if let Some(record) = ask.profile.suppression(ask.channel) {
+        reasons.push(Reason::Suppressed { channel: ask.channel, record });
         return done(Rule::Suppress, reasons);
     }
     let marketing = ask.purpose == Purpose::Marketing;
     let capped = marketing || ask.cap_transactional;
     let mut rules = if marketing { law(ask.profile, ask.channel) } else { Vec::new() };
     rules.extend(ask.campaign_window.cloned());
-    let zones = zones(ask.profile, ask.channel);
+    let zones = Zones::of(ask.profile, ask.channel);
+    let zones = zones.as_slice();
     let mut at = ask.at;
     for _ in 0..ROUNDS {
         let mut moved = false;
-        for tz in &zones {
+        for tz in zones {
             match quiet::check(at, *tz, &rules) {
                 Verdict::Allow => {}
                 Verdict::DeferUntil { at: later, because } => {
-                    reasons.push(format!("quiet hours: {because}; moved to {}", later.format("%Y-%m-%d %H:%M UTC")));
+                    reasons.push(Reason::Quiet { because, moved_to: Some(later) });
                     at = later;
                     moved = true;
                 }
                 Verdict::Suppress { because } => {
-                    reasons.push(format!("quiet hours: {because}"));
+                    reasons.push(Reason::Quiet { because, moved_to: None });
                     return done(Rule::Suppress, reasons);
                 }
             }
@@ -96,7 +155,7 @@ pub fn decide(ask: &Ask) -> Decision {
             match ask.ledger.check(ask.caps, ask.channel, at, zones[0]) {
                 CapVerdict::Allow => {}
                 CapVerdict::DeferUntil { at: later, because } => {
-                    reasons.push(format!("frequency cap: {because}; moved to {}", later.format("%Y-%m-%d %H:%M UTC")));
+                    reasons.push(Reason::Capped { because, moved_to: later });
                     at = later;
                     moved = true;
                 }
@@ -104,17 +163,13 @@ pub fn decide(ask: &Ask) -> Decision {
         }
         if !moved {
             if at == ask.at {
-                reasons.push(if capped {
-                    "inside quiet hours rules and frequency caps".to_string()
-                } else {
-                    "transactional: exempt from marketing quiet hours and frequency caps".to_string()
-                });
+                reasons.push(if capped { Reason::Inside } else { Reason::Transactional });
                 return done(Rule::Allow, reasons);
             }
             return done(Rule::DeferUntil(at), reasons);
         }
     }
-    reasons.push(format!("no minute satisfies quiet hours and caps together after {ROUNDS} deferrals"));
+    reasons.push(Reason::NoMinute);
     done(Rule::Suppress, reasons)
 }
 
@@ -127,52 +182,50 @@ fn law(profile: &Profile, channel: Channel) -> Vec<Allowed> {
 
 /// The zones quiet hours are checked in: the customer's own, or every zone their country
 /// spans when it is unknown.
-fn zones(profile: &Profile, channel: Channel) -> Vec<Tz> {
-    if let Some(tz) = current(&profile.contact.details.time_zone) {
-        return vec![tz.tz()];
-    }
-    let country = current(&profile.contact.details.country).map(|c| c.as_str().to_string());
-    let phone = profile.phone().map(|p| p.as_str().to_string());
-    let by_number = match phone.as_deref() {
-        Some(p) if channel == Channel::Sms && p.starts_with("+1") && country.as_deref() != Some("CA") => Some("US"),
-        Some(p) if channel == Channel::Sms && p.starts_with("+33") => Some("FR"),
-        _ => None,
-    };
-    use chrono_tz::{America, Europe, Pacific};
-    match by_number.or(country.as_deref()) {
-        Some("US") => vec![
-            America::New_York,
-            America::Chicago,
-            America::Denver,
-            America::Phoenix,
-            America::Los_Angeles,
-            America::Anchorage,
-            Pacific::Honolulu,
-        ],
-        Some("FR") => vec![Europe::Paris],
-        Some("DE") => vec![Europe::Berlin],
-        Some("GB") => vec![Europe::London],
-        _ => vec![chrono_tz::UTC],
-    }
+enum Zones {
+    Own(Tz),
+    Country(&'static [Tz]),
 }
 
-/// Why the customer's address on `channel` is on the suppression list, if it is.
-fn suppressed(profile: &Profile, channel: Channel) -> Option<String> {
-    profile.suppression(channel).map(|s| {
-        format!(
-            "the {} is suppressed: {} on {} (event {})",
-            channel_address(channel),
-            s.value.map_or("suppressed", |r| r.describe()),
-            s.at.format("%Y-%m-%d %H:%M UTC"),
-            s.event
-        )
-    })
-}
+const US_ZONES: [Tz; 7] = {
+    use chrono_tz::{America, Pacific};
+    [
+        America::New_York,
+        America::Chicago,
+        America::Denver,
+        America::Phoenix,
+        America::Los_Angeles,
+        America::Anchorage,
+        Pacific::Honolulu,
+    ]
+};
 
-fn channel_address(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Email => "email address",
-        Channel::Sms => "phone number",
-        Channel::Push => "push token",
+impl Zones {
+    fn of(profile: &Profile, channel: Channel) -> Zones {
+        if let Some(tz) = current(&profile.contact.details.time_zone) {
+            return Zones::Own(tz.tz());
+        }
+        let country = current(&profile.contact.details.country).map(|c| c.as_str());
+        let phone = profile.phone().map(|p| p.as_str());
+        let by_number = match phone {
+            Some(p) if channel == Channel::Sms && p.starts_with("+1") && country != Some("CA") => Some("US"),
+            Some(p) if channel == Channel::Sms && p.starts_with("+33") => Some("FR"),
+            _ => None,
+        };
+        use chrono_tz::Europe;
+        match by_number.or(country) {
+            Some("US") => Zones::Country(&US_ZONES),
+            Some("FR") => Zones::Own(Europe::Paris),
+            Some("DE") => Zones::Own(Europe::Berlin),
+            Some("GB") => Zones::Own(Europe::London),
+            _ => Zones::Own(chrono_tz::UTC),
+        }
+    }
+
+    fn as_slice(&self) -> &[Tz] {
+        match self {
+            Zones::Own(tz) => std::slice::from_ref(tz),
+            Zones::Country(zones) => zones,
+        }
     }
 }

@@ -136,12 +136,31 @@ pub enum Verdict {
     /// Not now: the first minute every rule allows, and the rule that moved it.
     DeferUntil {
         at: DateTime<Utc>,
-        because: String,
+        because: Blocked,
     },
     /// No allowed minute within [`HORIZON_DAYS`]: the rules leave no time at all.
     Suppress {
-        because: String,
+        because: Blocked,
     },
+}
+
+/// The rule that held a send back, in the zone it was checked in (written out when read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    pub source: &'static str,
+    pub tz: Tz,
+    /// No allowed minute in [`HORIZON_DAYS`].
+    pub for_good: bool,
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} in the customer's zone ({})", self.source, self.tz.name())?;
+        if self.for_good {
+            write!(f, ": no allowed minute in {HORIZON_DAYS} days")?;
+        }
+        Ok(())
+    }
 }
 
 /// How far ahead a deferred send looks for an allowed minute.
@@ -155,9 +174,10 @@ pub fn check(at: DateTime<Utc>, tz: Tz, rules: &[Allowed]) -> Verdict {
     // Candidates, day by day: every rule's opening times, local midnight, and the instant an
     // offset changes (a DST change can open a window mid-hour); the first allowed one wins.
     let start_day = at.with_timezone(&tz).date_naive();
+    let mut openings: Vec<DateTime<Utc>> = Vec::with_capacity(2 * rules.len() + 2);
     for d in 0..=HORIZON_DAYS {
         let Some(day) = start_day.checked_add_signed(Duration::days(d)) else { break };
-        let mut openings: Vec<DateTime<Utc>> = Vec::with_capacity(2 * rules.len() + 2);
+        openings.clear();
         openings.extend(local(day, NaiveTime::MIN, tz));
         for r in rules {
             openings.extend(local(day, r.from, tz));
@@ -165,18 +185,11 @@ pub fn check(at: DateTime<Utc>, tz: Tz, rules: &[Allowed]) -> Verdict {
         }
         openings.extend(offset_change(day, tz));
         openings.sort_unstable();
-        if let Some(t) = openings.into_iter().filter(|t| *t > at).find(|t| blocking(*t).is_none()) {
-            let because = format!("{} in the customer's zone ({})", first.source, tz.name());
-            return Verdict::DeferUntil { at: t, because };
+        if let Some(&t) = openings.iter().filter(|t| **t > at).find(|t| blocking(**t).is_none()) {
+            return Verdict::DeferUntil { at: t, because: Blocked { source: first.source, tz, for_good: false } };
         }
     }
-    Verdict::Suppress {
-        because: format!(
-            "{} in the customer's zone ({}): no allowed minute in {HORIZON_DAYS} days",
-            first.source,
-            tz.name()
-        ),
-    }
+    Verdict::Suppress { because: Blocked { source: first.source, tz, for_good: true } }
 }
 
 /// The minute `tz`'s offset changes on `day` (a DST change), if it does.
@@ -223,7 +236,7 @@ mod tests {
         match check(utc("2026-07-01T00:30:00Z"), miami, &florida) {
             Verdict::DeferUntil { at, because } => {
                 assert_eq!(at, utc("2026-07-01T12:00:00Z"));
-                assert!(because.starts_with("Florida"), "{because}");
+                assert!(because.to_string().starts_with("Florida"), "{because}");
             }
             other => panic!("{other:?}"),
         }
@@ -296,7 +309,7 @@ mod tests {
     fn rules_that_leave_no_minute_suppress_with_a_reason() {
         let none = [Allowed::hours("morning only", 8, 9), Allowed::hours("evening only", 18, 20)];
         match check(utc("2026-07-01T00:00:00Z"), chrono_tz::UTC, &none) {
-            Verdict::Suppress { because } => assert!(because.contains("no allowed minute"), "{because}"),
+            Verdict::Suppress { because } => assert!(because.to_string().contains("no allowed minute"), "{because}"),
             other => panic!("{other:?}"),
         }
     }

@@ -67,14 +67,14 @@ impl Decision {
 
     /// The decision in one plain sentence, then its reasons.
     pub fn explain(&self) -> String {
-        let when = self.at.format("%Y-%m-%d %H:%M UTC");
+        let when = crate::clock::Minute(self.at);
         let what = format!("{} ({})", self.campaign_id, self.occurrence);
         let head = match &self.outcome {
             Outcome::Sent { channel, variant, message_id, .. } => {
                 format!("{when}: {what} was sent by {channel}, variant {variant} (message {message_id}).")
             }
             Outcome::Deferred { until } => {
-                format!("{when}: {what} was held back until {}.", until.format("%Y-%m-%d %H:%M UTC"))
+                format!("{when}: {what} was held back until {}.", crate::clock::Minute(*until))
             }
             Outcome::Suppressed => format!("{when}: {what} was not sent: no channel was allowed."),
             Outcome::Exited => format!("{when}: {what} was not sent: it no longer applied."),

@@ -153,7 +153,17 @@ impl Profile {
 
     /// The consent on record for a channel and topic, if any.
     pub fn consent(&self, channel: Channel, topic: &Topic) -> Option<&Tracked<ConsentStatus>> {
-        self.contact.consents.get(&consent_key(channel, topic)).filter(|t| t.value.is_some())
+        // The channel's keys are contiguous (`<channel>/<topic>`): found without building a key,
+        // since the policy asks this before every send.
+        use std::ops::Bound;
+        let channel = channel.as_str();
+        self.contact
+            .consents
+            .range::<str, _>((Bound::Included(channel), Bound::Unbounded))
+            .map_while(|(k, t)| k.strip_prefix(channel).map(|rest| (rest, t)))
+            .find(|(rest, _)| rest.strip_prefix('/') == Some(topic.as_str()))
+            .map(|(_, t)| t)
+            .filter(|t| t.value.is_some())
     }
 
     /// A shop attribute's current value.
