@@ -73,3 +73,11 @@ mod tests {
         }
     }
 }
+
+/// How long to wait before attempt `attempt` again after a lost race: exponential from 10 ms,
+/// at most 250 ms, with full jitter (racing writers spread out instead of colliding again).
+pub fn backoff(attempt: u32) -> std::time::Duration {
+    let cap_ms = (10_u64 << attempt.min(5)).min(250);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    std::time::Duration::from_millis(u64::from(nanos) % (cap_ms + 1))
+}

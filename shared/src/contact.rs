@@ -288,6 +288,18 @@ impl Birthday {
     }
 }
 
+impl Birthday {
+    /// Whether `on` is the birthday; 29 February is kept on 28 February in other years.
+    pub fn falls_on(&self, on: NaiveDate) -> bool {
+        use chrono::Datelike;
+        let leap = NaiveDate::from_ymd_opt(on.year(), 2, 29).is_some();
+        if self.month == 2 && self.day == 29 && !leap {
+            return on.month() == 2 && on.day() == 28;
+        }
+        on.month() == self.month && on.day() == self.day
+    }
+}
+
 impl fmt::Debug for Birthday {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Birthday(<redacted>)")

@@ -85,6 +85,11 @@ text_newtype!(RefundId, TextRule::IDENTIFIER, "The shop's refund identifier, uni
 text_newtype!(MessageId, TextRule { min: 1, max: 200, inner_space: false }, "Identifier of a message Kairos sent.");
 text_newtype!(CampaignId, TextRule::IDENTIFIER, "Identifier of a campaign.");
 text_newtype!(VariantId, TextRule::IDENTIFIER, "Identifier of one content variant of a campaign.");
+text_newtype!(
+    /// A name a shop gives a thing it configures: a loyalty program, an earn rule, a tier, a
+    /// reward, an offer.
+    Ident, TextRule::IDENTIFIER, "An identifier: one word of 1 to 128 characters."
+);
 text_newtype!(SessionId, TextRule::IDENTIFIER, "Identifier of a site or app session.");
 text_newtype!(Category, TextRule::NAME, "Product category name, e.g. \"Shoes\" or \"Home & Garden\".");
 text_newtype!(

@@ -37,6 +37,7 @@ use crate::clock::Clock;
 use crate::event::{EventError, Inbound, ProductEvent, ShopEvent, parse_inbound};
 use crate::ids::{CustomerId, EventId};
 use crate::keys::{self, PartKind};
+use crate::loyalty;
 use crate::profile::{Browse, ContactPart, Engagement, OrderBook, also_touches, home};
 use crate::redact::scrub;
 use crate::store::{Consistency, Fetched, Store, StoreError};
@@ -53,11 +54,19 @@ pub struct IngestConfig {
     pub retry_budget: Duration,
     /// Parts written concurrently within one batch.
     pub concurrency: usize,
+    /// The loyalty program in force, read from the table when a batch holds an order, a refund
+    /// or an action (none deployed: nothing accrues).
+    pub loyalty: std::sync::Arc<loyalty::ProgramCache>,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig { max_attempts: 200, retry_budget: Duration::from_secs(20), concurrency: 8 }
+        IngestConfig {
+            max_attempts: 200,
+            retry_budget: Duration::from_secs(20),
+            concurrency: 8,
+            loyalty: Default::default(),
+        }
     }
 }
 
@@ -266,10 +275,16 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
     // Clicks on (and orders from) a campaign's variant, applied now or before (a redelivery
     // whose count was lost): counted for the variant's bandit, once per message.
     let mut clicks = Vec::new();
+    // Orders, refunds and actions, applied now or before (a redelivery whose accrual was lost):
+    // each is accrued once by the ledger's own keys.
+    let mut accruals = Vec::new();
     for (i, o) in outcome.into_iter().enumerate() {
         let Some(e) = &events[i] else { continue };
         if matches!(o, Some(Ok(Applied::Applied | Applied::Duplicate))) {
             clicks.extend(click(e).map(|c| (i, c)));
+            if loyalty::accounts::concerns(e) {
+                accruals.push((i, e));
+            }
         }
         match o {
             Some(Ok(Applied::Applied)) => report.applied += 1,
@@ -300,6 +315,47 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
                     .push(RecordFailure { record_id: records[i].id.to_string(), error: IngestError::Store(e) });
             }
             Err(e) => rejections.push((i, IngestError::Store(e))),
+        }
+    }
+
+    if !accruals.is_empty() {
+        match config.loyalty.get(store, now).await {
+            Ok(None) => {}
+            Ok(Some(program)) => {
+                let program = &program;
+                let mut accruing = Vec::with_capacity(accruals.len());
+                for (i, e) in &accruals {
+                    accruing.push(async move {
+                        let outcome = AssertUnwindSafe(loyalty::accrue(store, program, e, now)).catch_unwind().await;
+                        (*i, outcome)
+                    });
+                }
+                let accrued: Vec<_> =
+                    futures::stream::iter(accruing).buffer_unordered(config.concurrency.max(1)).collect().await;
+                for (i, outcome) in accrued {
+                    match outcome {
+                        Ok(Ok(_)) => {}
+                        // The record comes back; its event is then a duplicate, and accrues.
+                        Ok(Err(e)) if IngestError::Store(e.clone()).is_retryable() => {
+                            tracing::warn!(record_id = records[i].id, error = %scrub(&e.to_string()), "loyalty accrual not done; the record is retried");
+                            report
+                                .failures
+                                .push(RecordFailure { record_id: records[i].id.to_string(), error: IngestError::Store(e) });
+                        }
+                        Ok(Err(e)) => rejections.push((i, IngestError::Store(e))),
+                        Err(_) => rejections.push((i, IngestError::Panicked("accruing loyalty points".into()))),
+                    }
+                }
+            }
+            Err(e) => {
+                // Without the program nothing can be decided: these records come back.
+                for (i, _) in &accruals {
+                    report.failures.push(RecordFailure {
+                        record_id: records[*i].id.to_string(),
+                        error: IngestError::Store(e.clone()),
+                    });
+                }
+            }
         }
     }
 

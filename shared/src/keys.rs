@@ -12,6 +12,8 @@
 //! | churn score and win-back episode (nightly)   | `C#<customer>`             | `CHURN`                         |
 //! | recommendations (nightly)                    | `C#<customer>`             | `RECS`                          |
 //! | a once-only send already queued (TTL)        | `C#<customer>`             | `Q#<campaign>#<occurrence>`     |
+//! | loyalty account: balances, lots, tier        | `C#<customer>`             | `LOY`                           |
+//! | loyalty ledger entry (one per cause)         | `C#<customer>`             | `LOY#E#<kind>#<cause>`          |
 //! | a message's outcome already counted (TTL)    | `MSG#<message>`            | `O#<campaign>#<kind>`           |
 //! | a campaign's sends and rewards per variant   | `STATS#<campaign>#<shard>` | `<variant>`                     |
 //! | current send-time priors / churn model       | `STO#PRIORS` / `CHURN#MODEL` | `CURRENT`                     |
@@ -21,6 +23,7 @@
 //! | state handed to a segment's continuation     | `JOB#<job>#<run>`          | `CARRY#<seg>#<resume hash>`     |
 //! | a segment's task sent, not yet taken (TTL)   | `JOB#<job>#<run>`          | `QUEUED#<phase>#<seg>`          |
 //! | a chunk of a large run item (TTL)            | `JOB#<job>#<run>`          | `BLOB#<item sk>#<tag>#<n>`      |
+//! | the loyalty program: current, each version   | `LOYALTY`                  | `CURRENT`, `V#<version>`        |
 //! | product (catalogue)                          | `CAT#<shard>`              | `<product>`                     |
 //! | a product back in stock or cheaper (TTL)     | `CHG#<day>#<shard>`        | `<product>#<kind>`              |
 //! | due send (for dispatch)                      | `DUE#<minute>#<shard>`     | `<customer>#<campaign>#<occurrence>` |
@@ -241,6 +244,49 @@ pub fn campaign_current(campaign: &CampaignId) -> Key {
 /// `CAMPAIGN#<id>` / `V#000042`.
 pub fn campaign_version(campaign: &CampaignId, version: u32) -> Key {
     Key::new(format!("CAMPAIGN#{campaign}"), format!("V#{version:06}"))
+}
+
+/// A member's loyalty account (balances, lots, tier): the nightly loyalty job's output item.
+pub const LOYALTY_ACCOUNT: &str = "LOY";
+/// Sort-key prefix of a member's ledger entries.
+pub const LOYALTY_ENTRY_PREFIX: &str = "LOY#E#";
+
+pub fn loyalty_account(customer: &CustomerId) -> Key {
+    Key::new(customer_pk(customer), LOYALTY_ACCOUNT)
+}
+
+/// A cause as it appears in a key: a short digest, whatever the ids in it (they may hold `#`).
+fn cause_digest(cause: &str) -> String {
+    format!("{:016x}", crate::hash::mixed64(cause.as_bytes()))
+}
+
+/// The ledger entry of one cause: `LOY#E#earn#<digest of "order:ord-1">`. One per cause, ever:
+/// an entry written only if absent is what makes every award, release or redemption happen once.
+pub fn loyalty_entry(customer: &CustomerId, kind: &str, cause: &str) -> Key {
+    Key::new(customer_pk(customer), format!("{LOYALTY_ENTRY_PREFIX}{kind}#{}", cause_digest(cause)))
+}
+
+/// Where the reversals of one order's points are listed: `LOY#E#reverse#<order digest>#`.
+pub fn loyalty_reversals_prefix(order: &str) -> String {
+    format!("{LOYALTY_ENTRY_PREFIX}reverse#{}#", cause_digest(order))
+}
+
+/// The reversal a refund makes of an order's points.
+pub fn loyalty_reversal(customer: &CustomerId, order: &str, refund: &str) -> Key {
+    Key::new(customer_pk(customer), format!("{}{}", loyalty_reversals_prefix(order), cause_digest(refund)))
+}
+
+/// The partition of the deployed loyalty program.
+pub const LOYALTY_PK: &str = "LOYALTY";
+
+/// The program in force: `LOYALTY` / `CURRENT`.
+pub fn loyalty_program() -> Key {
+    Key::new(LOYALTY_PK, "CURRENT")
+}
+
+/// One deployed version of the program: `LOYALTY` / `V#000003`.
+pub fn loyalty_program_version(version: u32) -> Key {
+    Key::new(LOYALTY_PK, format!("V#{version:06}"))
 }
 
 /// A per-segment item of a job run: `GATHER#00042`.

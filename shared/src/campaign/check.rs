@@ -15,21 +15,8 @@ use crate::content::sample::Markers;
 use crate::content::{ContentError, Context, Template, sample, sms};
 use crate::money::Amount;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// Blocks validation and deploy.
-    Error,
-    /// Worth a look; does not block.
-    Warning,
-}
-
-/// One problem, at a field of the campaign.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Finding {
-    pub severity: Severity,
-    pub field: String,
-    pub message: String,
-}
+pub use crate::findings::{Finding, Severity};
+use crate::findings::Findings;
 
 /// Most variants a campaign may test at once.
 pub const MAX_VARIANTS: usize = 10;
@@ -83,17 +70,6 @@ pub fn check(campaign: &Campaign) -> Vec<Finding> {
     let mut findings = out.0;
     findings.sort_by_key(|f| f.severity);
     findings
-}
-
-struct Findings(Vec<Finding>);
-
-impl Findings {
-    fn error(&mut self, field: &str, message: &str) {
-        self.0.push(Finding { severity: Severity::Error, field: field.into(), message: message.into() });
-    }
-    fn warning(&mut self, field: &str, message: &str) {
-        self.0.push(Finding { severity: Severity::Warning, field: field.into(), message: message.into() });
-    }
 }
 
 fn check_channels(campaign: &Campaign, out: &mut Findings) {

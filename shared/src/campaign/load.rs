@@ -5,28 +5,10 @@ use std::path::Path;
 
 use super::Campaign;
 use super::check::{Finding, Severity, check};
+use crate::findings::read_yaml;
 use crate::yaml;
 
-/// A problem with a campaign file.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Problem {
-    pub file: String,
-    pub line: usize,
-    /// The field's path (`variants[0].email.subject`), `.` for the file itself.
-    pub field: String,
-    pub severity: Severity,
-    pub message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let severity = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        write!(f, "{}:{}: {severity}: {}: {}", self.file, self.line, self.field, self.message)
-    }
-}
+pub use crate::findings::Problem;
 
 /// Campaign files are small; a file past this is not a campaign.
 pub const MAX_FILE_BYTES: usize = 256 * 1024;
@@ -34,33 +16,9 @@ pub const MAX_FILE_BYTES: usize = 256 * 1024;
 /// The campaign in `text` (named `file` in problems) and everything wrong with it. The campaign
 /// is `None` when the file cannot be read as one at all.
 pub fn read(file: &str, text: &str) -> (Option<Campaign>, Vec<Problem>) {
-    let problem = |line, field: &str, message: String| Problem {
-        file: file.to_string(),
-        line,
-        field: field.to_string(),
-        severity: Severity::Error,
-        message,
-    };
-    if text.len() > MAX_FILE_BYTES {
-        return (None, vec![problem(1, ".", format!("is {} bytes (at most {MAX_FILE_BYTES})", text.len()))]);
-    }
-    let doc = match yaml::read(text) {
-        Ok(doc) => doc,
-        Err(e) => return (None, vec![problem(e.line, ".", format!("is not valid YAML: {}", e.problem))]),
-    };
-    if !doc.value.is_object() {
-        return (None, vec![problem(1, ".", "is not a mapping of campaign fields (id, name, trigger, …)".into())]);
-    }
-    let campaign: Campaign = match crate::event::parse::from_value_at(doc.value.clone(), "") {
-        Ok(c) => c,
-        Err(e) => {
-            // A name that is not one of an enum's is reported at the enum: point at the name.
-            let field = match doc.only_key(&e.field) {
-                Some(key) if e.problem.contains("allowed values") => key,
-                _ => e.field,
-            };
-            return (None, vec![problem(doc.line_of(&field), &field, e.problem)]);
-        }
+    let (campaign, doc) = match read_yaml::<Campaign>(file, text, MAX_FILE_BYTES, "campaign fields (id, name, trigger, …)") {
+        Ok(read) => read,
+        Err(problem) => return (None, vec![problem]),
     };
     let problems = check(&campaign)
         .into_iter()

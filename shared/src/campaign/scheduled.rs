@@ -279,7 +279,7 @@ impl SegmentedJob for ScheduledJob {
         now: DateTime<Utc>,
     ) -> Result<Option<Output<()>>, String> {
         let due = sends(profile, churn, model, now);
-        Ok((!due.is_empty()).then_some(Output { value: (), due, flagged: false }))
+        Ok((!due.is_empty()).then_some(Output { value: (), writes: Vec::new(), due, flagged: false }))
     }
 }
 
@@ -364,7 +364,7 @@ pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel,
                 // zone's day in time.
                 for day in [today, today + Duration::days(1)] {
                     let Some(on) = day.checked_add_signed(Duration::days(i64::from(*days_before))) else { continue };
-                    if !is_birthday(on, birthday.month, birthday.day) {
+                    if !birthday.falls_on(on) {
                         continue;
                     }
                     let Some(from) = day_start(day) else { continue };
@@ -478,15 +478,6 @@ fn last_bought(profile: &Profile) -> BTreeMap<&ProductId, DateTime<Utc>> {
         }
     }
     last
-}
-
-/// Whether `day` is the birthday `month`-`day`; 29 February is kept on 28 February in other years.
-fn is_birthday(on: NaiveDate, month: u32, day: u32) -> bool {
-    let leap = NaiveDate::from_ymd_opt(on.year(), 2, 29).is_some();
-    if month == 2 && day == 29 && !leap {
-        return on.month() == 2 && on.day() == 28;
-    }
-    on.month() == month && on.day() == day
 }
 
 #[cfg(test)]

@@ -29,11 +29,6 @@ pub enum Deployment {
     Unchanged { version: u32 },
 }
 
-fn digest(campaign: &Campaign) -> Result<String, StoreError> {
-    let text = serde_json::to_string(campaign).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    Ok(format!("{:016x}", crate::hash::mixed64(text.as_bytes())))
-}
-
 /// Deploys `campaign` (already validated): a new version when its content changed, written with
 /// the current pointer in one transaction, conditional on the version it replaces (two deploys
 /// racing cannot both win).
@@ -41,32 +36,48 @@ pub async fn deploy<S: Store>(store: &S, campaign: &Campaign, now: DateTime<Utc>
     let current_key = keys::campaign_current(&campaign.id);
     let digest = digest(campaign)?;
     let current = store.get(&current_key).await?;
-    let (version, condition) = match &current {
+    let held = match &current {
         Some(item) => {
             let held: Deployed = decode(item.clone())?;
             if held.digest == digest {
                 return Ok(Deployment::Unchanged { version: held.version });
             }
-            (held.version + 1, Condition::VersionIs(item.version))
+            Some((held.version, item.version))
         }
-        None => (1, Condition::NotExists),
+        None => None,
     };
+    let version = held.map_or(1, |(v, _)| v + 1);
     let deployed = Deployed { version, digest, deployed_at: now, campaign: campaign.clone() };
-    let version_key = keys::campaign_version(&campaign.id, version);
-    let item_version = current.as_ref().map_or(1, |i| i.version + 1);
+    put_version(store, current_key, held.map(|(_, item)| item), keys::campaign_version(&campaign.id, version), &deployed)
+        .await?;
+    Ok(if version == 1 { Deployment::Created } else { Deployment::Updated { version } })
+}
+
+/// A digest of a deployable value's content: deploying the same content again changes nothing.
+pub fn digest<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    let text = serde_json::to_string(value).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    Ok(format!("{:016x}", crate::hash::mixed64(text.as_bytes())))
+}
+
+/// Writes a new deployed version (kept, for what started with it) and the current pointer to
+/// it in one transaction, conditional on the pointer's item version read (`None`: absent).
+pub async fn put_version<S: Store, D: Serialize>(
+    store: &S,
+    current_key: crate::store::Key,
+    current_item_version: Option<u64>,
+    version_key: crate::store::Key,
+    deployed: &D,
+) -> Result<(), StoreError> {
+    let condition = current_item_version.map_or(Condition::NotExists, Condition::VersionIs);
     store
         .write(vec![
+            Write::Put { item: Item::new(version_key.clone(), 1, encode(&version_key, deployed)?), condition: Condition::NotExists },
             Write::Put {
-                item: Item::new(version_key.clone(), 1, encode(&version_key, &deployed)?),
-                condition: Condition::NotExists,
-            },
-            Write::Put {
-                item: Item::new(current_key.clone(), item_version, encode(&current_key, &deployed)?),
+                item: Item::new(current_key.clone(), current_item_version.map_or(1, |v| v + 1), encode(&current_key, deployed)?),
                 condition,
             },
         ])
-        .await?;
-    Ok(if version == 1 { Deployment::Created } else { Deployment::Updated { version } })
+        .await
 }
 
 /// Every deployed campaign's current version. One that cannot be read is reported and left out:

@@ -548,7 +548,7 @@ impl SegmentedJob for ChurnJob {
         }
         let flagged = winback.flagged;
         let value = CustomerScore { scored_at: now, currency: history.currency, score, winback };
-        Ok(Some(Output { value, due, flagged }))
+        Ok(Some(Output { value, writes: Vec::new(), due, flagged }))
     }
 }
 

@@ -79,6 +79,9 @@ pub enum Payload {
     /// An address was put on (or taken off) the suppression list: a hard bounce, a complaint,
     /// an SMS STOP, a push token the platform reports invalid.
     SuppressionChanged(SuppressionChanged),
+    /// The customer did something the loyalty program may reward: wrote a review, referred a
+    /// friend, or any action the shop names.
+    ActionPerformed(ActionPerformed),
 }
 
 impl Payload {
@@ -95,6 +98,7 @@ impl Payload {
             Payload::ConsentChanged(_) => EventType::ConsentChanged,
             Payload::CustomerUpdated(_) => EventType::CustomerUpdated,
             Payload::SuppressionChanged(_) => EventType::SuppressionChanged,
+            Payload::ActionPerformed(_) => EventType::ActionPerformed,
         }
     }
 }
@@ -114,6 +118,7 @@ pub enum EventType {
     ConsentChanged,
     CustomerUpdated,
     SuppressionChanged,
+    ActionPerformed,
     /// A catalogue event ([`ProductEvent`]), not a customer's.
     ProductUpdated,
 }
@@ -132,6 +137,7 @@ impl EventType {
             EventType::ConsentChanged => "consent_changed",
             EventType::CustomerUpdated => "customer_updated",
             EventType::SuppressionChanged => "suppression_changed",
+            EventType::ActionPerformed => "action_performed",
             EventType::ProductUpdated => "product_updated",
         }
     }
@@ -433,6 +439,21 @@ pub struct SuppressionChanged {
     /// not suppressed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+}
+
+/// An action a loyalty program may reward.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionPerformed {
+    /// What was done, e.g. "review" or "referral" (the program's action rules name it).
+    pub action: crate::ids::Ident,
+    /// The shop's id of what was done (the review, the referred friend's order): the same
+    /// reference is rewarded once, whatever event carries it. The event id when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<crate::ids::Ident>,
+    /// The product it is about, if any (a review).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<ProductId>,
 }
 
 fn marketing() -> Topic {

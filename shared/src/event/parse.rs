@@ -173,6 +173,7 @@ pub fn parse_inbound(text: &str, now: DateTime<Utc>) -> Result<Inbound, EventErr
         EventType::ConsentChanged => from_str_at(data, &data_path).map(Payload::ConsentChanged),
         EventType::CustomerUpdated => from_str_at(data, &data_path).map(Payload::CustomerUpdated),
         EventType::SuppressionChanged => from_str_at(data, &data_path).map(Payload::SuppressionChanged),
+        EventType::ActionPerformed => from_str_at(data, &data_path).map(Payload::ActionPerformed),
     }
     .map_err(|e| EventError::Invalid { kind, event_id: event_id.clone(), errors: vec![e] })?;
 
@@ -357,6 +358,7 @@ fn check_payload(payload: &Payload, base: &str, errors: &mut Vec<FieldError>) {
             check_attributes(&c.attributes, base, errors);
         }
         Payload::CartItemRemoved(_)
+        | Payload::ActionPerformed(_)
         | Payload::SessionStarted(_)
         | Payload::MessageEngaged(_)
         | Payload::ConsentChanged(_) => {}

@@ -7,7 +7,7 @@
 //! writes other items with it: applied-event markers of a very busy part, or archived orders.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
@@ -52,9 +52,7 @@ impl Retry<'_> {
     async fn wait(&self, attempt: u32, why: &str) -> Result<(), IngestError> {
         let budget_end = self.started + self.config.retry_budget;
         let end = self.deadline.map_or(budget_end, |d| d.min(budget_end));
-        let cap_ms = (10_u64 << attempt.min(5)).min(250);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let pause = Duration::from_millis(u64::from(nanos) % (cap_ms + 1));
+        let pause = crate::clock::backoff(attempt);
         if attempt >= self.config.max_attempts || Instant::now() + pause >= end {
             return Err(IngestError::Exhausted { attempts: attempt, last: why.to_string() });
         }

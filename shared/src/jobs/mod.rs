@@ -137,11 +137,15 @@ pub trait SegmentedJob: Send + Sync {
     ) -> Result<Option<Output<Self::Output>>, String>;
 }
 
-/// What a job writes for one customer: their output, and due sends created with it in the same
-/// transaction (each once per cause: see [`DueSend::writes`]).
+/// What a job writes for one customer: their output, other items that must be written with it
+/// (a ledger's entries), and due sends created with it in the same transaction (each once per
+/// cause: see [`DueSend::writes`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output<T> {
     pub value: T,
+    /// Written with the output, all or nothing; a failed condition of one is a conflict (the
+    /// output is read again and recomputed).
+    pub writes: Vec<crate::store::Write>,
     pub due: Vec<DueSend>,
     /// Whether the job marks this customer (churn: in an at-risk episode), for the run's counts.
     pub flagged: bool,
@@ -149,6 +153,6 @@ pub struct Output<T> {
 
 impl<T> Output<T> {
     pub fn of(value: T) -> Self {
-        Output { value, due: Vec::new(), flagged: false }
+        Output { value, writes: Vec::new(), due: Vec::new(), flagged: false }
     }
 }

@@ -191,12 +191,14 @@ struct Lease {
     starts: u32,
 }
 
-/// A customer's output as stored: the job's value and the run that wrote it.
+/// A customer's output as stored: the job's value and the run that wrote it. Others who write
+/// the same item (loyalty accrual writes the account the loyalty job keeps) keep `run` as read.
 #[derive(Serialize, Deserialize)]
-struct StoredOutput<T> {
-    run: String,
+pub struct StoredOutput<T> {
+    #[serde(default)]
+    pub run: String,
     #[serde(flatten)]
-    value: T,
+    pub value: T,
 }
 
 /// One customer read whole from a scan: their profile, and their previous output (with its
@@ -802,7 +804,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                 counts.skipped += 1;
                 return Ok(());
             }
-            let Output { value, due, flagged } = match self.job.apply(
+            let Output { value, writes: also, due, flagged } = match self.job.apply(
                 &customer.profile,
                 model,
                 previous.as_ref().and_then(|(p, _)| p.as_ref()).map(|p| &p.value),
@@ -828,6 +830,9 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             let stored = StoredOutput { run: run.to_string(), value };
             let mut writes =
                 vec![Write::Put { item: Item::new(key.clone(), version, encode(&key, &stored)?), condition }];
+            // Written with the output, all or nothing (a ledger's entries with its balances).
+            let with_output = also.len();
+            writes.extend(also);
             for send in &due {
                 writes.extend(send.writes()?);
             }
@@ -838,7 +843,9 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
                     counts.queued += due.len() as u64;
                     return Ok(());
                 }
-                Err(StoreError::ConditionFailed { failed }) if !failed.is_empty() && !failed.contains(&0) => {
+                Err(StoreError::ConditionFailed { failed })
+                    if !failed.is_empty() && failed.iter().all(|&i| i > with_output) =>
+                {
                     // Only a send's conditions failed: it was queued before (its marker names its
                     // cause). Write the output without it.
                     tracing::warn!(key = %key, "a send this output queues was queued before; not again");

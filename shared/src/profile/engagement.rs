@@ -124,7 +124,11 @@ impl ProfilePart for Engagement {
 
     fn apply(&mut self, event: &ShopEvent, at: DateTime<Utc>) -> Result<(), FieldError> {
         match &event.payload {
-            Payload::SessionStarted(_) => self.record(at.timestamp(), EngagementKind::Session, None),
+            // An action (a review, a referral) says the customer is active at that hour, as a
+            // session does; what it earns is the loyalty ledger's.
+            Payload::SessionStarted(_) | Payload::ActionPerformed(_) => {
+                self.record(at.timestamp(), EngagementKind::Session, None)
+            }
             Payload::MessageEngaged(m) => {
                 let kind = match m.action {
                     Action::Delivered => EngagementKind::Delivered,

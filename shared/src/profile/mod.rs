@@ -50,7 +50,7 @@ pub fn home(payload: &Payload) -> PartKind {
         | Payload::CartItemAdded(_)
         | Payload::CartItemRemoved(_)
         | Payload::CheckoutStarted(_) => PartKind::Browse,
-        Payload::SessionStarted(_) | Payload::MessageEngaged(_) => PartKind::Engagement,
+        Payload::SessionStarted(_) | Payload::MessageEngaged(_) | Payload::ActionPerformed(_) => PartKind::Engagement,
         Payload::OrderPlaced(_) | Payload::OrderRefunded(_) => PartKind::Orders,
         Payload::ConsentChanged(_) | Payload::CustomerUpdated(_) | Payload::SuppressionChanged(_) => PartKind::Contact,
     }
