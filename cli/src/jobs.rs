@@ -25,17 +25,39 @@ pub struct RunArgs {
 
 /// Starts run `run` (default: now) of `job` over `segments` and works it to the end.
 pub async fn run_local<J: SegmentedJob>(args: RunArgs, job: J) -> Result<ExitCode, String> {
+    let store = args.store.open().await?;
+    run_on(args, job, None, store).await
+}
+
+/// [`run_local`] for a job that starts with a model its caller made (it gathers nothing).
+pub async fn run_with_model<J: SegmentedJob>(
+    args: RunArgs,
+    job: J,
+    model: J::Model,
+    store: kairos::store::any::AnyStore,
+) -> Result<ExitCode, String> {
+    run_on(args, job, Some(model), store).await
+}
+
+async fn run_on<J: SegmentedJob>(
+    args: RunArgs,
+    job: J,
+    model: Option<J::Model>,
+    store: kairos::store::any::AnyStore,
+) -> Result<ExitCode, String> {
     let RunArgs { store: store_args, segments, run } = args;
-    let store_args = &store_args;
-    let store = store_args.open().await?;
     let queue = LocalQueue::new();
     let now = Utc::now();
     let run = run.unwrap_or_else(|| now.format("%Y-%m-%dT%H:%M:%SZ").to_string());
     let runner = Runner { store: &store, queue: &queue, job: &job };
-    runner.start(&run, segments, now).await.map_err(|e| e.to_string())?;
+    match &model {
+        Some(m) => runner.start_with_model(&run, segments, m, now).await,
+        None => runner.start(&run, segments, now).await,
+    }
+    .map_err(|e| e.to_string())?;
     let (tasks, _) = drain(&runner, now).await.map_err(|e| e.to_string())?;
     store_args.save(&store)?;
-    let state = runner.start(&run, segments, now).await.map_err(|e| e.to_string())?;
+    let state = runner.run_state(&run).await.map_err(|e| e.to_string())?.ok_or("the run vanished")?;
     let mut line = format!("{} run {run}: {tasks} tasks over {segments} segments, {:?}", J::NAME, state.phase);
     if let Some(r) = state.report {
         let c = r.customers;

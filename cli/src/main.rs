@@ -9,6 +9,7 @@ mod catalog;
 mod delivery;
 mod ingest;
 mod jobs;
+mod loyalty;
 mod models;
 mod output;
 mod print;
@@ -82,6 +83,12 @@ enum Command {
     Campaigns {
         #[command(subcommand)]
         command: campaigns::CampaignsCommand,
+    },
+    /// The loyalty program: check and deploy it, a member's statement, redeem, adjust, the
+    /// nightly job.
+    Loyalty {
+        #[command(subcommand)]
+        command: loyalty::LoyaltyCommand,
     },
     /// Product recommendations: from an interaction export, the offline evaluation, a
     /// synthetic shop.
@@ -175,6 +182,7 @@ async fn main() -> ExitCode {
         Command::Recs { command } => recs::run(command).await,
         Command::Catalog { command } => catalog::run(command).await,
         Command::Campaigns { command } => campaigns::run(command).await,
+        Command::Loyalty { command } => loyalty::run(command).await,
         Command::Dispatch { until, outbox, store } => delivery::dispatch(until, outbox, &store).await,
         Command::Why { customer, campaign, store } => delivery::why(&customer, campaign.as_deref(), &store).await,
         Command::Schema => {

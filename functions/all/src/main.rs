@@ -33,8 +33,10 @@ async fn main() -> Result<(), Error> {
         Ok("dispatch") => kairos_dispatch::serve().await,
         Ok("unsubscribe") => kairos_unsubscribe::serve().await,
         Ok("feedback") => kairos_feedback::serve().await,
+        Ok("loyalty") => kairos_jobs::serve_loyalty().await,
+        Ok("redeem") => kairos_redeem::serve().await,
         other => Err(format!(
-            "KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn, recommend, recommendations, triggers, scheduled, dispatch, unsubscribe or feedback"
+            "KAIROS_FUNCTION={other:?}: expected ingest, send-time, churn, recommend, recommendations, triggers, scheduled, dispatch, unsubscribe, feedback, loyalty or redeem"
         )
         .into()),
     }

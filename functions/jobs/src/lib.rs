@@ -1,5 +1,6 @@
 //! Lambdas for scheduled jobs over every customer: the `send-time` refit, `churn` scoring, the
-//! `recommend` build, and the `scheduled` campaigns (broadcasts and birthdays).
+//! `recommend` build, the `scheduled` campaigns (broadcasts and birthdays) and the nightly
+//! `loyalty` run.
 //!
 //! Two triggers per function. EventBridge Scheduler invokes it with
 //! `{"run": "<scheduled time>", "segments": N}`: it starts (or resumes) that run and fans the
@@ -15,6 +16,7 @@ use kairos::campaign::scheduled::ScheduledJob;
 use kairos::jobs::runner::{Deadline, Runner};
 use kairos::jobs::sqs::SqsQueue;
 use kairos::jobs::{SegmentedJob, Task, TaskQueue};
+use kairos::loyalty::job::{LoyaltyJob, RunModel};
 use kairos::store::Store;
 use kairos_lambda::Failed;
 use lambda_runtime::LambdaEvent;
@@ -142,6 +144,48 @@ pub async fn handle_scheduled_at<S: Store, Q: TaskQueue>(
         kairos::campaign::scheduled::start_due(&deps.store, &deps.queue, segments, now).instrument(span).await?;
     let runs: Vec<Value> = started.iter().map(|(run, state)| json!({ "run": run, "state": state })).collect();
     Ok(json!({ "job": ScheduledJob::NAME, "tick": request.tick, "runs": runs }))
+}
+
+/// Serves the nightly loyalty job: each schedule tick starts (or resumes) that night's run with
+/// the program in force; task batches are worked like any job's.
+pub async fn serve_loyalty() -> Result<(), lambda_runtime::Error> {
+    let deps = from_env(LoyaltyJob).await?;
+    lambda_runtime::run(lambda_runtime::service_fn(|event| handle_loyalty(&deps, event))).await
+}
+
+pub async fn handle_loyalty<S: Store, Q: TaskQueue>(
+    deps: &Deps<S, Q, LoyaltyJob>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, lambda_runtime::Error> {
+    handle_loyalty_at(deps, event, chrono::Utc::now()).await
+}
+
+/// [`handle_loyalty`] as of `now`.
+pub async fn handle_loyalty_at<S: Store, Q: TaskQueue>(
+    deps: &Deps<S, Q, LoyaltyJob>,
+    event: LambdaEvent<Value>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Value, lambda_runtime::Error> {
+    if event.payload.get("Records").is_some() {
+        return handle_at(deps, event, now).await;
+    }
+    let span = kairos_lambda::invocation(&event.context, LoyaltyJob::NAME);
+    let request: StartRequest = serde_json::from_value(event.payload)
+        .map_err(|e| format!("expected {{\"run\": \"<id>\", \"segments\": N}} or an SQS event: {e}"))?;
+    let Some(program) = kairos::loyalty::stored::current(&deps.store).await? else {
+        tracing::info!("no loyalty program is deployed: nothing to run");
+        return Ok(json!({ "job": LoyaltyJob::NAME, "run": request.run, "state": null }));
+    };
+    let runner = Runner { store: &deps.store, queue: &deps.queue, job: &deps.job };
+    let model = RunModel { program: Some(program) };
+    let segments = request.segments.unwrap_or(deps.segments);
+    let state = runner.start_with_model(&request.run, segments, &model, now).instrument(span).await?;
+    if let (Some(report), Some(at)) = (state.report, state.finished_at) {
+        if at == now {
+            kairos::telemetry::emit_metrics(&format!("{}-run", LoyaltyJob::NAME), &report.metrics());
+        }
+    }
+    Ok(json!({ "job": LoyaltyJob::NAME, "run": request.run, "state": state }))
 }
 
 /// Works each task of an SQS batch; the failed ones go back to the queue.
