@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use kairos::campaign::stored::Deployment;
+use kairos::deploy::Deployment;
 use kairos::findings::has_errors;
 use kairos::ids::{CustomerId, Ident};
 use kairos::loyalty::accounts::{self, statement};

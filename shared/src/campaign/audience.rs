@@ -55,8 +55,10 @@ pub enum Filter {
     SendTimeConfidence {
         min: f64,
     },
-    /// Loyalty tiers (once the loyalty program runs).
+    /// Loyalty tiers (the tier ids of the program).
     LoyaltyTier(Vec<String>),
+    /// Members whose tier gives early access (`true`), or not.
+    LoyaltyEarlyAccess(bool),
 }
 
 /// An inclusive range; either end may be open.
@@ -70,6 +72,16 @@ pub struct Bounds {
 }
 
 impl Filter {
+    /// Whether any filter in it reads the loyalty account.
+    pub fn uses_loyalty(&self) -> bool {
+        match self {
+            Filter::All(fs) | Filter::Any(fs) => fs.iter().any(Filter::uses_loyalty),
+            Filter::Not(f) => f.uses_loyalty(),
+            Filter::LoyaltyTier(_) | Filter::LoyaltyEarlyAccess(_) => true,
+            _ => false,
+        }
+    }
+
     /// Values that cannot match anyone or are not what they claim, with their field under `at`.
     pub fn problems(&self, at: &str) -> Vec<FieldError> {
         let mut out = Vec::new();
@@ -169,8 +181,34 @@ impl Filter {
                 push(out, "loyalty_tier", "is empty: nobody matches".into())
             }
             Filter::SendTimeConfidence { min } => share(out, "send_time_confidence.min", *min),
-            Filter::ChurnRisk(_) | Filter::LoyaltyTier(_) => {}
+            Filter::ChurnRisk(_) | Filter::LoyaltyTier(_) | Filter::LoyaltyEarlyAccess(_) => {}
         }
+    }
+}
+
+/// The nightly outputs a scheduled run reads with each customer: the churn score and the
+/// loyalty account.
+#[derive(Clone, Debug, Default)]
+pub struct Scores {
+    pub churn: Option<crate::churn::job::CustomerScore>,
+    pub loyalty: Option<crate::loyalty::Account>,
+}
+
+impl Scores {
+    /// The sort keys a job joins for them.
+    pub const SKS: &'static [&'static str] = &[crate::keys::CHURN_SCORE, crate::keys::LOYALTY_ACCOUNT];
+}
+
+impl<'de> Deserialize<'de> for Scores {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut document = serde_json::Map::deserialize(d)?;
+        let churn = crate::jobs::joined(&mut document, crate::keys::CHURN_SCORE)?;
+        let loyalty = crate::jobs::joined::<crate::jobs::runner::StoredOutput<crate::loyalty::Account>, D::Error>(
+            &mut document,
+            crate::keys::LOYALTY_ACCOUNT,
+        )?
+        .map(|s| s.value);
+        Ok(Scores { churn, loyalty })
     }
 }
 
@@ -183,6 +221,7 @@ pub struct Facts<'a> {
     pub clv: Option<(f64, Currency)>,
     pub send_time_confidence: Option<f64>,
     pub loyalty_tier: Option<&'a str>,
+    pub loyalty_early_access: bool,
 }
 
 impl<'a> Facts<'a> {
@@ -195,7 +234,16 @@ impl<'a> Facts<'a> {
             clv: churn.and_then(|c| Some((c.score.clv?, c.currency?))),
             send_time_confidence: None,
             loyalty_tier: None,
+            loyalty_early_access: false,
         }
+    }
+
+    /// With the member's loyalty tier (and whether it gives early access) under `program`.
+    pub fn with_loyalty(mut self, program: Option<&crate::loyalty::Program>, account: Option<&'a crate::loyalty::Account>) -> Self {
+        self.loyalty_tier = account.and_then(|a| a.tier.as_ref()).map(|t| t.id.as_str());
+        self.loyalty_early_access =
+            self.loyalty_tier.and_then(|t| program.and_then(|p| p.tier(t))).is_some_and(|t| t.early_access);
+        self
     }
 }
 
@@ -250,6 +298,7 @@ impl Filter {
             }
             Filter::SendTimeConfidence { min } => facts.send_time_confidence.is_some_and(|c| c >= *min),
             Filter::LoyaltyTier(tiers) => facts.loyalty_tier.is_some_and(|t| tiers.iter().any(|x| x == t)),
+            Filter::LoyaltyEarlyAccess(wanted) => facts.loyalty_early_access == *wanted,
         }
     }
 }
@@ -305,6 +354,7 @@ mod tests {
             clv: None,
             send_time_confidence: Some(0.4),
             loyalty_tier: None,
+            loyalty_early_access: false,
         };
         let yes = [
             "country: [AT, DE]",

@@ -43,16 +43,6 @@ pub fn check(campaign: &Campaign) -> Vec<Finding> {
             out.error("offer", "is not allowed in a transactional campaign: an offer makes it marketing");
         }
     }
-    if campaign.status == super::Status::Active && !campaign.trigger.has_source() {
-        out.warning(
-            "trigger",
-            &format!(
-                "{} has no source yet: the campaign is accepted, but nothing will start it until the {} source exists",
-                campaign.trigger.name(),
-                campaign.trigger.name()
-            ),
-        );
-    }
     for e in campaign.trigger.problems() {
         out.error(&e.field, &e.problem);
     }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::catalogue::{self, Product};
 use crate::content::build::{Facts as Built, Links, context};
-use crate::content::{Context, OfferView, ShopView};
+use crate::content::{Context, LoyaltyView, OfferView, ShopView};
 use crate::ids::{CustomerId, ProductId};
 use crate::keys;
 use crate::profile::Profile;
@@ -34,6 +34,7 @@ pub async fn compose<S: Store>(
     profile: &Profile,
     product: Option<&ProductId>,
     offer: Option<OfferView>,
+    loyalty: LoyaltyView,
     shop: &ShopView,
     links: Links,
     now: DateTime<Utc>,
@@ -71,8 +72,23 @@ pub async fn compose<S: Store>(
         .collect();
     let shown: Vec<(ProductId, Option<String>)> =
         recommendations.iter().map(|(id, why)| (id.clone(), Some(why.clone()))).collect();
-    let context = context(&Built { profile, catalogue: &known, product, recommendations: &shown, offer, shop, links });
+    let context = context(&Built { profile, catalogue: &known, product, recommendations: &shown, offer, loyalty, shop, links });
     Ok(Composed { context, recommendations })
+}
+
+/// The member's loyalty account and what templates see of it, if a program is in force (one
+/// read of the account).
+pub async fn loyalty<S: Store>(
+    store: &S,
+    program: Option<&crate::loyalty::Program>,
+    profile: &Profile,
+    now: DateTime<Utc>,
+) -> Result<(Option<crate::loyalty::Account>, LoyaltyView), StoreError> {
+    let Some(program) = program else { return Ok((None, LoyaltyView::default())) };
+    let account = crate::loyalty::accounts::account(store, &profile.customer_id).await?;
+    let style = crate::content::build::style_of(profile);
+    let view = crate::loyalty::view::view(program, account.as_ref(), &style, profile.time_zone(), now);
+    Ok((account, view))
 }
 
 /// The customer's send-time posterior: the nightly model's, or (for a customer it has not

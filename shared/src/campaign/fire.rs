@@ -13,13 +13,16 @@ use crate::contact::Channel;
 use crate::event::ConsentStatus;
 use crate::ids::ProductId;
 use crate::profile::browse::View;
+use crate::loyalty::ledger::{Account, LoyaltyEvent};
 use crate::profile::{Browse, ContactPart, OrderBook, consent_key};
 
-/// One part of a profile, before (absent for a new customer) and after a write.
+/// One part of a profile (or the loyalty account), before (absent for a new customer) and after
+/// a write.
 pub enum Change<'a> {
     Browse { old: Option<&'a Browse>, new: &'a Browse },
     Orders { old: Option<&'a OrderBook>, new: &'a OrderBook },
     Contact { old: Option<&'a ContactPart>, new: &'a ContactPart },
+    Loyalty { old: Option<&'a Account>, new: &'a Account },
 }
 
 /// A send a change starts: the campaign's, for this cause, due then.
@@ -171,6 +174,39 @@ pub fn fire(campaign: &Campaign, change: &Change, now: DateTime<Utc>) -> Vec<Fir
                 });
             }
         }
+        (Trigger::TierChanged { to }, Change::Loyalty { old, new }) => {
+            // Each tier change the write recorded (the account keeps its latest events).
+            for event in new.events.iter().filter(|e| old.is_none_or(|o| !o.events.contains(e))) {
+                let LoyaltyEvent::TierChanged { from, to: reached, at } = event else { continue };
+                if to.as_ref().is_some_and(|t| t != reached) || !fresh(*at) {
+                    continue;
+                }
+                out.push(Fired {
+                    occurrence: format!("tier-{reached}-{}", at.timestamp()),
+                    cause_at: *at,
+                    due_at: *at,
+                    product: None,
+                    reason: match from {
+                        Some(from) => format!("the loyalty tier changed from {from} to {reached}"),
+                        None => format!("the member reached the loyalty tier {reached}"),
+                    },
+                });
+            }
+        }
+        (Trigger::PointsExpiring { days_before }, Change::Loyalty { old, new }) => {
+            // Told once per expiry day, `days_before` it (at once when the notice came later).
+            if let Some(expiring) = new.expiring.as_ref().filter(|e| old.and_then(|o| o.expiring.as_ref()) != Some(*e)) {
+                let due = expiring.on.and_hms_opt(9, 0, 0).map_or(now, |t| t.and_utc())
+                    - Duration::days(i64::from(*days_before));
+                out.push(Fired {
+                    occurrence: format!("expiring-{}", expiring.on),
+                    cause_at: now,
+                    due_at: due.max(now),
+                    product: None,
+                    reason: format!("{} points expire on {}", expiring.points, expiring.on),
+                });
+            }
+        }
         _ => {}
     }
     out
@@ -207,6 +243,7 @@ pub(crate) mod tests {
             clv: None,
             send_time_confidence: None,
             loyalty_tier: None,
+            loyalty_early_access: false,
         }
     }
 

@@ -8,26 +8,10 @@ use crate::content::OfferView;
 use crate::content::locale::Style;
 use crate::money::Amount;
 
-/// Letters a code is made of: no 0/O or 1/I/L to misread.
-const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-const CODE_LETTERS: usize = 8;
-
 /// The customer's code: the same for the same message (a redelivered send shows the same code),
 /// unguessable without the shop's `secret`.
 pub fn code(offer: &Offer, secret: &[u8], message_key: &str) -> String {
-    let mut seed = secret.to_vec();
-    seed.push(0);
-    seed.extend_from_slice(message_key.as_bytes());
-    let mut n = crate::hash::mixed64(&seed);
-    let mut letters = String::with_capacity(CODE_LETTERS);
-    for _ in 0..CODE_LETTERS {
-        letters.push(ALPHABET[(n % ALPHABET.len() as u64) as usize] as char);
-        n /= ALPHABET.len() as u64;
-        if n == 0 {
-            n = crate::hash::mixed64(letters.as_bytes());
-        }
-    }
-    format!("{}-{letters}", offer.code_prefix)
+    crate::codes::code(&offer.code_prefix, secret, message_key)
 }
 
 /// What the template shows: the code, its value in the customer's language, and the last day

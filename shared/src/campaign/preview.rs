@@ -59,8 +59,11 @@ pub async fn preview<S: Store>(
         unsubscribe_url: "https://unsubscribe.invalid/preview".into(),
         preferences_url: "https://preferences.invalid/preview".into(),
     };
+    let program = crate::loyalty::stored::current(store).await?;
+    let program = program.as_ref().map(|p| &p.program);
+    let (account, loyalty) = super::compose::loyalty(store, program, &profile, now).await?;
     let Composed { context: ctx, recommendations } =
-        compose(store, &profile, product.map(|v| &v.product_id), offer, shop, links, now).await?;
+        compose(store, &profile, product.map(|v| &v.product_id), offer, loyalty, shop, links, now).await?;
     // A draw of the bandit for a send now, from the variants' results so far.
     let (arms, problems) = stats::read(store, &campaign.id).await?;
     for e in &problems {
@@ -92,7 +95,7 @@ pub async fn preview<S: Store>(
     let send_at = moment(&campaign.send_time, campaign.first_channel(), due, profile.time_zone(), posterior, &key);
     let messages = campaign.channels.iter().map(|c| (*c, templates.render(variant, *c, &ctx))).collect();
     let cause_at = profile.browse.cart.updated_at.unwrap_or(now);
-    let facts = Facts::of(&profile, churn.as_ref());
+    let facts = Facts::of(&profile, churn.as_ref()).with_loyalty(program, account.as_ref());
     let would_send = check(campaign, &facts, cause_at, product.map(|v| &v.product_id), None, now);
     let held_out = held_out(campaign, customer);
     Ok(Some(Preview { held_out, variant: variant.clone(), send_at, messages, would_send, recommendations }))

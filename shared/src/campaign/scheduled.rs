@@ -14,7 +14,8 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::audience::Facts;
+use super::audience::{Facts, Scores};
+use super::Filter;
 use super::bandit::held_out;
 use super::send_time::{local_instant, moment};
 use super::stored::{self, Deployed};
@@ -23,7 +24,7 @@ use std::collections::BTreeMap;
 
 use super::trigger::RiskBand;
 use crate::catalogue::changes::{self, Change, ChangeKind};
-use crate::churn::job::{CustomerScore, lapse_occurrence};
+use crate::churn::job::lapse_occurrence;
 use crate::due::DueSend;
 use crate::ids::ProductId;
 use crate::jobs::runner::{JobError, RunState, Runner};
@@ -184,7 +185,10 @@ async fn model_for<S: Store>(
     } else {
         BTreeMap::new()
     };
-    Ok(RunModel { campaigns, priors: priors.clone(), repurchase_days, catalogue })
+    // Audiences on loyalty tiers (and early access) read the program's tiers.
+    let uses_loyalty = campaigns.iter().any(|d| d.campaign.audience.as_ref().is_some_and(Filter::uses_loyalty));
+    let loyalty = if uses_loyalty { crate::loyalty::stored::current(store).await?.map(|d| d.program) } else { None };
+    Ok(RunModel { campaigns, priors: priors.clone(), repurchase_days, catalogue, loyalty })
 }
 
 /// Catalogue changes one daily run carries at most (each segment reads them with the model).
@@ -234,6 +238,9 @@ pub struct RunModel {
     /// The catalogue's changes, by product.
     #[serde(default)]
     pub catalogue: BTreeMap<ProductId, Vec<Change>>,
+    /// The loyalty program, when an audience filters on its tiers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loyalty: Option<crate::loyalty::Program>,
 }
 
 /// The scheduled-campaigns job. It gathers nothing: each run starts with its model
@@ -245,10 +252,10 @@ impl SegmentedJob for ScheduledJob {
     // Never written (the job keeps no output): named only because every job has one.
     const OUTPUT_SK: &'static str = keys::SCHEDULED_SENDS;
     const KEEPS_OUTPUT: bool = false;
-    // Audiences filter on churn risk and value.
-    const JOINED_SK: Option<&'static str> = Some(keys::CHURN_SCORE);
+    // Audiences filter on churn risk and value, and on loyalty tiers.
+    const JOINED: &'static [&'static str] = Scores::SKS;
     type Stats = ();
-    type Joined = CustomerScore;
+    type Joined = Scores;
     type Model = RunModel;
     // Nothing is stored per customer: the sends are the output.
     type Output = ();
@@ -275,10 +282,10 @@ impl SegmentedJob for ScheduledJob {
         profile: &Profile,
         model: &RunModel,
         _previous: Option<&()>,
-        churn: Option<&CustomerScore>,
+        scores: Option<&Scores>,
         now: DateTime<Utc>,
     ) -> Result<Option<Output<()>>, String> {
-        let due = sends(profile, churn, model, now);
+        let due = sends(profile, scores, model, now);
         Ok((!due.is_empty()).then_some(Output { value: (), writes: Vec::new(), due, flagged: false }))
     }
 }
@@ -297,8 +304,9 @@ fn reachable(profile: &Profile, campaign: &super::Campaign) -> bool {
 }
 
 /// The sends the run's campaigns queue for one customer as of `now`.
-pub fn sends(profile: &Profile, churn: Option<&CustomerScore>, model: &RunModel, now: DateTime<Utc>) -> Vec<DueSend> {
-    let facts = Facts::of(profile, churn);
+pub fn sends(profile: &Profile, scores: Option<&Scores>, model: &RunModel, now: DateTime<Utc>) -> Vec<DueSend> {
+    let churn = scores.and_then(|s| s.churn.as_ref());
+    let facts = Facts::of(profile, churn).with_loyalty(model.loyalty.as_ref(), scores.and_then(|s| s.loyalty.as_ref()));
     let tz = profile.time_zone();
     let posterior = || {
         let h = history(profile);

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::Campaign;
 use crate::ids::CampaignId;
 use crate::keys;
-use crate::store::{Condition, Item, Store, StoreError, Write, decode, encode, query_decoded};
+pub use crate::deploy::Deployment;
+use crate::deploy::{digest, put_version};
+use crate::store::{Store, StoreError, decode, query_decoded};
 
 /// A deployed version of a campaign.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,14 +21,6 @@ pub struct Deployed {
     pub digest: String,
     pub deployed_at: DateTime<Utc>,
     pub campaign: Campaign,
-}
-
-/// What deploying one campaign did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Deployment {
-    Created,
-    Updated { version: u32 },
-    Unchanged { version: u32 },
 }
 
 /// Deploys `campaign` (already validated): a new version when its content changed, written with
@@ -51,33 +45,6 @@ pub async fn deploy<S: Store>(store: &S, campaign: &Campaign, now: DateTime<Utc>
     put_version(store, current_key, held.map(|(_, item)| item), keys::campaign_version(&campaign.id, version), &deployed)
         .await?;
     Ok(if version == 1 { Deployment::Created } else { Deployment::Updated { version } })
-}
-
-/// A digest of a deployable value's content: deploying the same content again changes nothing.
-pub fn digest<T: Serialize>(value: &T) -> Result<String, StoreError> {
-    let text = serde_json::to_string(value).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    Ok(format!("{:016x}", crate::hash::mixed64(text.as_bytes())))
-}
-
-/// Writes a new deployed version (kept, for what started with it) and the current pointer to
-/// it in one transaction, conditional on the pointer's item version read (`None`: absent).
-pub async fn put_version<S: Store, D: Serialize>(
-    store: &S,
-    current_key: crate::store::Key,
-    current_item_version: Option<u64>,
-    version_key: crate::store::Key,
-    deployed: &D,
-) -> Result<(), StoreError> {
-    let condition = current_item_version.map_or(Condition::NotExists, Condition::VersionIs);
-    store
-        .write(vec![
-            Write::Put { item: Item::new(version_key.clone(), 1, encode(&version_key, deployed)?), condition: Condition::NotExists },
-            Write::Put {
-                item: Item::new(current_key.clone(), current_item_version.map_or(1, |v| v + 1), encode(&current_key, deployed)?),
-                condition,
-            },
-        ])
-        .await
 }
 
 /// Every deployed campaign's current version. One that cannot be read is reported and left out:

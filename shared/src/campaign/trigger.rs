@@ -54,35 +54,7 @@ pub enum Trigger {
     Broadcast { at: chrono::DateTime<chrono::FixedOffset> },
 }
 
-/// Churn risk bands, from the churn model's probability of being alive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RiskBand {
-    Low,
-    Medium,
-    High,
-}
-
-impl RiskBand {
-    pub fn name(self) -> &'static str {
-        match self {
-            RiskBand::Low => "low",
-            RiskBand::Medium => "medium",
-            RiskBand::High => "high",
-        }
-    }
-
-    /// The band of a probability of being alive: high below 0.3, medium below 0.6.
-    pub fn of(p_alive: f64) -> RiskBand {
-        if p_alive < 0.3 {
-            RiskBand::High
-        } else if p_alive < 0.6 {
-            RiskBand::Medium
-        } else {
-            RiskBand::Low
-        }
-    }
-}
+pub use crate::risk::RiskBand;
 
 /// The names of every trigger, as written in files.
 pub const NAMES: [&str; 14] = [
@@ -138,14 +110,6 @@ impl Trigger {
     /// marketing: only account notices are.
     pub fn may_be_transactional(&self) -> bool {
         matches!(self, Trigger::TierChanged { .. } | Trigger::PointsExpiring { .. })
-    }
-
-    /// Whether something starts this trigger today: the table's stream (the triggers function)
-    /// or the scheduled-campaigns runs (broadcasts; the daily run's birthdays, refills, restocks,
-    /// price drops and churn risks). The loyalty triggers are defined and checked; the loyalty
-    /// ledger will be their source.
-    pub fn has_source(&self) -> bool {
-        !matches!(self, Trigger::TierChanged { .. } | Trigger::PointsExpiring { .. })
     }
 
     /// Whether the message is about a cart (the context's `cart` is set).

@@ -11,7 +11,9 @@ use crate::customers::decode_part;
 use crate::due::DueSend;
 use crate::keys::{self, PartKind};
 use crate::profile::{Browse, ContactPart, OrderBook};
-use crate::store::{Item, Key, Store, StoreError};
+use crate::jobs::runner::StoredOutput;
+use crate::loyalty::Account;
+use crate::store::{Item, Key, Store, StoreError, decode};
 
 /// One stream record: the item's key and its images.
 #[derive(Clone, Debug)]
@@ -37,7 +39,8 @@ pub struct Outcome {
 /// keeps out most of the rest before the function is even invoked.
 pub fn relevant(key: &Key) -> bool {
     keys::customer_of(&key.pk).is_some()
-        && matches!(PartKind::of_sk(&key.sk), Some(PartKind::Browse | PartKind::Orders | PartKind::Contact))
+        && (matches!(PartKind::of_sk(&key.sk), Some(PartKind::Browse | PartKind::Orders | PartKind::Contact))
+            || key.sk == keys::LOYALTY_ACCOUNT)
 }
 
 /// Queues the sends `record` starts for `campaigns`. A part that cannot be decoded fails this
@@ -73,6 +76,13 @@ pub async fn handle<S: Store>(
             let new = decode_part::<ContactPart>(new)?.value;
             let old = old.map(decode_part::<ContactPart>).transpose()?.map(|v| v.value);
             let change = Change::Contact { old: old.as_ref(), new: &new };
+            campaigns.iter().flat_map(|d| fire(&d.campaign, &change, now).into_iter().map(move |f| (d, f))).collect()
+        }
+        None if record.key.sk == keys::LOYALTY_ACCOUNT => {
+            let account = |item: Item| decode::<StoredOutput<Account>>(item).map(|s| s.value);
+            let new = account(new)?;
+            let old = old.map(account).transpose()?;
+            let change = Change::Loyalty { old: old.as_ref(), new: &new };
             campaigns.iter().flat_map(|d| fire(&d.campaign, &change, now).into_iter().map(move |f| (d, f))).collect()
         }
         _ => Vec::new(),

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::locale::Style;
-use super::{CartLine, CartView, Context, CustomerView, OfferView, ProductView, ShopView};
+use super::{CartLine, CartView, Context, CustomerView, LoyaltyView, OfferView, ProductView, ShopView};
 use crate::catalogue::Product;
 use crate::ids::ProductId;
 use crate::money::Amount;
@@ -28,6 +28,8 @@ pub struct Facts<'a> {
     /// The recommender's picks, best first, with the reason shown for each.
     pub recommendations: &'a [(ProductId, Option<String>)],
     pub offer: Option<OfferView>,
+    /// The member's loyalty account as templates see it.
+    pub loyalty: LoyaltyView,
     pub shop: &'a ShopView,
     pub links: Links,
 }
@@ -78,13 +80,14 @@ pub fn context(facts: &Facts) -> Context {
             first_name: details.first_name.as_ref().and_then(|n| n.value.clone()).map(String::from),
             locale: locale_of(profile),
             country: details.country.as_ref().and_then(|c| c.value.clone()).map(String::from),
-            tier: None,
-            points: None,
+            tier: facts.loyalty.tier.clone(),
+            points: facts.loyalty.points,
         },
         cart,
         product: facts.product.map(|id| product(id, None)),
         recommendations: facts.recommendations.iter().map(|(id, why)| product(id, why.clone())).collect(),
         offer: facts.offer.clone(),
+        loyalty: facts.loyalty.clone(),
         shop: facts.shop.clone(),
         unsubscribe_url: facts.links.unsubscribe_url.clone(),
         preferences_url: facts.links.preferences_url.clone(),

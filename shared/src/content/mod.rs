@@ -66,6 +66,8 @@ pub struct Context {
     /// Recommended products, best first.
     pub recommendations: Vec<ProductView>,
     pub offer: Option<OfferView>,
+    /// The member's loyalty account (every field missing for a customer without one).
+    pub loyalty: LoyaltyView,
     pub shop: ShopView,
     /// Filled by delivery: the one-click unsubscribe link for this message.
     pub unsubscribe_url: String,
@@ -119,6 +121,32 @@ pub struct OfferView {
     pub value: String,
     /// The last day the code works, in words and the customer's language.
     pub expires_on: String,
+}
+
+/// What a template can say about the member's loyalty account.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LoyaltyView {
+    /// Whether the customer has an account (has earned points).
+    pub member: bool,
+    /// The program's name.
+    pub program: Option<String>,
+    /// The tier's name ("Gold").
+    pub tier: Option<String>,
+    /// Spendable points.
+    pub points: Option<i64>,
+    /// Points inside the return window, not yet spendable.
+    pub pending: Option<i64>,
+    /// The next tier's name, and the points (or spend) the window still needs for it.
+    pub next_tier: Option<String>,
+    pub to_next_tier: Option<u64>,
+    /// The next points to expire (once within the notice period) and when, in words.
+    pub expiring_points: Option<i64>,
+    pub expiring_on: Option<String>,
+    /// The personal offer the member holds ("double points on Shoes until 14 December 2026").
+    pub offer: Option<String>,
+    /// The cheapest reward not yet affordable, and the points still missing for it.
+    pub next_reward: Option<String>,
+    pub to_next_reward: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -339,6 +367,20 @@ pub mod sample {
                 value: "10%".into(),
                 expires_on: "3 December 2026".into(),
             }),
+            loyalty: LoyaltyView {
+                member: true,
+                program: Some("Sample Club".into()),
+                tier: Some("Gold".into()),
+                points: Some(1250),
+                pending: Some(340),
+                next_tier: Some("Platinum".into()),
+                to_next_tier: Some(750),
+                expiring_points: Some(120),
+                expiring_on: Some("31 December 2026".into()),
+                offer: Some("double points on Shoes until 14 December 2026".into()),
+                next_reward: Some("The sample tote bag".into()),
+                to_next_reward: Some(250),
+            },
             shop: shop(m),
             unsubscribe_url: m.unsubscribe_url.clone(),
             preferences_url: "https://preferences.kairos.invalid/sample".into(),
@@ -369,6 +411,7 @@ pub mod sample {
             }),
             product: Some(de(product(2))),
             recommendations: vec![de(product(3))],
+            loyalty: LoyaltyView { member: true, program: Some("Sample Club".into()), points: Some(0), pending: Some(0), ..LoyaltyView::default() },
             ..full
         }
     }
@@ -388,6 +431,7 @@ pub mod sample {
             product: Some(unknown_product()),
             recommendations: Vec::new(),
             offer: None,
+            loyalty: LoyaltyView::default(),
             ..full
         }
     }

@@ -138,6 +138,8 @@ pub struct Dispatcher<S, D> {
     pub channel: D,
     pub settings: Settings,
     campaigns: Cache,
+    /// The loyalty program in force (for `loyalty.*` in templates and tier audiences).
+    loyalty: crate::loyalty::ProgramCache,
     arms: Mutex<HashMap<CampaignId, HeldArms>>,
     /// Compiled templates by campaign content digest: compiling Liquid costs more than the
     /// rest of a send, and a campaign's content only changes with a new deployment.
@@ -157,6 +159,7 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
             channel,
             settings,
             campaigns: Cache::default(),
+            loyalty: Default::default(),
             arms: Mutex::new(HashMap::new()),
             templates: Mutex::new(HashMap::new()),
         }
@@ -208,7 +211,10 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
             Some(p) => crate::catalogue::get(&self.store, p).await?,
             None => None,
         };
-        let facts = audience::Facts::of(&profile, churn.as_ref());
+        let program = self.loyalty.get(&self.store, now).await?;
+        let program = program.as_ref().map(|p| &p.program);
+        let (account, loyalty) = crate::campaign::compose::loyalty(&self.store, program, &profile, now).await?;
+        let facts = audience::Facts::of(&profile, churn.as_ref()).with_loyalty(program, account.as_ref());
         let cause_at = due.cause_at.unwrap_or(due.created_at);
         if let Err(exit::Exited(why)) =
             exit::check(campaign, &facts, cause_at, due.product.as_ref(), product.as_ref().map(|p| p.in_stock), now)
@@ -246,7 +252,7 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
                 return self.defer(due, m.at, latest, reasons, now).await;
             }
         }
-        self.deliver(due, &deployed, &profile, latest, reasons, now).await
+        self.deliver(due, &deployed, &profile, loyalty, latest, reasons, now).await
     }
 
     /// The deployed campaign's templates, compiled once per content.
@@ -270,6 +276,7 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
         due: &DueSend,
         deployed: &Deployed,
         profile: &Profile,
+        loyalty: crate::content::LoyaltyView,
         latest: DateTime<Utc>,
         mut reasons: Vec<String>,
         now: DateTime<Utc>,
@@ -302,7 +309,7 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
             offer::view(o, code, now, tz, &style_of(profile))
         });
         let composed =
-            compose(&self.store, profile, due.product.as_ref(), offer, &self.settings.shop, links, now).await?;
+            compose(&self.store, profile, due.product.as_ref(), offer, loyalty, &self.settings.shop, links, now).await?;
         let purpose = match campaign.kind {
             Kind::Marketing => Purpose::Marketing,
             Kind::Transactional => Purpose::Transactional,

@@ -103,11 +103,13 @@ pub trait SegmentedJob: Send + Sync {
     /// (scheduled campaigns) keeps none: the sends' once-markers already make a redelivered task
     /// harmless, and a send costs two items instead of three.
     const KEEPS_OUTPUT: bool = true;
-    /// Another job's output read with each customer (its sort key), e.g. the churn score an
-    /// audience filters on. One that cannot be decoded is logged and looks absent.
-    const JOINED_SK: Option<&'static str> = None;
+    /// Other jobs' outputs read with each customer (their sort keys), e.g. the churn score an
+    /// audience filters on. They are handed to the job as one document keyed by sort key
+    /// ([`Self::Joined`] reads its fields by those names); one that cannot be read is logged
+    /// and the customer is read without them.
+    const JOINED: &'static [&'static str] = &[];
     type Stats: Default + Serialize + serde::de::DeserializeOwned + Send + Sync;
-    /// What the item at `JOINED_SK` holds (`()` for none).
+    /// What the items at `JOINED` hold, read from `{"<sort key>": <item>, …}` (`()` for none).
     type Joined: serde::de::DeserializeOwned + Send + Sync;
     type Model: Serialize + serde::de::DeserializeOwned + Send + Sync;
     /// What is stored per customer.
@@ -155,4 +157,13 @@ impl<T> Output<T> {
     pub fn of(value: T) -> Self {
         Output { value, writes: Vec::new(), due: Vec::new(), flagged: false }
     }
+}
+
+/// One joined output, taken from the document the runner hands a job (see
+/// [`SegmentedJob::JOINED`]): `None` when the customer has none.
+pub fn joined<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+    document: &mut serde_json::Map<String, serde_json::Value>,
+    sk: &str,
+) -> Result<Option<T>, E> {
+    document.remove(sk).map(serde_json::from_value).transpose().map_err(|e| E::custom(format!("{sk}: {e}")))
 }

@@ -23,6 +23,16 @@ use crate::store::{Key, StoreError};
 
 pub struct LoyaltyJob;
 
+/// The churn score read with each member (offers choose on it).
+pub struct Churn(pub Option<CustomerScore>);
+
+impl<'de> Deserialize<'de> for Churn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut document = serde_json::Map::deserialize(d)?;
+        Ok(Churn(crate::jobs::joined(&mut document, keys::CHURN_SCORE)?))
+    }
+}
+
 /// What a run works with: the program as deployed when it started.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RunModel {
@@ -36,9 +46,9 @@ impl SegmentedJob for LoyaltyJob {
     // Birthdays and the zone (contact), the favourite category (browse, orders).
     const PARTS: &'static [PartKind] = &[PartKind::Browse, PartKind::Orders, PartKind::Contact];
     // Offers choose on churn risk and value.
-    const JOINED_SK: Option<&'static str> = Some(keys::CHURN_SCORE);
+    const JOINED: &'static [&'static str] = &[keys::CHURN_SCORE];
     type Stats = ();
-    type Joined = CustomerScore;
+    type Joined = Churn;
     type Model = RunModel;
     type Output = Account;
 
@@ -64,10 +74,11 @@ impl SegmentedJob for LoyaltyJob {
         profile: &Profile,
         model: &RunModel,
         previous: Option<&Account>,
-        churn: Option<&CustomerScore>,
+        churn: Option<&Churn>,
         now: DateTime<Utc>,
     ) -> Result<Option<Output<Account>>, String> {
         let (Some(deployed), Some(account)) = (&model.program, previous) else { return Ok(None) };
+        let churn = churn.and_then(|c| c.0.as_ref());
         let Some((account, entries)) = nightly(&deployed.program, profile, account, churn, now) else { return Ok(None) };
         let writes = entry_writes(&entries).map_err(|e: StoreError| e.to_string())?;
         let flagged = account.events.len() > previous.map_or(0, |a| a.events.len());

@@ -9,7 +9,8 @@
 //!   which offer they get, pure;
 //! - [`accounts`]: accrual, redemption and adjustments against the table, each cause once;
 //! - [`job`]: the nightly run (release, expire, tiers, notices, birthday bonus, offers);
-//! - [`redeem`]: the redemption API's requests and answers; [`stored`]: the deployed program.
+//! - [`redeem`]: the redemption API's requests and answers; [`stored`]: the deployed program;
+//! - [`view`]: what templates see of an account (`loyalty.*`).
 
 pub mod accounts;
 pub mod earn;
@@ -20,6 +21,7 @@ pub mod program;
 pub mod redeem;
 pub mod stored;
 pub mod tier;
+pub mod view;
 
 pub use accounts::{Accrual, accrue};
 pub use ledger::{Account, Entry};

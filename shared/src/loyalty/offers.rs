@@ -5,7 +5,7 @@ use chrono::{Duration, NaiveDate};
 
 use super::ledger::{Account, HeldOffer};
 use super::program::{OfferGive, OfferRule, OfferScope, Program};
-use crate::campaign::trigger::RiskBand;
+use crate::risk::RiskBand;
 use crate::churn::job::CustomerScore;
 use crate::profile::Profile;
 

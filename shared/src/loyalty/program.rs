@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::campaign::trigger::RiskBand;
+use crate::risk::RiskBand;
 use crate::findings::{Finding, Findings};
 use crate::ids::{Category, Ident, ProductId};
 use crate::money::{Amount, Currency};

@@ -95,12 +95,7 @@ pub fn fingerprint(request: &Request) -> String {
 /// The reward's code for this redemption: the same for the same request (a retry shows the same
 /// code), unguessable without the shop's `secret`.
 pub fn code(reward: &Reward, secret: &[u8], customer: &CustomerId, key: &IdempotencyKey) -> String {
-    let offer = crate::campaign::Offer {
-        value: crate::campaign::OfferValue::FreeShipping,
-        valid_hours: 0,
-        code_prefix: reward.code_prefix.clone(),
-    };
-    crate::campaign::offer::code(&offer, secret, &format!("{customer}\u{0}{}", key.as_str()))
+    crate::codes::code(&reward.code_prefix, secret, &format!("{customer}\u{0}{}", key.as_str()))
 }
 
 #[cfg(test)]

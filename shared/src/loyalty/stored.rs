@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::program::Program;
-use crate::campaign::stored::{Deployment, digest, put_version};
+use crate::deploy::{Deployment, digest, put_version};
 use crate::keys;
 use crate::store::{Store, StoreError, decode};
 
