@@ -86,7 +86,8 @@ def check(template):
     for name, schedule in schedules:
         function = resources.get(ref(schedule["Properties"]["Target"]["Arn"]), {})
         served = function.get("Properties", {}).get("Environment", {}).get("Variables", {}).get("KAIROS_FUNCTION")
-        metric = {"send-time": "sto-run", "churn": "churn-run", "recommend": "recommend-run"}.get(served)
+        metric = {"send-time": "sto-run", "churn": "churn-run", "recommend": "recommend-run",
+                  "loyalty": "loyalty-run"}.get(served)
         if metric is not None and metric not in finished:
             problems.append(f"{name}: no alarm fires when no {served} run finishes ({metric} RunSeconds missing)")
     functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
@@ -96,7 +97,7 @@ def check(template):
     for name, r in functions.items():
         served = r["Properties"].get("Environment", {}).get("Variables", {}).get("KAIROS_FUNCTION")
         if served not in ("ingest", "send-time", "churn", "recommend", "recommendations", "triggers", "scheduled",
-                          "dispatch", "unsubscribe", "feedback"):
+                          "dispatch", "unsubscribe", "feedback", "loyalty", "redeem"):
             problems.append(f"{name}: KAIROS_FUNCTION is {served!r}, not a function the binary serves")
         url = r["Properties"].get("FunctionUrlConfig")
         # Customer data behind a URL: only signed callers. The unsubscribe links are in customers'
