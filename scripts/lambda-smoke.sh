@@ -2,7 +2,8 @@
 # Proves the shipped binary answers invocations through cargo-lambda's runtime emulator, against
 # the AWS emulator at $KAIROS_TEST_ENDPOINT: serving ingest, the checked-in SQS payloads go in,
 # partial batch failures and profiles come out; serving the recommendations API, a function-URL
-# event gets its JSON answer; serving triggers, a stream record of a real profile part is read.
+# event gets its JSON answer; serving triggers, a stream record of a real profile part is read;
+# scheduled and dispatch ticks start their work; serving redeem, a redemption is answered.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${KAIROS_TEST_ENDPOINT:?start the emulator first (scripts/test.sh does)}"
@@ -147,4 +148,18 @@ out=$(invoke "$tick")
 rm -f "$tick"
 echo "a dispatch tick -> $out"
 printf '%s' "$out" | python3 -c 'import json,sys; t = json.load(sys.stdin)["tick"]; assert t["minutes"] > 0 and t["unreadable"] == 0, t; print("dispatch: the due minutes handed out")'
+# The same binary as the redemption API, given a function-URL event, with the sample program in
+# force: cust-1001's order was ingested before the program existed, so there are no points to
+# spend, and the answer says so (409) without touching the ledger.
+"$kairos" loyalty deploy loyalty/program.yaml --dynamodb-table "$table"
+serve redeem "KAIROS_OFFER_SECRET=smoke-offer-secret"
+out=$(invoke events/redeem.url.json)
+echo "redeem.url.json -> $out"
+printf '%s' "$out" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["statusCode"] == 409, r
+body = json.loads(r["body"])
+assert body["error"]["code"] == "insufficient_points" and body["error"]["cost"] == 300, body
+print("redeem: answered through the function URL event, 409 without points")'
 echo "cargo lambda: ok"

@@ -9,6 +9,7 @@ mod delivery;
 mod feedback;
 mod ingest;
 mod ingest_extremes;
+mod loyalty;
 mod nightly;
 mod recommend_api;
 mod recommend_job;

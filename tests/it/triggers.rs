@@ -61,13 +61,7 @@ fn event(id: &str, at: DateTime<Utc>, kind: &str, data: Value) -> Value {
 }
 
 fn facts(profile: &kairos::profile::Profile) -> kairos::campaign::audience::Facts<'_> {
-    kairos::campaign::audience::Facts {
-        profile,
-        churn_risk: None,
-        clv: None,
-        send_time_confidence: None,
-        loyalty_tier: None,
-    }
+    kairos::campaign::audience::Facts::of(profile, None)
 }
 
 async fn due_sends(store: &DynamoStore, at: DateTime<Utc>) -> Vec<DueSend> {

@@ -48,7 +48,11 @@ pub fn parse(body: &[u8]) -> Result<Request, Answer> {
         return Err(Answer::error(413, ".", &format!("is {} bytes (at most {MAX_BODY_BYTES})", body.len())));
     }
     let text = std::str::from_utf8(body).map_err(|_| Answer::error(400, ".", "is not UTF-8 text"))?;
-    crate::event::parse::from_str_at::<Request>(text, "").map_err(|e: FieldError| Answer::error(400, &e.field, &e.problem))
+    crate::event::parse::from_str_at::<Request>(text, "").map_err(|e: FieldError| {
+        // Text that is not JSON at all is the body's fault, wherever the parser stopped.
+        let field = if e.field == "?" { "." } else { e.field.as_str() };
+        Answer::error(400, field, &e.problem)
+    })
 }
 
 /// What the API answers: a status and a JSON body.
