@@ -2,7 +2,7 @@
 
 /// Letters a code is made of: no 0/O or 1/I/L to misread.
 const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-const CODE_LETTERS: usize = 8;
+pub const CODE_LETTERS: usize = 8;
 
 /// A code: `PREFIX-` and eight letters, the same for the same `key` (a retry shows the same
 /// code), unguessable without the shop's `secret`.

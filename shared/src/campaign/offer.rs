@@ -47,7 +47,7 @@ mod tests {
         assert_eq!(a, code(&o, b"s1", "win-back/c1/2026-12-01"));
         assert_ne!(a, code(&o, b"s1", "win-back/c2/2026-12-01"));
         assert_ne!(a, code(&o, b"s2", "win-back/c1/2026-12-01"));
-        assert!(a.starts_with("COMEBACK-") && a.len() == "COMEBACK-".len() + CODE_LETTERS, "{a}");
+        assert!(a.starts_with("COMEBACK-") && a.len() == "COMEBACK-".len() + crate::codes::CODE_LETTERS, "{a}");
     }
 
     #[test]

@@ -201,6 +201,12 @@ mod properties {
                         product: campaign.trigger.has_product().then_some(&ids[seed as usize % ids.len()]),
                         recommendations: &picks,
                         offer,
+                        // Members and customers without an account.
+                        loyalty: if seed % 2 == 0 {
+                            crate::content::LoyaltyView::default()
+                        } else {
+                            crate::content::sample::full(&crate::content::sample::Markers::fixed()).loyalty
+                        },
                         shop: &shop,
                         links: Links { unsubscribe_url: "https://u".into(), preferences_url: "https://p".into() },
                     };

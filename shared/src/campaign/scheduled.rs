@@ -705,13 +705,14 @@ mod tests {
         let now = utc("2026-12-02T00:10:00Z");
         let mut p = profile("c-1", "Europe/Berlin", None, true);
         order(&mut p, "1", "2026-03-01T10:00:00Z", "boots");
-        let score = |p_alive: f64, scored_at: &str| -> CustomerScore {
-            serde_json::from_value(
+        let score = |p_alive: f64, scored_at: &str| -> Scores {
+            let churn = serde_json::from_value(
                 serde_json::json!({"scored_at": scored_at, "frequency": 4, "recency": 10.0, "T": 40.0,
                 "p_alive": p_alive, "expected_purchases": 0.1, "band": "at_risk", "explanation": "x",
                 "winback": {"flagged": true, "episode": 1, "lapse_after": "2026-03-01"}}),
             )
-            .unwrap()
+            .unwrap();
+            Scores { churn: Some(churn), loyalty: None }
         };
         let at_risk = score(0.2, "2026-12-02T00:00:00Z");
         let due = sends(&p, Some(&at_risk), &model, now);
@@ -788,9 +789,9 @@ mod tests {
             }
             let repurchase_days = products.iter().map(|p| (p.clone(), 1 + days % 90)).collect();
             let model = RunModel { campaigns, catalogue, repurchase_days, ..RunModel::default() };
-            let score: CustomerScore = serde_json::from_value(serde_json::json!({"scored_at": now, "frequency": 4, "recency": 10.0,
+            let score = Scores { churn: Some(serde_json::from_value(serde_json::json!({"scored_at": now, "frequency": 4, "recency": 10.0,
                 "T": 40.0, "p_alive": 0.1, "expected_purchases": 0.1, "band": "at_risk", "explanation": "x",
-                "winback": {"flagged": false, "episode": 0}})).unwrap();
+                "winback": {"flagged": false, "episode": 0}})).unwrap()), loyalty: None };
             for (n, mut p) in profiles.into_values().enumerate() {
                 let at = (now - Duration::days(1)).to_rfc3339();
                 with(&mut p, "tz", &at, "customer_updated", serde_json::json!({"time_zone": zones[(zone + n) % zones.len()], "birthday": format!("{month:02}-{day:02}")}));

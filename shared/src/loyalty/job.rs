@@ -160,3 +160,114 @@ pub fn nightly(
     }
     (account != *before || !entries.is_empty()).then_some((account, entries))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::campaign::fire::tests::event;
+    use crate::loyalty::ledger::{Month, expiry_day};
+
+    const PROGRAM: &str = "
+id: club
+name: Club
+currency: EUR
+points_per_unit: 1
+earn:
+  - {id: base, multiplier: 1}
+  - {id: birthday, action: birthday, points: 25}
+expiry: {months: 1, notice_days: 10}
+offers:
+  - id: miss-you
+    name: Double points on your favourite category
+    when: {churn_risk: [high], min_value: {EUR: 100}, has_favourite_category: true}
+    give: {multiplier: {multiplier: 2, on: favourite_category, days: 14}}
+  - id: birthday-week
+    name: A birthday bonus
+    when: {birthday_within_days: 3}
+    give: {bonus: {points: 40}}
+";
+
+    fn program() -> Program {
+        let (p, problems) = program::read("p.yaml", PROGRAM);
+        assert!(problems.is_empty(), "{problems:?}");
+        p.unwrap()
+    }
+
+    fn churn(p_alive: f64, value: f64) -> CustomerScore {
+        serde_json::from_value(serde_json::json!({"scored_at": "2026-12-01T00:00:00Z", "currency": "EUR", "frequency": 4,
+            "recency": 10.0, "T": 40.0, "p_alive": p_alive, "expected_purchases": 0.1, "value_if_active": value,
+            "band": "at_risk", "explanation": "x", "winback": {"flagged": false, "episode": 0}}))
+        .unwrap()
+    }
+
+    fn shopper() -> Profile {
+        let mut p = Profile::new(crate::ids::CustomerId::new("c-1").unwrap());
+        let at = Utc.with_ymd_and_hms(2026, 11, 1, 10, 0, 0).unwrap();
+        p.apply(&event("u", at, "customer_updated", serde_json::json!({"time_zone": "Europe/Berlin", "birthday": "12-05"})))
+            .unwrap();
+        for i in 0..6 {
+            p.apply(&event(&format!("v{i}"), at, "product_viewed", serde_json::json!({"product_id": format!("s{i}"), "category": "Shoes"})))
+                .unwrap();
+        }
+        p.apply(&event("v9", at, "product_viewed", serde_json::json!({"product_id": "h1", "category": "Home"}))).unwrap();
+        p
+    }
+
+    fn member(points: i64, now: DateTime<Utc>) -> Account {
+        let mut a = Account::new("club");
+        let month = Month::of(now.date_naive());
+        let mut e = Entry::new(EntryKind::Earn, "club", "x".into(), now);
+        a.add_active(month, expiry_day(month, Some(1)), points, &mut e);
+        a.totals.earned += points;
+        a.seq = 1;
+        a
+    }
+
+    #[test]
+    fn a_valuable_member_at_risk_gets_double_points_on_their_favourite_category_once() {
+        let program = program();
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 2, 0, 0).unwrap();
+        let profile = shopper();
+        let before = member(300, now);
+        let (after, entries) = nightly(&program, &profile, &before, Some(&churn(0.1, 250.0)), now).unwrap();
+        let offer = after.offer.as_ref().expect("an offer");
+        assert_eq!((offer.id.as_str(), offer.category.as_deref(), offer.multiplier), ("miss-you", Some("Shoes"), 2_000_000));
+        assert_eq!(offer.until.to_string(), "2026-12-03");
+        assert!(entries.is_empty());
+        // The points earned in November expire at the end of December; told from 22 December
+        // (ten days' notice).
+        assert!(after.expiring.is_none());
+        let (told, _) = nightly(&program, &profile, &after, None, now + Duration::days(32)).unwrap();
+        assert_eq!(told.expiring.as_ref().map(|e| (e.on.to_string(), e.points)), Some(("2027-01-01".into(), 300)));
+        assert!(matches!(told.events.last(), Some(LoyaltyEvent::PointsExpiring { points: 300, .. })));
+        // The next night: the offer is held, nothing new.
+        assert!(nightly(&program, &profile, &after, Some(&churn(0.1, 250.0)), now + Duration::days(1)).is_none());
+        // Not valuable enough, or not at risk: no offer (and nothing to write).
+        for score in [churn(0.1, 50.0), churn(0.9, 250.0)] {
+            assert!(nightly(&program, &profile, &before, Some(&score), now).is_none());
+        }
+        // After it ran out, the cooldown (90 days) keeps it from coming straight back.
+        let later = now + Duration::days(20);
+        let (a, _) = nightly(&program, &profile, &after, Some(&churn(0.1, 250.0)), later).unwrap();
+        assert!(a.offer.is_none(), "{:?}", a.offer);
+    }
+
+    #[test]
+    fn the_birthday_brings_its_bonus_once_and_the_birthday_offer_too() {
+        let program = program();
+        // 5 December, 07:00 in Berlin.
+        let now = Utc.with_ymd_and_hms(2026, 12, 5, 6, 0, 0).unwrap();
+        let profile = shopper();
+        let before = member(10, now);
+        let (after, entries) = nightly(&program, &profile, &before, None, now).unwrap();
+        let causes: Vec<&str> = entries.iter().map(|(_, e)| e.cause.as_str()).collect();
+        assert_eq!(causes, ["birthday 2026", "offer birthday-week (2026-12-05)"]);
+        assert_eq!(after.active_points(), 10 + 25 + 40);
+        assert!(after.consistent());
+        // The next day: the birthday bonus was given this year, the offer is cooling down.
+        let (_, again) = nightly(&program, &profile, &after, None, now + Duration::days(1)).unwrap_or((after.clone(), vec![]));
+        assert!(again.is_empty(), "{again:?}");
+    }
+}
