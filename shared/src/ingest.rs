@@ -56,7 +56,7 @@ pub struct IngestConfig {
     pub concurrency: usize,
     /// The loyalty program in force, read from the table when a batch holds an order, a refund
     /// or an action (none deployed: nothing accrues).
-    pub loyalty: std::sync::Arc<loyalty::ProgramCache>,
+    pub loyalty: std::sync::Arc<loyalty::Accruer>,
 }
 
 impl Default for IngestConfig {
@@ -319,14 +319,15 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
     }
 
     if !accruals.is_empty() {
-        match config.loyalty.get(store, now).await {
+        match config.loyalty.program.get(store, now).await {
             Ok(None) => {}
             Ok(Some(program)) => {
                 let program = &program;
+                let products = &config.loyalty.products;
                 let mut accruing = Vec::with_capacity(accruals.len());
                 for (i, e) in &accruals {
                     accruing.push(async move {
-                        let outcome = AssertUnwindSafe(loyalty::accrue(store, program, e, now)).catch_unwind().await;
+                        let outcome = AssertUnwindSafe(loyalty::accrue(store, program, products, e, now)).catch_unwind().await;
                         (*i, outcome)
                     });
                 }

@@ -18,11 +18,14 @@ use super::program::{self, Program};
 use super::redeem::{self, Answer, Request};
 use super::stored::DeployedProgram;
 use super::tier;
+pub use super::catalogue::ProductFacts;
 use crate::event::{ActionPerformed, OrderPlaced, OrderRefunded, Payload, ShopEvent};
-use crate::ids::{CustomerId, ProductId};
+use crate::ids::CustomerId;
 use crate::jobs::runner::StoredOutput;
 use crate::keys;
-use crate::profile::{Profile, event_instant};
+use crate::customers::decode_part;
+use crate::keys::PartKind;
+use crate::profile::{ContactPart, OrderBook, event_instant};
 use crate::store::{Condition, Consistency, Item, Key, Query, Store, StoreError, Write, decode, encode};
 
 /// How long a change may keep losing races before it is given up (and retried by its caller).
@@ -76,12 +79,27 @@ enum Step<T> {
     Done(T),
 }
 
-/// What the decision of one attempt sees: the account, the entries at the watched keys, and the
-/// entries under the watched prefix.
+/// What the decision of one attempt sees: the account, the entries at the watched keys, the
+/// entries under the watched prefix, and the other items asked for (read with the first
+/// attempt's batch: profile parts, which a lost race does not change in any way that matters).
 struct Seen<'a> {
     held: &'a Held,
     watched: Vec<Option<Entry>>,
     listed: Vec<Entry>,
+    also: &'a [Option<Item>],
+}
+
+/// What one change reads besides the account.
+#[derive(Default)]
+struct Reads<'a> {
+    /// Entries whose existence (or content) decides.
+    watch: &'a [Key],
+    /// Entries listed under this prefix each attempt, when the account read says they may exist.
+    list: Option<(&'a str, &'a (dyn Fn(&Held) -> bool + Sync))>,
+    /// Other items, read once after the first attempt's account (only if it says they are
+    /// needed: profile parts a settled account need not read again).
+    also: &'a [Key],
+    also_when: Option<&'a (dyn Fn(&Held) -> bool + Sync)>,
 }
 
 /// Reads, decides, writes; again on a lost race, until the budget runs out.
@@ -89,23 +107,26 @@ async fn commit<S: Store, T>(
     store: &S,
     customer: &CustomerId,
     first_read: Consistency,
-    watch: &[Key],
-    list: Option<&str>,
+    reads: Reads<'_>,
     mut decide: impl FnMut(Seen<'_>) -> Result<Step<T>, StoreError>,
 ) -> Result<T, StoreError> {
     let started = Instant::now();
     let mut consistency = first_read;
     let mut keys = vec![keys::loyalty_account(customer)];
-    keys.extend(watch.iter().cloned());
+    keys.extend(reads.watch.iter().cloned());
+    let mut also: Vec<Option<Item>> = vec![None; reads.also.len()];
     for attempt in 0_u32.. {
         let mut fetched = store.get_many(&keys, consistency).await?.into_iter();
         let held = held(fetched.next().transpose()?.flatten())?;
         let watched = fetched.map(|f| f?.map(decode::<Entry>).transpose()).collect::<Result<Vec<_>, _>>()?;
-        let listed = match list {
-            Some(prefix) => entries_under(store, customer, prefix, consistency).await?,
-            None => Vec::new(),
+        if attempt == 0 && !reads.also.is_empty() && reads.also_when.is_none_or(|wanted| wanted(&held)) {
+            also = store.get_many(reads.also, consistency).await?.into_iter().collect::<Result<Vec<_>, _>>()?;
+        }
+        let listed = match reads.list {
+            Some((prefix, wanted)) if wanted(&held) => entries_under(store, customer, prefix, consistency).await?,
+            _ => Vec::new(),
         };
-        match decide(Seen { held: &held, watched, listed })? {
+        match decide(Seen { held: &held, watched, listed, also: &also })? {
             Step::Done(t) => return Ok(t),
             Step::Write(account, entries, t) => {
                 if !account.consistent() {
@@ -174,11 +195,12 @@ pub fn concerns(event: &ShopEvent) -> bool {
 pub async fn accrue<S: Store>(
     store: &S,
     deployed: &DeployedProgram,
+    products: &ProductFacts,
     event: &ShopEvent,
     now: DateTime<Utc>,
 ) -> Result<Accrual, StoreError> {
     match &event.payload {
-        Payload::OrderPlaced(o) => earn_order(store, &deployed.program, event, o, now).await,
+        Payload::OrderPlaced(o) => earn_order(store, &deployed.program, products, event, o, now).await,
         Payload::OrderRefunded(r) => reverse_refund(store, &deployed.program, event, r, now).await,
         Payload::ActionPerformed(a) => earn_action(store, &deployed.program, event, a, now).await,
         _ => Ok(Accrual::NotApplicable),
@@ -214,16 +236,19 @@ fn qualify(account: &mut Account, program: &Program, tz: Tz, at: DateTime<Utc>, 
     }
 }
 
-/// Whether `order` is the customer's first: no other order of theirs was placed before it.
-fn is_first_order(profile: Option<&Profile>, order: &str, at: DateTime<Utc>) -> bool {
-    profile.is_none_or(|p| {
-        !p.orders
+/// Whether `order` is the customer's first: no other order of theirs was placed before it (a
+/// customer with archived orders has older ones).
+fn is_first_order(orders: &OrderBook, order: &str, at: DateTime<Utc>) -> bool {
+    orders.archives.is_empty()
+        && !orders
             .orders
             .iter()
-            .map(|(id, r)| (id.as_str(), r))
-            .chain(p.archived_orders.iter().flat_map(|a| a.orders.iter().map(|(id, r)| (id.as_str(), r))))
-            .any(|(id, r)| id != order && r.placed.as_ref().is_some_and(|o| (o.at, id) < (at, order)))
-    })
+            .any(|(id, r)| id.as_str() != order && r.placed.as_ref().is_some_and(|o| (o.at, id.as_str()) < (at, order)))
+}
+
+/// How an order with a refund waiting for it is remembered in the account.
+fn awaiting_digest(order: &str) -> String {
+    format!("{:012x}", crate::hash::mixed64(order.as_bytes()) & 0xffff_ffff_ffff)
 }
 
 /// Boosts in force for a purchase on the member's `day`: the tier's multiplier, a held offer.
@@ -247,6 +272,7 @@ fn boosts<'a>(program: &'a Program, account: &'a Account, day: chrono::NaiveDate
 async fn earn_order<S: Store>(
     store: &S,
     program: &Program,
+    products: &ProductFacts,
     event: &ShopEvent,
     order: &OrderPlaced,
     now: DateTime<Utc>,
@@ -255,24 +281,23 @@ async fn earn_order<S: Store>(
     let at = event_instant(event);
     let primary = keys::loyalty_entry(customer, "earn", &format!("order:{}", order.order_id));
     let first_key = keys::loyalty_entry(customer, "earn", program::FIRST_ORDER);
-    // The profile says the member's zone and whether this is their first order; ingest has just
-    // written the order, so it is read strongly.
-    let profile = crate::customers::load(store, customer).await?;
-    let tz = profile.as_ref().map_or(chrono_tz::UTC, Profile::time_zone);
-    let first = is_first_order(profile.as_ref(), order.order_id.as_str(), at);
-    // Brands and category paths come from the catalogue, read only if a rule needs them.
+    // Brands and category paths come from the catalogue, read only if a rule needs them (and
+    // held a while per instance: a catalogue changes far more slowly than orders arrive).
     let needs_catalogue = program.earn.iter().any(|r| r.brand.is_some() || r.category.is_some());
-    let ids: Vec<&ProductId> = order.lines.iter().map(|l| &l.product_id).collect();
-    let products = if needs_catalogue { crate::catalogue::get_many(store, &ids).await? } else { Vec::new() };
+    let facts = if needs_catalogue {
+        products.get(store, &order.lines.iter().map(|l| &l.product_id).collect::<Vec<_>>(), now).await?
+    } else {
+        Vec::new()
+    };
     let shares = earn::paid_shares(&order.lines.iter().map(|l| (l.unit_price, l.quantity.get())).collect::<Vec<_>>(), order.value());
     let lines: Vec<Line> = order
         .lines
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            let product = products.get(i).and_then(|p| p.as_ref().ok()).and_then(Option::as_ref);
+            let product = facts.get(i).and_then(Option::as_ref);
             let mut categories: Vec<&str> = l.category.iter().map(|c| c.as_str()).collect();
-            categories.extend(product.iter().flat_map(|p| p.category_path.iter().map(String::as_str)));
+            categories.extend(product.iter().flat_map(|p| p.categories.iter().map(String::as_str)));
             Line {
                 product: &l.product_id,
                 categories,
@@ -282,63 +307,37 @@ async fn earn_order<S: Store>(
             }
         })
         .collect();
+    // The member's zone (contact) and whether this is their first order (orders): read for a
+    // new account, or one whose first order is not settled yet; the account keeps both after.
+    let parts = [keys::part(customer, PartKind::Orders), keys::part(customer, PartKind::Contact)];
+    let unsettled = |held: &Held| held.account.as_ref().is_none_or(|a| !a.first_order_settled);
+    let order_digest = awaiting_digest(order.order_id.as_str());
     let reversals = keys::loyalty_reversals_prefix(order.order_id.as_str());
-    commit(store, customer, Consistency::Eventual, &[primary.clone(), first_key.clone()], Some(&reversals), |seen| {
+    // Refunds that came before their order are listed only when the account says one waits.
+    let waits = |held: &Held| held.account.as_ref().is_some_and(|a| a.awaiting_overflow || a.awaiting.contains(&order_digest));
+    let watch = [primary.clone(), first_key.clone()];
+    let reads = Reads { watch: &watch, list: Some((&reversals, &waits)), also: &parts, also_when: Some(&unsettled) };
+    commit(store, customer, Consistency::Eventual, reads, |seen| {
         if seen.watched[0].is_some() {
             return Ok(Step::Done(Accrual::Duplicate));
         }
         let mut account = open(seen.held, program);
-        let mut entries = settle(&mut account, program, customer, now);
-        let day = at.with_timezone(&tz).date_naive();
-        let mut entry = Entry::new(EntryKind::Earn, program.id.as_str(), format!("order {}", order.order_id), at);
-        let mut earned = 0;
-        match earn::purchase(program, order.currency, &lines, &boosts(program, &account, day)) {
-            None => {
-                entry.note = Some(format!(
-                    "orders in {} earn nothing under {} (it has no rate for the currency)",
-                    order.currency, program.id
-                ));
-            }
-            Some(purchase) => {
-                let points = purchase.points();
-                let (release_on, month) = (release_day(at, program.pending_days), Month::of(at.date_naive()));
-                let spend = purchase.spend_micros.clamp(0, i128::from(i64::MAX)) as i64;
-                let mut basis = OrderBasis {
-                    order_id: order.order_id.to_string(),
-                    currency: order.currency,
-                    value: order.value(),
-                    points,
-                    netted: 0,
-                    lines: purchase.lines,
-                    release_on,
-                    earned: month,
-                    tally: Month::of(day),
-                    spend_micros: spend,
-                };
-                // Refunds that arrived before the order are taken from it at once.
-                let mut reversed = 0;
-                for waiting in seen.listed.iter().filter_map(|e| e.refund.as_ref()) {
-                    reversed += earn::refund_points(&basis, waiting, reversed);
-                }
-                let net = points - reversed;
-                if program.pending_days == 0 {
-                    account.add_active(month, expiry_day(month, program.expiry.as_ref().map(|e| e.months)), net, &mut entry);
-                } else {
-                    account.add_pending(release_on, month, net, &mut entry);
-                }
-                account.totals.earned += points;
-                account.totals.reversed += reversed;
-                if reversed > 0 {
-                    entry.note = Some(format!("{reversed} of {points} points taken back for refunds that came before the order"));
-                }
-                entry.awards = purchase.awards;
-                let spend_left = if points > 0 { (i128::from(spend) * i128::from(net) / i128::from(points)) as i64 } else { spend };
-                basis.netted = reversed;
-                entry.basis = Some(basis);
-                earned = net;
-                qualify(&mut account, program, tz, at, net, spend_left, now);
-            }
+        let mut first = false;
+        if !account.first_order_settled {
+            let orders = seen.also[0].clone().map(decode_part::<OrderBook>).transpose()?.map(|v| v.value);
+            let contact = seen.also[1].clone().map(decode_part::<ContactPart>).transpose()?.map(|v| v.value);
+            account.zone = contact
+                .as_ref()
+                .and_then(|c| crate::profile::tracked::current(&c.details.time_zone))
+                .map(|z| z.0.name().to_string());
+            first = orders.as_ref().is_none_or(|o| is_first_order(o, order.order_id.as_str(), at));
+            account.first_order_settled = true;
         }
+        let tz = account.time_zone();
+        let mut entries = settle(&mut account, program, customer, now);
+        let waiting: Vec<&OrderRefunded> = seen.listed.iter().filter_map(|e| e.refund.as_ref()).collect();
+        let (mut entry, mut earned) = order_earns(program, &mut account, order, &lines, at, &waiting, now);
+        account.awaiting.retain(|d| *d != order_digest);
         account.number(&mut entry);
         entries.push((primary.clone(), entry));
         let bonus = earn::action(program, program::FIRST_ORDER);
@@ -353,6 +352,73 @@ async fn earn_order<S: Store>(
         Ok(Step::Write(account, entries, Accrual::Applied { points: earned }))
     })
     .await
+}
+
+/// What an order earns the member (the pure part of accrual): the points by rule, pending
+/// through the return window (or active at once without one), net of refunds that came before
+/// the order; counted toward tiers in the member's month. The entry (not yet numbered) and the
+/// points it added.
+pub fn order_earns(
+    program: &Program,
+    account: &mut Account,
+    order: &OrderPlaced,
+    lines: &[Line],
+    at: DateTime<Utc>,
+    waiting: &[&OrderRefunded],
+    now: DateTime<Utc>,
+) -> (Entry, Points) {
+    let tz = account.time_zone();
+    let day = at.with_timezone(&tz).date_naive();
+    let mut entry = Entry::new(EntryKind::Earn, program.id.as_str(), format!("order {}", order.order_id), at);
+    let mut earned = 0;
+    match earn::purchase(program, order.currency, lines, &boosts(program, account, day)) {
+        None => {
+            entry.note = Some(format!(
+                "orders in {} earn nothing under {} (it has no rate for the currency)",
+                order.currency, program.id
+            ));
+        }
+        Some(purchase) => {
+            let points = purchase.points();
+            let (release_on, month) = (release_day(at, program.pending_days), Month::of(at.date_naive()));
+            let spend = purchase.spend_micros.clamp(0, i128::from(i64::MAX)) as i64;
+            let mut basis = OrderBasis {
+                order_id: order.order_id.to_string(),
+                currency: order.currency,
+                value: order.value(),
+                points,
+                netted: 0,
+                lines: purchase.lines,
+                release_on,
+                earned: month,
+                tally: Month::of(day),
+                spend_micros: spend,
+            };
+            // Refunds that arrived before the order are taken from it at once.
+            let mut reversed = 0;
+            for waiting in waiting.iter().copied() {
+                reversed += earn::refund_points(&basis, waiting, reversed);
+            }
+            let net = points - reversed;
+            if program.pending_days == 0 {
+                account.add_active(month, expiry_day(month, program.expiry.as_ref().map(|e| e.months)), net, &mut entry);
+            } else {
+                account.add_pending(release_on, month, net, &mut entry);
+            }
+            account.totals.earned += points;
+            account.totals.reversed += reversed;
+            if reversed > 0 {
+                entry.note = Some(format!("{reversed} of {points} points taken back for refunds that came before the order"));
+            }
+            entry.awards = purchase.awards;
+            let spend_left = if points > 0 { (i128::from(spend) * i128::from(net) / i128::from(points)) as i64 } else { spend };
+            basis.netted = reversed;
+            entry.basis = Some(basis);
+            earned = net;
+            qualify(account, program, tz, at, net, spend_left, now);
+        }
+    }
+    (entry, earned)
 }
 
 /// Adds a bonus's awards to the account as active points (nothing to return, so no pending
@@ -379,7 +445,10 @@ async fn reverse_refund<S: Store>(
     let primary = keys::loyalty_reversal(customer, order, refund.refund_id.as_str());
     let earn_key = keys::loyalty_entry(customer, "earn", &format!("order:{order}"));
     let reversals = keys::loyalty_reversals_prefix(order);
-    commit(store, customer, Consistency::Eventual, &[primary.clone(), earn_key], Some(&reversals), |seen| {
+    let always = |_: &Held| true;
+    let watch = [primary.clone(), earn_key];
+    let reads = Reads { watch: &watch, list: Some((&reversals, &always)), ..Reads::default() };
+    commit(store, customer, Consistency::Eventual, reads, |seen| {
         if seen.watched[0].is_some() {
             return Ok(Step::Done(Accrual::Duplicate));
         }
@@ -395,6 +464,14 @@ async fn reverse_refund<S: Store>(
             None => {
                 entry.refund = Some(refund.clone());
                 entry.note = Some("the order has not earned yet: this refund is taken from it when it does".into());
+                let digest = awaiting_digest(order);
+                if !account.awaiting.contains(&digest) {
+                    if account.awaiting.len() < super::ledger::MAX_AWAITING {
+                        account.awaiting.push(digest);
+                    } else {
+                        account.awaiting_overflow = true;
+                    }
+                }
                 Accrual::Waiting
             }
             Some(earned) => match &earned.basis {
@@ -453,11 +530,8 @@ async fn earn_action<S: Store>(
     let at = event_instant(event);
     let reference = action.reference.as_ref().map_or(event.id.as_str(), |r| r.as_str());
     let primary = keys::loyalty_entry(customer, "earn", &format!("action:{name}:{reference}"));
-    let tz = match crate::customers::load_eventually(store, customer).await? {
-        Some(p) => p.time_zone(),
-        None => chrono_tz::UTC,
-    };
-    commit(store, customer, Consistency::Eventual, &[primary.clone()], None, |seen| {
+    let watch = [primary.clone()];
+    commit(store, customer, Consistency::Eventual, Reads { watch: &watch, ..Reads::default() }, |seen| {
         if seen.watched[0].is_some() {
             return Ok(Step::Done(Accrual::Duplicate));
         }
@@ -465,6 +539,7 @@ async fn earn_action<S: Store>(
         let mut entries = settle(&mut account, program, customer, now);
         let mut entry = Entry::new(EntryKind::Earn, program.id.as_str(), format!("{name} {reference}"), at);
         let points = grant(&mut account, program, awards.clone(), at, &mut entry);
+        let tz = account.time_zone();
         qualify(&mut account, program, tz, at, points, 0, now);
         account.number(&mut entry);
         entries.push((primary.clone(), entry));
@@ -502,7 +577,8 @@ pub async fn redeem<S: Store>(
     let fingerprint = redeem::fingerprint(request);
     let cost = Points::try_from(reward.cost).unwrap_or(Points::MAX);
     // Strong from the start: a refusal (not enough points) must not come from a stale read.
-    let answer = commit(store, customer, Consistency::Strong, &[primary.clone()], None, |seen| {
+    let watch = [primary.clone()];
+    let answer = commit(store, customer, Consistency::Strong, Reads { watch: &watch, ..Reads::default() }, |seen| {
         if let Some(earlier) = &seen.watched[0] {
             return Ok(Step::Done(Some(match &earlier.redemption {
                 Some(r) if r.request == fingerprint => Answer { status: 200, body: r.answer.clone() },
@@ -553,7 +629,8 @@ pub async fn adjust<S: Store>(
 ) -> Result<Accrual, StoreError> {
     let primary = keys::loyalty_entry(customer, "adjust", key);
     let points = points.clamp(-super::ledger::MAX_POINTS, super::ledger::MAX_POINTS);
-    commit(store, customer, Consistency::Strong, &[primary.clone()], None, |seen| {
+    let watch = [primary.clone()];
+    commit(store, customer, Consistency::Strong, Reads { watch: &watch, ..Reads::default() }, |seen| {
         if seen.watched[0].is_some() {
             return Ok(Step::Done(Accrual::Duplicate));
         }

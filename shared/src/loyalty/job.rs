@@ -99,6 +99,11 @@ pub fn nightly(
     let tz = profile.time_zone();
     let today = now.with_timezone(&tz).date_naive();
     let mut account = before.clone();
+    // The zone accrual counts months in follows the profile's.
+    let zone = crate::profile::tracked::current(&profile.contact.details.time_zone).map(|z| z.0.name().to_string());
+    if zone.is_some() && zone != account.zone {
+        account.zone = zone;
+    }
     let mut entries = settle(&mut account, program, customer, now);
     if let Some(tiers) = &program.tiers {
         tier::evaluate(&mut account, tiers, today, now, true);

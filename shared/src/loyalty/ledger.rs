@@ -172,6 +172,9 @@ pub enum LoyaltyEvent {
     PointsExpiring { on: NaiveDate, points: Points, at: DateTime<Utc> },
 }
 
+/// Orders with a refund waiting for them an account remembers (beyond: every order looks).
+pub const MAX_AWAITING: usize = 64;
+
 /// Monthly lots of points that never expire kept apart before the oldest are merged.
 pub const MAX_OPEN_LOTS: usize = 24;
 
@@ -203,6 +206,20 @@ pub struct Account {
     pub offered: Vec<Offered>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<LoyaltyEvent>,
+    /// Orders (by digest) a refund came for before the order did: their earn takes it back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub awaiting: Vec<String>,
+    /// More orders await refunds than are remembered: every order looks for waiting refunds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_overflow: bool,
+    /// The member's time zone (IANA), as their profile last said: months for tiers and days
+    /// for offers are theirs. The nightly job keeps it current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Whether the program has decided if an order was the member's first (the bonus is given
+    /// or not, once): later orders need not read the order history.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_order_settled: bool,
     /// The year of the last birthday bonus.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub birthday_bonus: Option<i32>,
@@ -339,6 +356,11 @@ pub fn expiry_day(earned: Month, months: Option<u32>) -> Option<NaiveDate> {
 impl Account {
     pub fn new(program: &str) -> Account {
         Account { program: program.to_string(), ..Account::default() }
+    }
+
+    /// The member's zone (UTC until their profile says).
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.zone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::UTC)
     }
 
     pub fn pending_points(&self) -> Points {

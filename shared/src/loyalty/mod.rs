@@ -13,6 +13,7 @@
 //! - [`view`]: what templates see of an account (`loyalty.*`).
 
 pub mod accounts;
+pub mod catalogue;
 pub mod earn;
 pub mod job;
 pub mod ledger;
@@ -26,4 +27,13 @@ pub mod view;
 pub use accounts::{Accrual, accrue};
 pub use ledger::{Account, Entry};
 pub use program::Program;
+pub use catalogue::ProductFacts;
 pub use stored::{DeployedProgram, ProgramCache};
+
+/// What accrual keeps between events in one process: the program in force and the catalogue
+/// facts its rules read.
+#[derive(Debug, Default)]
+pub struct Accruer {
+    pub program: ProgramCache,
+    pub products: ProductFacts,
+}
