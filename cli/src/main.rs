@@ -14,6 +14,7 @@ mod models;
 mod output;
 mod print;
 mod recs;
+mod simulate;
 mod sto;
 
 use std::path::PathBuf;
@@ -33,6 +34,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The main job: a simulated shop replayed on a virtual clock through every function, with
+    /// the sample campaigns and loyalty program; writes events, messages, decisions, a summary
+    /// and an HTML report to --out.
+    Simulate(simulate::SimulateArgs),
     /// Ingest shop events from files (JSON, JSON Lines, SQS or EventBridge payloads) and print
     /// the resulting customer profiles.
     Ingest(ingest::IngestArgs),
@@ -174,6 +179,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ingest(args) => ingest::run(args).await,
+        // Its own runtime on its own thread: the run drives many functions, each on the clock.
+        Command::Simulate(args) => std::thread::spawn(move || simulate::run(args))
+            .join()
+            .unwrap_or_else(|_| Err("the simulation stopped on an internal error".into())),
         Command::Validate { paths } => ingest::validate(&paths),
         Command::Profile { customer, store, json } => ingest::show_profile(&customer, &store, json).await,
         Command::Rejected { day, store, json } => ingest::show_rejected(day, &store, json).await,

@@ -23,6 +23,22 @@ use kairos::store::Store;
 use kairos::store::embedded::EmbeddedStore;
 use kairos::synth::shop::{ShopConfig, stream};
 
+/// An order's lines as the earn rules see them (without the catalogue).
+fn lines_of(o: &kairos::event::OrderPlaced) -> Vec<Line<'_>> {
+    let shares = paid_shares(&o.lines.iter().map(|l| (l.unit_price, l.quantity.get())).collect::<Vec<_>>(), o.value());
+    o.lines
+        .iter()
+        .zip(shares)
+        .map(|(l, paid)| Line {
+            product: &l.product_id,
+            categories: l.category.iter().map(|c| c.as_str()).collect(),
+            brand: None,
+            quantity: l.quantity.get(),
+            paid,
+        })
+        .collect()
+}
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -128,19 +144,7 @@ fn main() {
     for _ in 0..rounds {
         let mut accounts: std::collections::HashMap<&kairos::ids::CustomerId, kairos::loyalty::Account> = Default::default();
         for (at, e, o) in &orders {
-            let shares = paid_shares(&o.lines.iter().map(|l| (l.unit_price, l.quantity.get())).collect::<Vec<_>>(), o.value());
-            let lines: Vec<Line> = o
-                .lines
-                .iter()
-                .zip(&shares)
-                .map(|(l, paid)| Line {
-                    product: &l.product_id,
-                    categories: l.category.iter().map(|c| c.as_str()).collect(),
-                    brand: None,
-                    quantity: l.quantity.get(),
-                    paid: *paid,
-                })
-                .collect();
+            let lines = lines_of(o);
             let account = accounts.entry(&e.customer_id).or_insert_with(|| kairos::loyalty::Account::new("bench"));
             let settled = accounts::settle(account, &deployed.program, &e.customer_id, *at);
             let (mut entry, earned) = accounts::order_earns(&deployed.program, account, o, &lines, *at, &[], *at);
@@ -155,19 +159,7 @@ fn main() {
     let mut points = 0;
     for _ in 0..rounds * 10 {
         for (_, _, o) in &orders {
-            let shares = paid_shares(&o.lines.iter().map(|l| (l.unit_price, l.quantity.get())).collect::<Vec<_>>(), o.value());
-            let lines: Vec<Line> = o
-                .lines
-                .iter()
-                .zip(&shares)
-                .map(|(l, paid)| Line {
-                    product: &l.product_id,
-                    categories: l.category.iter().map(|c| c.as_str()).collect(),
-                    brand: None,
-                    quantity: l.quantity.get(),
-                    paid: *paid,
-                })
-                .collect();
+            let lines = lines_of(o);
             points += black_box(purchase(&deployed.program, o.currency, &lines, &[])).map_or(0, |p| p.points());
         }
     }

@@ -90,6 +90,7 @@ fn main() {
             product: None,
             recommendations: &picks,
             offer: Some(offer),
+            loyalty: Default::default(),
             shop: &shop,
             links: Links {
                 unsubscribe_url: format!("https://kairos.shop.example/u/{i}"),

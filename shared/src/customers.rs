@@ -113,7 +113,7 @@ pub async fn query_all<S: Store>(store: &S, customer: &CustomerId, prefix: &str)
     query_all_with(store, customer, prefix, Consistency::Strong).await
 }
 
-async fn query_all_with<S: Store>(
+pub(crate) async fn query_all_with<S: Store>(
     store: &S,
     customer: &CustomerId,
     prefix: &str,

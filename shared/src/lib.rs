@@ -33,6 +33,7 @@ pub mod profile;
 pub mod recommend;
 pub mod redact;
 pub mod risk;
+pub mod sim;
 pub mod sto;
 pub mod store;
 pub mod synth;

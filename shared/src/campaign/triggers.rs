@@ -16,12 +16,7 @@ use crate::loyalty::Account;
 use crate::store::{Item, Key, Store, StoreError, decode};
 
 /// One stream record: the item's key and its images.
-#[derive(Clone, Debug)]
-pub struct Record {
-    pub key: Key,
-    pub old: Option<Item>,
-    pub new: Option<Item>,
-}
+pub use crate::store::Change as Record;
 
 /// What one record did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,6 +27,8 @@ pub struct Outcome {
     pub already: usize,
     /// Causes whose customer is in the campaign's holdout: nothing queued.
     pub held_out: usize,
+    /// Those causes: the campaign and when (what the holdout is measured from).
+    pub held_out_causes: Vec<(crate::ids::CampaignId, chrono::DateTime<Utc>)>,
 }
 
 /// Whether a record can start anything: a profile part of a customer (the rest of the table —
@@ -91,6 +88,7 @@ pub async fn handle<S: Store>(
         // The campaign's holdout gets nothing from it (and is measured against those who do).
         if held_out(&deployed.campaign, &customer) {
             outcome.held_out += 1;
+            outcome.held_out_causes.push((deployed.campaign.id.clone(), f.cause_at));
             continue;
         }
         let send = DueSend {

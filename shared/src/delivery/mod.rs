@@ -9,6 +9,7 @@ pub mod channel;
 pub mod dispatch;
 pub mod feedback;
 pub mod holidays;
+pub mod oracle;
 pub mod policy;
 #[cfg(test)]
 mod properties;

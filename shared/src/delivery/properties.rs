@@ -57,29 +57,7 @@ fn plan() -> impl Strategy<Value = Plan> {
         .prop_map(|(channels, transactional, window)| Plan { channels, transactional, window })
 }
 
-/// The law as the oracle reads it: whether a marketing SMS may go at `local` to `number`.
-fn law_allows(country: &str, phone: &str, local: chrono::NaiveDateTime) -> bool {
-    let h = local.time();
-    let t = |hh: u32| NaiveTime::from_hms_opt(hh, 0, 0).unwrap();
-    let us = country == "US" || phone.starts_with("+1");
-    let fr = country == "FR" || phone.starts_with("+33");
-    if us {
-        let florida = phone.starts_with("+1305");
-        let (from, until) = if florida { (t(8), t(20)) } else { (t(9), t(20)) };
-        let from = if !florida && local.weekday() == Weekday::Sun { t(12) } else { from };
-        if !(from <= h && h < until && t(8) <= h && h < t(21)) {
-            return false;
-        }
-    }
-    if fr
-        && (local.weekday() == Weekday::Sun
-            || super::holidays::is_holiday("FR", local.date())
-            || !(t(8) <= h && h < t(22)))
-    {
-        return false;
-    }
-    true
-}
+use super::oracle::law_allows;
 
 fn zones_of(p: &Person) -> Vec<chrono_tz::Tz> {
     match p.zone {

@@ -57,6 +57,15 @@ fn invalid() -> Reply {
     }
 }
 
+/// The event a one-click unsubscribe with `token` records: consent to `topic` by email revoked.
+/// Its id is the token's: a second click (or a client posting twice) is a duplicate.
+pub fn one_click_event(customer: &crate::ids::CustomerId, topic: &str, token: &str, now: DateTime<Utc>) -> serde_json::Value {
+    let id = format!("unsub-{:016x}", crate::hash::mixed64(token.as_bytes()));
+    serde_json::json!({"schema_version": 1, "id": id, "customer_id": customer.as_str(),
+        "occurred_at": now.to_rfc3339(), "source": "unsubscribe", "type": "consent_changed",
+        "data": {"channel": "email", "topic": topic, "status": "revoked", "source": "one_click_unsubscribe"}})
+}
+
 /// Answers `method` on `path` (`/u/<token>` or `/p/<token>`).
 pub async fn answer<S: Store>(
     store: &S,
@@ -74,12 +83,7 @@ pub async fn answer<S: Store>(
     let topic = claims.topic.as_str();
     match (method, kind) {
         ("POST", "u") => {
-            // The event id is the token's: a second click (or a client posting twice) is a duplicate.
-            let id = format!("unsub-{:016x}", crate::hash::mixed64(token.as_bytes()));
-            let event = serde_json::json!({"schema_version": 1, "id": id, "customer_id": claims.customer.as_str(),
-                "occurred_at": now.to_rfc3339(), "source": "unsubscribe", "type": "consent_changed",
-                "data": {"channel": "email", "topic": topic, "status": "revoked", "source": "one_click_unsubscribe"}});
-            let body = event.to_string();
+            let body = one_click_event(&claims.customer, topic, token, now).to_string();
             let report = ingest_batch(
                 store,
                 &ManualClock::new(now),

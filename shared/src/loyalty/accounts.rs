@@ -26,7 +26,7 @@ use crate::keys;
 use crate::customers::decode_part;
 use crate::keys::PartKind;
 use crate::profile::{ContactPart, OrderBook, event_instant};
-use crate::store::{Condition, Consistency, Item, Key, Query, Store, StoreError, Write, decode, encode};
+use crate::store::{Condition, Consistency, Item, Key, Store, StoreError, Write, decode, encode};
 
 /// How long a change may keep losing races before it is given up (and retried by its caller).
 const BUDGET: Duration = Duration::from_secs(20);
@@ -155,22 +155,7 @@ async fn entries_under<S: Store>(
     prefix: &str,
     consistency: Consistency,
 ) -> Result<Vec<Entry>, StoreError> {
-    let pk = keys::customer_pk(customer);
-    let mut query = Query { consistency, ..Query::prefix(prefix) };
-    let mut out = Vec::new();
-    loop {
-        let page = store.query(&pk, &query).await?;
-        if let Some(e) = page.corrupt.into_iter().next() {
-            return Err(e);
-        }
-        for item in page.items {
-            out.push(decode(item)?);
-        }
-        match page.next {
-            Some(next) => query.after = Some(next),
-            None => return Ok(out),
-        }
-    }
+    crate::customers::query_all_with(store, customer, prefix, consistency).await?.into_iter().map(decode).collect()
 }
 
 /// What accrual did with one event.

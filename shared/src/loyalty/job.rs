@@ -222,6 +222,7 @@ offers:
 
     fn member(points: i64, now: DateTime<Utc>) -> Account {
         let mut a = Account::new("club");
+        a.zone = Some("Europe/Berlin".into());
         let month = Month::of(now.date_naive());
         let mut e = Entry::new(EntryKind::Earn, "club", "x".into(), now);
         a.add_active(month, expiry_day(month, Some(1)), points, &mut e);

@@ -24,6 +24,9 @@ pub struct EmbeddedStore {
     /// Lines of a saved table that could not be read (a hand edit gone wrong): reported when
     /// loaded, kept as they are and written back on save, never a reason to lose the rest.
     damaged: Vec<String>,
+    /// The table's stream, when kept: every applied write of a key the filter keeps, with its
+    /// images before and after, in commit order (as DynamoDB Streams delivers them).
+    stream: Option<(fn(&Key) -> bool, std::sync::Mutex<Vec<super::Change>>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +68,20 @@ struct Line {
 impl EmbeddedStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store that keeps a stream of the writes of the keys `keep` accepts (the local stand-in
+    /// for the table's stream, which the triggers function consumes in production).
+    pub fn with_stream(keep: fn(&Key) -> bool) -> Self {
+        EmbeddedStore { stream: Some((keep, Default::default())), ..Self::default() }
+    }
+
+    /// The changes recorded since the last call, oldest first.
+    pub fn take_changes(&self) -> Vec<super::Change> {
+        match &self.stream {
+            Some((_, changes)) => std::mem::take(&mut *changes.lock().unwrap_or_else(PoisonError::into_inner)),
+            None => Vec::new(),
+        }
     }
 
     /// Loads a table saved with [`EmbeddedStore::save`]; a missing file is an empty table. A line
@@ -266,17 +283,29 @@ impl Store for EmbeddedStore {
         if !failed.is_empty() {
             return Err(StoreError::ConditionFailed { failed });
         }
+        let mut changes = Vec::new();
         for (w, size) in writes.into_iter().zip(sizes) {
+            let streamed = self.stream.as_ref().is_some_and(|(keep, _)| keep(w.key()));
             match w {
                 Write::Put { item, .. } => {
+                    let new = streamed.then(|| item.clone());
                     let (key, stored) = Stored::sized(item, size);
-                    items.insert(key, stored);
+                    let old = items.insert(key.clone(), stored);
+                    if streamed {
+                        changes.push(super::Change { old: old.map(|s| Self::to_item(&key, &s)), key, new });
+                    }
                 }
                 Write::Delete { key, .. } => {
-                    items.remove(&key);
+                    let old = items.remove(&key);
+                    if streamed && old.is_some() {
+                        changes.push(super::Change { old: old.map(|s| Self::to_item(&key, &s)), key, new: None });
+                    }
                 }
                 Write::Check { .. } => {}
             }
+        }
+        if let Some((_, stream)) = &self.stream {
+            stream.lock().unwrap_or_else(PoisonError::into_inner).extend(changes);
         }
         Ok(())
     }

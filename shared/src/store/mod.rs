@@ -123,6 +123,15 @@ impl Write {
     }
 }
 
+/// A change to one item as a table's stream reports it: the key, and the item before and after
+/// (absent when it did not exist before, or no longer does).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub key: Key,
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+}
+
 /// A page of a query or scan. `next` is where the following page starts, if there is one.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Page {
@@ -494,5 +503,38 @@ mod tests {
             assert_eq!(number_digits(&serde_json::Number::from(v)), want, "{v}");
         }
         assert_eq!(number_digits(&serde_json::Number::from(u64::MAX)), 20);
+    }
+}
+
+/// A shared store is a store (one table, many users: the simulation hands it to every function).
+impl<S: Store> Store for Arc<S> {
+    fn get(&self, key: &Key) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send {
+        (**self).get(key)
+    }
+
+    fn get_many(&self, keys: &[Key], consistency: Consistency) -> impl Future<Output = Result<Vec<Fetched>, StoreError>> + Send {
+        (**self).get_many(keys, consistency)
+    }
+
+    fn query(&self, pk: &str, query: &Query) -> impl Future<Output = Result<Page, StoreError>> + Send {
+        (**self).query(pk, query)
+    }
+
+    fn scan(
+        &self,
+        segment: Segment,
+        after: Option<&Key>,
+        limit: usize,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send {
+        (**self).scan(segment, after, limit, consistency)
+    }
+
+    fn write(&self, writes: Vec<Write>) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).write(writes)
+    }
+
+    fn meter(&self) -> &Meter {
+        (**self).meter()
     }
 }
