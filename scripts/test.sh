@@ -5,7 +5,9 @@
 #   - unit, property, contract and integration tests (benchmarks run once, as tests);
 #   - the SAM template through cfn-lint and `sam validate --lint`;
 #   - the ingest function invoked through cargo-lambda's runtime emulator;
-#   - the README's main-job command.
+#   - a small run of the README's main job (`kairos simulate`), its rules checked from its own
+#     files, and its report opened in a real headless browser (Debian's chromium, installed if
+#     missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SAM_CLI_TELEMETRY=0
@@ -44,7 +46,25 @@ sam validate --lint
 step "cargo lambda"
 scripts/lambda-smoke.sh
 
-step "main job (README)"
+step "main job (README), small: kairos simulate"
+# The same code as the README's command, on a smaller shop: it exits non-zero if its checks
+# (consent, quiet hours, caps, suppressions, events applied once, ledgers) find a violation.
+sim=target/sim
+rm -rf "$sim"
+out=$(cargo run --quiet --locked -p kairos-cli -- simulate --customers 200 --days 7 --history-days 60 --out "$sim" --quiet)
+printf '%s\n' "$out"
+printf '%s\n' "$out" | grep -q "; 0 violation(s)" || { echo "the simulation's checks did not pass" >&2; exit 1; }
+for f in events.jsonl outbox.jsonl decisions.jsonl summary.json report.html; do
+  [ -s "$sim/$f" ] || { echo "the simulation wrote no $f" >&2; exit 1; }
+done
+
+step "the report in a real browser"
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+fi
+python scripts/report-browser.py "$sim/report.html" "$sim/report.png"
+
+step "ingest demo"
 out=$(cargo run --quiet --locked -p kairos-cli -- ingest)
 printf '%s\n' "$out" | head -5
 [ "$(printf '%s\n' "$out" | grep -c '^cust-')" -eq 4 ] || { echo "expected 4 profiles from events/" >&2; exit 1; }
@@ -66,5 +86,16 @@ out=$(cargo run --quiet --locked -p kairos-cli -- campaigns audience campaigns/w
 printf '%s\n' "$out"
 printf '%s\n' "$out" | grep -q "winter-sale: 1 of 4 customers in the audience" || { echo "expected 1 of 4 in the audience" >&2; exit 1; }
 rm -f "$state"
+
+step "loyalty program (README)"
+cargo run --quiet --locked -p kairos-cli -- loyalty validate loyalty/program.yaml
+broken=$(mktemp)
+sed 's/points_per_unit: 1 /points_per_unit: 0 /' loyalty/program.yaml > "$broken"
+if out=$(cargo run --quiet --locked -p kairos-cli -- loyalty validate "$broken" 2>&1); then
+  echo "a program earning 0 points per unit passed validation" >&2; exit 1
+fi
+printf '%s\n' "$out" | grep -q ":6: error: points_per_unit: is 0" \
+  || { printf 'expected the line and field of the mistake, got:\n%s\n' "$out" >&2; exit 1; }
+rm -f "$broken"
 
 step "all tests passed"

@@ -33,7 +33,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     start: Option<NaiveDate>,
     /// Days of shop history before the window (what the models first learn from).
-    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(0..=730))]
+    #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(u32).range(0..=730))]
     history_days: u32,
     /// Products in the catalogue.
     #[arg(long, default_value_t = 600)]

@@ -15,6 +15,7 @@ mod recommend_api;
 mod recommend_job;
 mod schema;
 mod send_time;
+mod simulate;
 mod store_contract;
 mod triggers;
 mod variants;

@@ -3,6 +3,11 @@
 
 use chrono::{Datelike, NaiveTime, Weekday};
 
+const FLORIDA_AND_OKLAHOMA: [&str; 25] = [
+    "239", "305", "321", "352", "386", "407", "448", "561", "656", "689", "727", "754", "772", "786", "813", "850",
+    "863", "904", "941", "954", "405", "539", "572", "580", "918",
+];
+
 /// The law as the oracle reads it: whether a marketing SMS may go at `local` to `number`.
 pub fn law_allows(country: &str, phone: &str, local: chrono::NaiveDateTime) -> bool {
     let h = local.time();
@@ -10,7 +15,10 @@ pub fn law_allows(country: &str, phone: &str, local: chrono::NaiveDateTime) -> b
     let us = country == "US" || phone.starts_with("+1");
     let fr = country == "FR" || phone.starts_with("+33");
     if us {
-        let florida = phone.starts_with("+1305");
+        // Florida's and Oklahoma's laws end marketing texts at 20:00 (their area codes); any
+        // other state: the strictest hours any state sets.
+        let area = phone.strip_prefix("+1").and_then(|n| n.get(..3)).unwrap_or("");
+        let florida = FLORIDA_AND_OKLAHOMA.contains(&area);
         let (from, until) = if florida { (t(8), t(20)) } else { (t(9), t(20)) };
         let from = if !florida && local.weekday() == Weekday::Sun { t(12) } else { from };
         if !(from <= h && h < until && t(8) <= h && h < t(21)) {

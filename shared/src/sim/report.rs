@@ -216,6 +216,14 @@ pub struct Summary {
 
 /// A reason with what varies (times, counts, ids) taken out, so reasons of one kind count together.
 fn kind_of(reason: &str) -> String {
+    // "send time: Fri 19:00 Europe/Berlin: the best time…": the kind is what follows the moment.
+    let reason = match reason.strip_prefix("send time: ") {
+        Some(rest) => {
+            let what = rest.rsplit(": ").next().unwrap_or(rest);
+            return format!("send time: {}", what.split(" (").next().unwrap_or(what));
+        }
+        None => reason,
+    };
     let head = reason.split(" until ").next().unwrap_or(reason);
     let head = head.split(" (").next().unwrap_or(head);
     let mut out = String::new();
@@ -361,9 +369,10 @@ pub fn summarize(
             Outcome::Deferred { .. } => &mut reasons_deferred,
             _ => continue,
         };
-        // The first reason is the cause; the policy's are those after it.
+        // The first reason is the cause; the policy's are those after it. A channel's consent
+        // and provenance are why it could go, not why it did not.
         for r in d.reasons.iter().skip(1) {
-            for part in r.split("; ") {
+            for part in r.split("; ").filter(|p| !p.contains(": consented to") && !p.contains("inside quiet hours rules")) {
                 *into.entry(kind_of(part)).or_insert(0) += 1;
             }
         }
@@ -454,7 +463,7 @@ fn fairness(customers: &[Customer], sent: &[&Sent], facts: &Facts, orders: &[Vec
                 Some(format!("left out: {messages:.1} messages a customer against {overall_messages:.1}"))
             } else if messages > 2.0 * overall_messages {
                 Some(format!("over-messaged: {messages:.1} messages a customer against {overall_messages:.1}"))
-            } else if overall_offers > 0.0 && offers < 0.5 * overall_offers {
+            } else if overall_offers >= 0.2 && offers < 0.5 * overall_offers {
                 Some(format!("few offers: {offers:.2} a customer against {overall_offers:.2}"))
             } else {
                 None

@@ -56,7 +56,7 @@ impl Default for Config {
             seed: 2026,
             // A Monday; the window spans the European and American autumn clock changes.
             start: DateTime::parse_from_rfc3339("2026-10-19T00:00:00Z").map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc)),
-            history_days: 90,
+            history_days: 180,
             products: 600,
             campaigns: Vec::new(),
             program: None,
@@ -280,19 +280,22 @@ impl<S: Streamed + 'static> World<S> {
 
     /// One hour of the window.
     fn hour(&mut self, at: DateTime<Utc>) -> Result<(), SimError> {
-        let end = at + Duration::hours(1);
         if self.config.imported.is_none() {
             self.shop_hour(at);
         }
-        self.flush_until(end)?;
-        self.triggers(end)?;
-        match at.hour() {
-            1 => self.nightly(at)?,
-            _ => {}
+        self.flush_until(at + Duration::minutes(1))?;
+        self.triggers(at)?;
+        if at.hour() == 1 {
+            self.nightly(at)?;
         }
         self.scheduled(at)?;
+        // Each quarter: what happened since (feedback on the last quarter's messages — a bounce,
+        // a STOP — included) reaches Kairos before it decides the next sends.
         for quarter in 1..=4 {
-            self.dispatch(at + Duration::minutes(15 * quarter))?;
+            let step = at + Duration::minutes(15 * quarter);
+            self.flush_until(step)?;
+            self.triggers(step)?;
+            self.dispatch(step)?;
         }
         Ok(())
     }
@@ -519,7 +522,10 @@ impl<S: Streamed + 'static> World<S> {
         }
         let counts = self.rt.block_on(self.dispatcher.run_due(now, 16))?;
         self.log.add_counts(&counts);
-        let sent: Vec<Envelope> = std::mem::take(&mut *self.dispatcher.channel.sent.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut sent: Vec<Envelope> = std::mem::take(&mut *self.dispatcher.channel.sent.lock().unwrap_or_else(|p| p.into_inner()));
+        // In a fixed order (dispatch works sends side by side): the answers draw from one
+        // generator, so the same seed answers the same way.
+        sent.sort_by(|a, b| (a.sent_at, a.message_id.as_str()).cmp(&(b.sent_at, b.message_id.as_str())));
         for e in sent {
             self.answer(e);
         }
@@ -736,18 +742,20 @@ fn ses(e: &Envelope, kind: &str, at: DateTime<Utc>) -> String {
 }
 
 /// The sample campaigns as the simulation runs them: broadcasts moved into the window (their
-/// dates are the shop's, not the simulation's), drafts left out.
+/// dates are the shop's, not the simulation's) and sent even when drafts (a shop tries one
+/// here before it sends it), other drafts and paused campaigns left out.
 pub fn adapt(campaigns: Vec<Campaign>, start: DateTime<Utc>, days: u32) -> Vec<Campaign> {
+    let mut broadcasts = 0;
     campaigns
         .into_iter()
-        .filter(|c| c.status == crate::campaign::Status::Active)
-        .enumerate()
-        .map(|(n, mut c)| {
+        .filter_map(|mut c| {
             if let Trigger::Broadcast { at } = &mut c.trigger {
-                let moment = start + Duration::hours(i64::from(days) * 24 * (2 + n as i64 % 3) / 5);
+                broadcasts += 1;
+                let moment = start + Duration::hours(i64::from(days) * 24 * (1 + broadcasts % 3) / 4);
                 *at = moment.fixed_offset();
+                c.status = crate::campaign::Status::Active;
             }
-            c
+            (c.status == crate::campaign::Status::Active).then_some(c)
         })
         .collect()
 }

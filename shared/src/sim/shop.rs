@@ -331,7 +331,7 @@ pub fn sign_up(c: &Customer, ev: &mut Events) -> Vec<Value> {
     let mut out = vec![ev.event(&c.id, at, "customer_updated", details)];
     for (i, channel) in ["email", "sms", "push"].iter().enumerate() {
         if c.consents[i] {
-            for topic in ["marketing", "loyalty"] {
+            for topic in ["marketing", "loyalty", "newsletter"] {
                 out.push(ev.event(&c.id, at + Duration::seconds(1), "consent_changed",
                     json!({"channel": channel, "topic": topic, "status": "granted", "source": "signup_form"})));
             }
