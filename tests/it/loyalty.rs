@@ -362,3 +362,37 @@ async fn the_stream_record_of_a_tier_change_queues_the_campaign_once() {
     }
     let _ = Utc.timestamp_opt(0, 0);
 }
+
+#[test]
+fn the_committed_program_schema_is_the_generated_one_and_an_independent_validator_agrees() {
+    let root = kairos_tests::repo_root();
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(root.join("schema/loyalty.v1.json")).unwrap()).unwrap();
+    assert_eq!(
+        committed,
+        program::json_schema(),
+        "schema/loyalty.v1.json is stale: regenerate it with `cargo run -p kairos-cli -- loyalty schema > schema/loyalty.v1.json`"
+    );
+    let sample = kairos::yaml::read(&std::fs::read_to_string(root.join("loyalty/program.yaml")).unwrap()).unwrap().value;
+    let mut docs: Vec<(&str, Value)> = vec![("valid", sample.clone())];
+    let mut with = |what, f: &dyn Fn(&mut Value)| {
+        let mut d = sample.clone();
+        f(&mut d);
+        docs.push((what, d));
+    };
+    with("no currency", &|d| {
+        d.as_object_mut().unwrap().remove("currency");
+    });
+    with("unknown field", &|d| d["colour"] = json!("red"));
+    with("a rule without an id", &|d| {
+        d["earn"][0].as_object_mut().unwrap().remove("id");
+    });
+    with("qualify by visits", &|d| d["tiers"]["qualify_by"] = json!("visits"));
+    with("a reward giving a yacht", &|d| d["rewards"][0]["gives"] = json!({"yacht": true}));
+    with("a negative cost", &|d| d["rewards"][0]["cost"] = json!(-5));
+    let verdicts = kairos_tests::schema_verdicts("schema/loyalty.v1.json", docs.iter().map(|(_, d)| d));
+    for ((what, doc), verdict) in docs.iter().zip(&verdicts) {
+        let (read, problems) = program::read("doc.yaml", &serde_json::to_string(doc).unwrap());
+        assert_eq!(read.is_some(), verdict == "valid", "{what}: the reader says {problems:?}, the schema {verdict}");
+        assert_eq!(read.is_some(), *what == "valid", "{what}");
+    }
+}

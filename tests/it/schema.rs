@@ -54,6 +54,17 @@ fn an_independent_validator_agrees_with_the_parser() {
     docs.push(("lower-case currency".into(), json!({"schema_version": 1, "id": "e", "customer_id": "c", "occurred_at": "2026-11-20T10:00:00Z",
         "source": "s", "type": "order_placed", "data": {"order_id": "o", "currency": "eur", "lines": [{"product_id": "p", "unit_price": "1", "quantity": 1}]}})));
 
+    // Actions a loyalty program rewards.
+    let action = |data: Value| {
+        json!({"schema_version": 1, "id": "a", "customer_id": "c", "occurred_at": "2026-11-20T10:00:00Z",
+            "source": "s", "type": "action_performed", "data": data})
+    };
+    docs.push(("valid".into(), action(json!({"action": "review", "reference": "rev-1", "product_id": "p"}))));
+    docs.push(("valid".into(), action(json!({"action": "referral"}))));
+    docs.push(("action missing".into(), action(json!({"reference": "rev-1"}))));
+    docs.push(("action with a space".into(), action(json!({"action": "a review"}))));
+    docs.push(("unknown action field".into(), action(json!({"action": "review", "stars": 5}))));
+
     // Catalogue events: valid ones, the same breakages, and their own.
     let product = |i: usize| {
         json!({"schema_version": 1, "id": format!("p-{i}"), "occurred_at": "2026-11-20T10:00:00+01:00", "source": "feed",
