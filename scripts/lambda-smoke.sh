@@ -79,7 +79,7 @@ print("cust-1001: 5 events applied once across two deliveries")'
 # The same binary as the recommendations API, given a function-URL event. No nightly run has
 # published a model in this table: the answer is 200, empty, and says why.
 serve recommendations
-out=$(invoke events/recommendations.url.json)
+out=$(invoke requests/recommendations.url.json)
 echo "recommendations.url.json -> $out"
 printf '%s' "$out" | python3 -c '
 import json, sys
@@ -153,7 +153,7 @@ printf '%s' "$out" | python3 -c 'import json,sys; t = json.load(sys.stdin)["tick
 # spend, and the answer says so (409) without touching the ledger.
 "$kairos" loyalty deploy loyalty/program.yaml --dynamodb-table "$table"
 serve redeem "KAIROS_OFFER_SECRET=smoke-offer-secret"
-out=$(invoke events/redeem.url.json)
+out=$(invoke requests/redeem.url.json)
 echo "redeem.url.json -> $out"
 printf '%s' "$out" | python3 -c '
 import json, sys

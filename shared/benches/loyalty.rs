@@ -147,7 +147,7 @@ fn main() {
             let lines = lines_of(o);
             let account = accounts.entry(&e.customer_id).or_insert_with(|| kairos::loyalty::Account::new("bench"));
             let settled = accounts::settle(account, &deployed.program, &e.customer_id, *at);
-            let (mut entry, earned) = accounts::order_earns(&deployed.program, account, o, &lines, *at, &[], *at);
+            let (mut entry, earned) = accounts::order_earns(&deployed.program, account, o, &lines, *at, &[], false, *at);
             account.number(&mut entry);
             entries += settled.len() + 1;
             points += black_box(earned);

@@ -123,16 +123,15 @@ async fn accrual_batches_delivered_three_times_give_the_same_ledger() {
         }
     }
     let c1 = ledger(&deps.store, "c1").await;
-    // e1: shoes 60 × 2 = 120, socks 19.98 → 19, released on 16 November (before "now"); the
-    // first order +100 (active at once); e2: 25, all reversed; the review +50 once; a quiz earns
-    // nothing (no rule).
+    // e1: shoes 60 × 2 = 120, socks 19.98 → 19, and the first-order bonus of 100 with them,
+    // released on 16 November (before "now"); e2: 25, all reversed; the review +50 once; a quiz
+    // earns nothing (no rule).
     assert_eq!(balances(&c1), (0, 289));
     let causes: Vec<&str> = c1.entries.iter().map(|e| e.cause.as_str()).collect();
     assert_eq!(
         causes,
         [
             "order o-e1",
-            "first order o-e1",
             "release of points pending until 2026-11-16",
             "order o-e2",
             "refund r1 of order o-e2",
@@ -140,10 +139,11 @@ async fn accrual_batches_delivered_three_times_give_the_same_ledger() {
         ]
     );
     let c2 = ledger(&deps.store, "c2").await;
-    // 11,000 JPY at 0.01 = 110 points, of which the bag line (2 × 5,000: 100 points) had one
-    // unit refunded before the order came: 50 taken at once.
-    assert_eq!(balances(&c2).0, 60);
-    assert_eq!(c2.account.unwrap().totals.reversed, 50);
+    // 11,000 JPY at 0.01 = 110 points and the first-order bonus of 100; one bag of the two
+    // (5,000 of the 11,000 JPY paid) was refunded before the order came: that share (45%) of the
+    // 210, 95 points, is taken at once.
+    assert_eq!(balances(&c2).0, 115);
+    assert_eq!(c2.account.unwrap().totals.reversed, 95);
 }
 
 async fn redeem_call(
@@ -245,7 +245,8 @@ async fn a_refund_after_a_partial_redemption_takes_what_is_left_and_records_the_
     let deps = ingest_deps(store, now);
     let body = order("e1", "c1", "2026-11-19T10:00:00Z", json!([line("tee", "Tops", "180", 1)]));
     kairos_ingest::handle(&deps, kairos_tests::sqs_batch(&kairos_tests::named(&[body], "m"))).await.unwrap();
-    // 180 for the order and 100 for the first order, active at once (no return window).
+    // 180 for the order and 100 for the first order (part of it), active at once (no return
+    // window).
     assert_eq!(balances(&ledger(&deps.store, "c1").await), (0, 280));
     let request = kairos::loyalty::redeem::parse(br#"{"customer_id": "c1", "reward_id": "coffee", "idempotency_key": "a"}"#).unwrap();
     for key in ["a", "b"] {
@@ -258,10 +259,11 @@ async fn a_refund_after_a_partial_redemption_takes_what_is_left_and_records_the_
     kairos_ingest::handle(&deps, kairos_tests::sqs_batch(&kairos_tests::named(&[refund], "m"))).await.unwrap();
     let s = ledger(&deps.store, "c1").await;
     let reversal = s.entries.last().unwrap();
-    // 180 to take back; 80 were left: taken, the other 100 recorded as already spent.
-    assert_eq!((reversal.active, reversal.shortfall), (-80, 100));
+    // All 280 go back with the whole order (its first-order bonus too); 80 were left: taken,
+    // the other 200 recorded as already spent.
+    assert_eq!((reversal.active, reversal.shortfall), (-80, 200));
     assert_eq!(balances(&s), (0, 0));
-    assert_eq!(s.account.as_ref().unwrap().totals.shortfall, 100);
+    assert_eq!(s.account.as_ref().unwrap().totals.shortfall, 200);
     let _ = deployed;
 }
 
@@ -275,7 +277,7 @@ async fn pending_points_release_at_the_boundary_and_lots_expire_oldest_first() {
     let store = &deps.store;
     // Earned 10 September with 14 days pending: spendable from 25 September, 00:00 UTC.
     night(store, &deployed, t("2026-09-24T23:59:00Z")).await;
-    assert_eq!(balances(&ledger(store, "c1").await), (40, 100), "the order's points still pending");
+    assert_eq!(balances(&ledger(store, "c1").await), (140, 0), "the order's points (and its first-order bonus) still pending");
     night(store, &deployed, t("2026-09-25T00:00:00Z")).await;
     assert_eq!(balances(&ledger(store, "c1").await), (0, 140));
     deps.clock.set(t("2026-10-05T10:00:00Z"));

@@ -68,3 +68,51 @@ fn the_same_seed_runs_the_same_way() {
     std::fs::remove_dir_all(&a).ok();
     std::fs::remove_dir_all(&b).ok();
 }
+
+#[test]
+fn a_shops_own_transactions_replay_through_every_function() {
+    let dir = std::env::temp_dir().join(format!("kairos-sim-tx-{}", std::process::id()));
+    let mut csv = String::from("customer_id,date,amount\n");
+    for c in 0..20 {
+        for d in 0..(1 + c % 4) {
+            csv.push_str(&format!("shop-{c:03},2026-10-{:02},{}.50\n", 19 + d * 3, 20 + c * 3));
+        }
+    }
+    let events = kairos::sim::import::transactions_csv(&csv).unwrap();
+    assert_eq!(events.len(), 50);
+    assert!(kairos::sim::import::transactions_csv("customer_id,date,amount\nc1,19-10-2026,5\n").unwrap_err().contains("line 2: date"));
+    let mut config = config(&dir, 1);
+    config.start = chrono::DateTime::parse_from_rfc3339("2026-10-19T00:00:00Z").unwrap().to_utc();
+    config.days = 12;
+    config.history_days = 0;
+    config.imported = Some(events);
+    let store = Arc::new(EmbeddedStore::with_stream(kairos::campaign::triggers::relevant));
+    let outcome = simulate(store, config, &mut |_| {}).unwrap();
+    assert_eq!(outcome.summary.customers, 20);
+    assert_eq!(outcome.summary.events["rejected"], 0);
+    let found = check::check(&dir, &Caps::default(), &BTreeMap::new()).unwrap();
+    assert_eq!(found.violations, Vec::<String>::new());
+    let replayed = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    assert_eq!(replayed.lines().filter(|l| l.contains("\"order_placed\"") && l.contains("\"tx-")).count(), 50);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_run_works_against_a_dynamodb_table() {
+    let dir = std::env::temp_dir().join(format!("kairos-sim-ddb-{}", std::process::id()));
+    let store = kairos_tests::fresh_store().await;
+    let store = Arc::new(kairos::sim::Recording::new(store, kairos::campaign::triggers::relevant));
+    let mut config = config(&dir, 2);
+    config.customers = 12;
+    config.days = 1;
+    config.history_days = 4;
+    config.products = 40;
+    // The simulation drives its own runtime: it runs on a thread of its own.
+    let outcome = std::thread::spawn(move || simulate(store, config, &mut |_| {}).map(|o| o.summary)).join().unwrap().unwrap();
+    assert_eq!(outcome.customers, 12);
+    assert_eq!(outcome.events["rejected"] + outcome.events["failed"], 0, "{:?}", outcome.events);
+    let found = check::check(&dir, &Caps::default(), &BTreeMap::new()).unwrap();
+    assert_eq!(found.violations, Vec::<String>::new());
+    assert_eq!(found.accounts, 12);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -62,6 +62,8 @@ pub async fn preview<S: Store>(
     let program = crate::loyalty::stored::current(store).await?;
     let program = program.as_ref().map(|p| &p.program);
     let (account, loyalty) = super::compose::loyalty(store, program, &profile, now).await?;
+    let loyalty_offer = crate::loyalty::view::offer(account.as_ref(), &style_of(&profile), profile.time_zone(), now);
+    let offer = offer.or(if campaign.kind == super::Kind::Marketing { loyalty_offer } else { None });
     let Composed { context: ctx, recommendations } =
         compose(store, &profile, product.map(|v| &v.product_id), offer, loyalty, shop, links, now).await?;
     // A draw of the bandit for a send now, from the variants' results so far.

@@ -214,6 +214,8 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
         let program = self.loyalty.get(&self.store, now).await?;
         let program = program.as_ref().map(|p| &p.program);
         let (account, loyalty) = crate::campaign::compose::loyalty(&self.store, program, &profile, now).await?;
+        let loyalty_offer =
+            crate::loyalty::view::offer(account.as_ref(), &style_of(&profile), profile.time_zone(), now);
         let facts = audience::Facts::of(&profile, churn.as_ref()).with_loyalty(program, account.as_ref());
         let cause_at = due.cause_at.unwrap_or(due.created_at);
         if let Err(exit::Exited(why)) =
@@ -252,7 +254,7 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
                 return self.defer(due, m.at, latest, reasons, now).await;
             }
         }
-        self.deliver(due, &deployed, &profile, loyalty, latest, reasons, now).await
+        self.deliver(due, &deployed, &profile, (loyalty, loyalty_offer), latest, reasons, now).await
     }
 
     /// The deployed campaign's templates, compiled once per content.
@@ -276,7 +278,7 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
         due: &DueSend,
         deployed: &Deployed,
         profile: &Profile,
-        loyalty: crate::content::LoyaltyView,
+        (loyalty, loyalty_offer): (crate::content::LoyaltyView, Option<crate::content::OfferView>),
         latest: DateTime<Utc>,
         mut reasons: Vec<String>,
         now: DateTime<Utc>,
@@ -308,6 +310,8 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
             let code = offer::code(o, &self.settings.offer_secret, message_id.as_str());
             offer::view(o, code, now, tz, &style_of(profile))
         });
+        // A marketing message without an offer of its own shows the member's loyalty offer.
+        let offer = offer.or(if campaign.kind == Kind::Marketing { loyalty_offer } else { None });
         let composed =
             compose(&self.store, profile, due.product.as_ref(), offer, loyalty, &self.settings.shop, links, now).await?;
         let purpose = match campaign.kind {

@@ -123,7 +123,8 @@ async fn commit<S: Store, T>(
             also = store.get_many(reads.also, consistency).await?.into_iter().collect::<Result<Vec<_>, _>>()?;
         }
         let listed = match reads.list {
-            Some((prefix, wanted)) if wanted(&held) => entries_under(store, customer, prefix, consistency).await?,
+            // Strong: the account's version does not cover them.
+            Some((prefix, wanted)) if wanted(&held) => entries_under(store, customer, prefix, Consistency::Strong).await?,
             _ => Vec::new(),
         };
         match decide(Seen { held: &held, watched, listed, also: &also })? {
@@ -185,7 +186,7 @@ pub async fn accrue<S: Store>(
     now: DateTime<Utc>,
 ) -> Result<Accrual, StoreError> {
     match &event.payload {
-        Payload::OrderPlaced(o) => earn_order(store, &deployed.program, products, event, o, now).await,
+        Payload::OrderPlaced(o) => earn_order(store, deployed, products, event, o, now).await,
         Payload::OrderRefunded(r) => reverse_refund(store, &deployed.program, event, r, now).await,
         Payload::ActionPerformed(a) => earn_action(store, &deployed.program, event, a, now).await,
         _ => Ok(Accrual::NotApplicable),
@@ -221,14 +222,18 @@ fn qualify(account: &mut Account, program: &Program, tz: Tz, at: DateTime<Utc>, 
     }
 }
 
-/// Whether `order` is the customer's first: no other order of theirs was placed before it (a
-/// customer with archived orders has older ones).
-fn is_first_order(orders: &OrderBook, order: &str, at: DateTime<Utc>) -> bool {
-    orders.archives.is_empty()
-        && !orders
-            .orders
-            .iter()
-            .any(|(id, r)| id.as_str() != order && r.placed.as_ref().is_some_and(|o| (o.at, id.as_str()) < (at, order)))
+/// When the customer's first order other than `order` was placed, if one was placed before it
+/// (`None`: `order` is their first; a customer with archived orders has older ones).
+fn first_order(orders: &OrderBook, order: &str, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if !orders.archives.is_empty() {
+        return Some(DateTime::<Utc>::MIN_UTC);
+    }
+    orders
+        .orders
+        .iter()
+        .filter(|(id, _)| id.as_str() != order)
+        .filter_map(|(id, r)| r.placed.as_ref().filter(|p| (p.at, id.as_str()) < (at, order)).map(|p| p.at))
+        .min()
 }
 
 /// How an order with a refund waiting for it is remembered in the account.
@@ -256,16 +261,16 @@ fn boosts<'a>(program: &'a Program, account: &'a Account, day: chrono::NaiveDate
 
 async fn earn_order<S: Store>(
     store: &S,
-    program: &Program,
+    deployed: &DeployedProgram,
     products: &ProductFacts,
     event: &ShopEvent,
     order: &OrderPlaced,
     now: DateTime<Utc>,
 ) -> Result<Accrual, StoreError> {
+    let program = &deployed.program;
     let customer = &event.customer_id;
     let at = event_instant(event);
     let primary = keys::loyalty_entry(customer, "earn", &format!("order:{}", order.order_id));
-    let first_key = keys::loyalty_entry(customer, "earn", program::FIRST_ORDER);
     // Brands and category paths come from the catalogue, read only if a rule needs them (and
     // held a while per instance: a catalogue changes far more slowly than orders arrive).
     let needs_catalogue = program.earn.iter().any(|r| r.brand.is_some() || r.category.is_some());
@@ -300,7 +305,7 @@ async fn earn_order<S: Store>(
     let reversals = keys::loyalty_reversals_prefix(order.order_id.as_str());
     // Refunds that came before their order are listed only when the account says one waits.
     let waits = |held: &Held| held.account.as_ref().is_some_and(|a| a.awaiting_overflow || a.awaiting.contains(&order_digest));
-    let watch = [primary.clone(), first_key.clone()];
+    let watch = [primary.clone()];
     let reads = Reads { watch: &watch, list: Some((&reversals, &waits)), also: &parts, also_when: Some(&unsettled) };
     commit(store, customer, Consistency::Eventual, reads, |seen| {
         if seen.watched[0].is_some() {
@@ -315,34 +320,36 @@ async fn earn_order<S: Store>(
                 .as_ref()
                 .and_then(|c| crate::profile::tracked::current(&c.details.time_zone))
                 .map(|z| z.0.name().to_string());
-            first = orders.as_ref().is_none_or(|o| is_first_order(o, order.order_id.as_str(), at));
-            account.first_order_settled = true;
+            // Settled when this order is the customer's first (the bonus goes with it), or their
+            // first came before the program did (no bonus, ever). An earlier order still on its
+            // way settles it when it comes.
+            match orders.as_ref().map(|o| first_order(o, order.order_id.as_str(), at)) {
+                None | Some(None) => first = true,
+                Some(Some(earliest)) if earliest < deployed.deployed_at => account.first_order_settled = true,
+                Some(Some(_)) => {}
+            }
+            account.first_order_settled |= first;
         }
-        let tz = account.time_zone();
         let mut entries = settle(&mut account, program, customer, now);
         let waiting: Vec<&OrderRefunded> = seen.listed.iter().filter_map(|e| e.refund.as_ref()).collect();
-        let (mut entry, mut earned) = order_earns(program, &mut account, order, &lines, at, &waiting, now);
+        let (mut entry, earned) = order_earns(program, &mut account, order, &lines, at, &waiting, first, now);
         account.awaiting.retain(|d| *d != order_digest);
+        if account.awaiting.is_empty() {
+            account.awaiting_overflow = false;
+        }
         account.number(&mut entry);
         entries.push((primary.clone(), entry));
-        let bonus = earn::action(program, program::FIRST_ORDER);
-        if first && seen.watched[1].is_none() && !bonus.is_empty() {
-            let mut entry =
-                Entry::new(EntryKind::Earn, program.id.as_str(), format!("first order {}", order.order_id), at);
-            earned += grant(&mut account, program, bonus, at, &mut entry);
-            qualify(&mut account, program, tz, at, entry.active, 0, now);
-            account.number(&mut entry);
-            entries.push((first_key.clone(), entry));
-        }
         Ok(Step::Write(account, entries, Accrual::Applied { points: earned }))
     })
     .await
 }
 
-/// What an order earns the member (the pure part of accrual): the points by rule, pending
-/// through the return window (or active at once without one), net of refunds that came before
-/// the order; counted toward tiers in the member's month. The entry (not yet numbered) and the
-/// points it added.
+/// What an order earns the member (the pure part of accrual): the points by rule (and the
+/// first-order bonus when `first`: part of the order's points, pending and reversible with
+/// them), pending through the return window (or active at once without one), net of refunds
+/// that came before the order; counted toward tiers in the member's month. The entry (not yet
+/// numbered) and the points it added.
+#[allow(clippy::too_many_arguments)]
 pub fn order_earns(
     program: &Program,
     account: &mut Account,
@@ -350,60 +357,60 @@ pub fn order_earns(
     lines: &[Line],
     at: DateTime<Utc>,
     waiting: &[&OrderRefunded],
+    first: bool,
     now: DateTime<Utc>,
 ) -> (Entry, Points) {
     let tz = account.time_zone();
     let day = at.with_timezone(&tz).date_naive();
     let mut entry = Entry::new(EntryKind::Earn, program.id.as_str(), format!("order {}", order.order_id), at);
-    let mut earned = 0;
-    match earn::purchase(program, order.currency, lines, &boosts(program, account, day)) {
-        None => {
-            entry.note = Some(format!(
-                "orders in {} earn nothing under {} (it has no rate for the currency)",
-                order.currency, program.id
-            ));
-        }
-        Some(purchase) => {
-            let points = purchase.points();
-            let (release_on, month) = (release_day(at, program.pending_days), Month::of(at.date_naive()));
-            let spend = purchase.spend_micros.clamp(0, i128::from(i64::MAX)) as i64;
-            let mut basis = OrderBasis {
-                order_id: order.order_id.to_string(),
-                currency: order.currency,
-                value: order.value(),
-                points,
-                netted: 0,
-                lines: purchase.lines,
-                release_on,
-                earned: month,
-                tally: Month::of(day),
-                spend_micros: spend,
-            };
-            // Refunds that arrived before the order are taken from it at once.
-            let mut reversed = 0;
-            for waiting in waiting.iter().copied() {
-                reversed += earn::refund_points(&basis, waiting, reversed);
-            }
-            let net = points - reversed;
-            if program.pending_days == 0 {
-                account.add_active(month, expiry_day(month, program.expiry.as_ref().map(|e| e.months)), net, &mut entry);
-            } else {
-                account.add_pending(release_on, month, net, &mut entry);
-            }
-            account.totals.earned += points;
-            account.totals.reversed += reversed;
-            if reversed > 0 {
-                entry.note = Some(format!("{reversed} of {points} points taken back for refunds that came before the order"));
-            }
-            entry.awards = purchase.awards;
-            let spend_left = if points > 0 { (i128::from(spend) * i128::from(net) / i128::from(points)) as i64 } else { spend };
-            basis.netted = reversed;
-            entry.basis = Some(basis);
-            earned = net;
-            qualify(account, program, tz, at, net, spend_left, now);
-        }
+    let Some(mut purchase) = earn::purchase(program, order.currency, lines, &boosts(program, account, day)) else {
+        entry.note = Some(format!(
+            "orders in {} earn nothing under {} (it has no rate for the currency)",
+            order.currency, program.id
+        ));
+        return (entry, 0);
+    };
+    if first {
+        purchase.awards.extend(earn::action(program, program::FIRST_ORDER));
     }
-    (entry, earned)
+    let points = purchase.points();
+    let (release_on, month) = (release_day(at, program.pending_days), Month::of(at.date_naive()));
+    let spend = purchase.spend_micros.clamp(0, i128::from(i64::MAX)) as i64;
+    let mut basis = OrderBasis {
+        order_id: order.order_id.to_string(),
+        currency: order.currency,
+        value: order.value(),
+        points,
+        netted: 0,
+        lines: purchase.lines,
+        release_on,
+        earned: month,
+        tally: Month::of(day),
+        spend_micros: spend,
+    };
+    // Refunds that arrived before the order are taken from it at once.
+    let (mut reversed, mut spend_back) = (0, 0_i64);
+    for w in waiting {
+        let share = earn::refund_share(&basis, w, |c| program.rate(c));
+        reversed += earn::refund_points(&basis, share, reversed);
+        spend_back = spend_back.saturating_add((i128::from(spend) * share.0 / share.1.max(1)) as i64);
+    }
+    let net = points - reversed;
+    if program.pending_days == 0 {
+        account.add_active(month, expiry_day(month, program.expiry.as_ref().map(|e| e.months)), net, &mut entry);
+    } else {
+        account.add_pending(release_on, month, net, &mut entry);
+    }
+    account.totals.earned += points;
+    account.totals.reversed += reversed;
+    if reversed > 0 {
+        entry.note = Some(format!("{reversed} of {points} points taken back for refunds that came before the order"));
+    }
+    entry.awards = purchase.awards;
+    basis.netted = reversed;
+    entry.basis = Some(basis);
+    qualify(account, program, tz, at, net, (spend - spend_back).max(0), now);
+    (entry, net)
 }
 
 /// Adds a bonus's awards to the account as active points (nothing to return, so no pending
@@ -433,7 +440,9 @@ async fn reverse_refund<S: Store>(
     let always = |_: &Held| true;
     let watch = [primary.clone(), earn_key];
     let reads = Reads { watch: &watch, list: Some((&reversals, &always)), ..Reads::default() };
-    commit(store, customer, Consistency::Eventual, reads, |seen| {
+    // Strong from the start: what a refund takes depends on entries the account's version does
+    // not cover (the order's earn, the reversals before it), and refunds are rare.
+    commit(store, customer, Consistency::Strong, reads, |seen| {
         if seen.watched[0].is_some() {
             return Ok(Step::Done(Accrual::Duplicate));
         }
@@ -469,7 +478,8 @@ async fn reverse_refund<S: Store>(
                     // since (what it took and what it could not).
                     let before: Points =
                         basis.netted + seen.listed.iter().map(|e| -(e.pending + e.active) + e.shortfall).sum::<Points>();
-                    let points = earn::refund_points(basis, refund, before);
+                    let share = earn::refund_share(basis, refund, |c| program.rate(c));
+                    let points = earn::refund_points(basis, share, before);
                     account.reverse(points, (basis.release_on, basis.earned), &mut entry);
                     if entry.shortfall > 0 {
                         entry.note = Some(format!(
@@ -477,12 +487,9 @@ async fn reverse_refund<S: Store>(
                             entry.shortfall
                         ));
                     }
-                    let spend = if basis.points > 0 {
-                        (i128::from(basis.spend_micros) * i128::from(points) / i128::from(basis.points)) as i64
-                    } else {
-                        0
-                    };
-                    let today = now.date_naive();
+                    // Spend toward tiers goes back with what was refunded of the order's value.
+                    let spend = (i128::from(basis.spend_micros) * share.0 / share.1.max(1)) as i64;
+                    let today = now.with_timezone(&account.time_zone()).date_naive();
                     tier::tally(&mut account, basis.tally, -points, -spend, window(program), today);
                     Accrual::Applied { points: -points }
                 }
@@ -551,30 +558,39 @@ pub async fn redeem<S: Store>(
     secret: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Answer, StoreError> {
-    let Some(program) = deployed.map(|d| &d.program) else {
-        return Ok(Answer::error(404, "reward_id", "no loyalty program is deployed"));
-    };
-    let Some(reward) = program.reward(request.reward_id.as_str()) else {
-        return Ok(Answer::error(404, "reward_id", &format!("is not a reward of the program {}", program.id)));
-    };
     let customer = &request.customer_id;
     let primary = keys::loyalty_entry(customer, "redeem", request.idempotency_key.as_str());
     let fingerprint = redeem::fingerprint(request);
-    let cost = Points::try_from(reward.cost).unwrap_or(Points::MAX);
+    let reward = deployed.and_then(|d| d.program.reward(request.reward_id.as_str()));
+    /// Why a redemption did not happen before it reached the balance.
+    enum Before {
+        Answered(Answer),
+        NoAccount(Points),
+    }
     // Strong from the start: a refusal (not enough points) must not come from a stale read.
     let watch = [primary.clone()];
     let answer = commit(store, customer, Consistency::Strong, Reads { watch: &watch, ..Reads::default() }, |seen| {
+        // A repeated key first: its answer stands, whatever became of the reward since.
         if let Some(earlier) = &seen.watched[0] {
-            return Ok(Step::Done(Some(match &earlier.redemption {
+            return Ok(Step::Done(Before::Answered(match &earlier.redemption {
                 Some(r) if r.request == fingerprint => Answer { status: 200, body: r.answer.clone() },
                 _ => Answer::error(400, "idempotency_key", "was already used for another redemption"),
             })));
         }
-        let Some(mut account) = seen.held.account.clone() else { return Ok(Step::Done(None)) };
+        let (Some(deployed), Some(reward)) = (deployed, reward) else {
+            let why = match deployed {
+                None => "no loyalty program is deployed".to_string(),
+                Some(d) => format!("is not a reward of the program {}", d.program.id),
+            };
+            return Ok(Step::Done(Before::Answered(Answer::error(404, "reward_id", &why))));
+        };
+        let program = &deployed.program;
+        let cost = Points::try_from(reward.cost).unwrap_or(Points::MAX);
+        let Some(mut account) = seen.held.account.clone() else { return Ok(Step::Done(Before::NoAccount(cost))) };
         let mut entries = settle(&mut account, program, customer, now);
         let mut entry = Entry::new(EntryKind::Redeem, program.id.as_str(), format!("reward {}", reward.id), now);
         if let Err(short) = account.redeem(cost, &mut entry) {
-            return Ok(Step::Done(Some(Answer::insufficient(short.active, short.cost))));
+            return Ok(Step::Done(Before::Answered(Answer::insufficient(short.active, short.cost))));
         }
         account.number(&mut entry);
         let code = redeem::code(reward, secret, customer, &request.idempotency_key);
@@ -588,13 +604,13 @@ pub async fn redeem<S: Store>(
         entry.redemption =
             Some(redeem::Redemption { reward_id: reward.id.to_string(), code, request: fingerprint.clone(), answer: body.clone() });
         entries.push((primary.clone(), entry));
-        Ok(Step::Write(account, entries, Some(Answer { status: 200, body })))
+        Ok(Step::Write(account, entries, Before::Answered(Answer { status: 200, body })))
     })
     .await?;
     match answer {
-        Some(a) => Ok(a),
+        Before::Answered(a) => Ok(a),
         // No account: a customer Kairos knows has no points yet; one it does not know is not found.
-        None => match crate::customers::load_eventually(store, customer).await? {
+        Before::NoAccount(cost) => match crate::customers::load_eventually(store, customer).await? {
             Some(_) => Ok(Answer::insufficient(0, cost)),
             None => Ok(Answer::error(404, "customer_id", "is not a customer Kairos knows")),
         },

@@ -35,9 +35,10 @@ pub struct OrderBasis {
     /// Of them, taken back at once for refunds that arrived before the order.
     #[serde(default)]
     pub netted: Points,
-    /// Points by line: the product's hash, the quantity and the points.
+    /// By product (lines of one product together): the product's hash, the quantity, the
+    /// points and what was paid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub lines: Vec<(String, u32, Points)>,
+    pub lines: Vec<(String, u32, Points, Amount)>,
     /// The pending lot the points went to: release day and month earned.
     pub release_on: chrono::NaiveDate,
     pub earned: Month,
@@ -55,15 +56,15 @@ pub fn product_key(p: &ProductId) -> String {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Purchase {
     pub awards: Vec<Award>,
-    /// Points by line: product key, quantity, points.
-    pub lines: Vec<(String, u32, Points)>,
+    /// By product: product key, quantity, points, paid (lines of one product together).
+    pub lines: Vec<(String, u32, Points, Amount)>,
     /// Paid, in the program's currency (millionths).
     pub spend_micros: i128,
 }
 
 impl Purchase {
     pub fn points(&self) -> Points {
-        self.awards.iter().map(|a| a.points).sum::<Points>().min(MAX_POINTS)
+        self.awards.iter().fold(0, |sum: Points, a| sum.saturating_add(a.points)).min(MAX_POINTS)
     }
 }
 
@@ -124,7 +125,15 @@ pub fn purchase(program: &Program, currency: Currency, lines: &[Line], boosts: &
                 line_micros += extra;
             }
         }
-        out.lines.push((product_key(line.product), line.quantity, whole(line_micros)));
+        let key = product_key(line.product);
+        match out.lines.iter_mut().find(|l| l.0 == key) {
+            Some(l) => {
+                l.1 = l.1.saturating_add(line.quantity);
+                l.2 = l.2.saturating_add(whole(line_micros));
+                l.3 = l.3.saturating_add(line.paid);
+            }
+            None => out.lines.push((key, line.quantity, whole(line_micros), line.paid)),
+        }
     }
     for (rule, micros) in rules.iter().zip(by_rule) {
         if whole(micros) > 0 {
@@ -168,34 +177,49 @@ pub fn paid_shares(lines: &[(Amount, u32)], total: Amount) -> Vec<Amount> {
         .collect()
 }
 
-/// Points a refund reverses, given what the order earned (`basis`) and what was reversed before.
-pub fn refund_points(
+/// The share of an order a refund takes back, as a fraction `(taken, of)` of what was paid:
+/// whole; by its amount (converted at the program's rates when it is in another currency than
+/// the order); else by its lines (what was paid for each unit refunded).
+pub fn refund_share(
     basis: &OrderBasis,
     refund: &crate::event::OrderRefunded,
-    reversed_before: Points,
-) -> Points {
+    rate: impl Fn(Currency) -> Option<i128>,
+) -> (i128, i128) {
     use crate::event::RefundScope;
-    let left = (basis.points - reversed_before).max(0);
-    let wanted = match (refund.scope, refund.amount) {
-        (RefundScope::Whole, _) => basis.points,
-        (RefundScope::Lines, Some(amount)) if basis.value.micros() > 0 => {
-            (i128::from(basis.points).saturating_mul(amount.micros().min(basis.value.micros())) / basis.value.micros())
-                as Points
+    let value = basis.value.micros().max(0);
+    if refund.scope == RefundScope::Whole || value == 0 {
+        return (1, 1);
+    }
+    if let Some(amount) = refund.amount {
+        let same = refund.currency.is_none_or(|c| c == basis.currency);
+        let converted = if same {
+            Some((amount.micros(), value))
+        } else {
+            refund.currency.and_then(|c| Some((times(amount.micros(), rate(c)?), times(value, rate(basis.currency)?))))
+        };
+        if let Some((taken, of)) = converted.filter(|(_, of)| *of > 0) {
+            return (taken.clamp(0, of), of);
         }
-        (RefundScope::Lines, _) => refund
-            .lines
-            .iter()
-            .map(|r| {
-                let key = product_key(&r.product_id);
-                basis
-                    .lines
-                    .iter()
-                    .find(|(k, _, _)| *k == key)
-                    .map_or(0, |(_, q, p)| p * Points::from(r.quantity.get().min(*q)) / Points::from((*q).max(1)))
+    }
+    let taken = refund
+        .lines
+        .iter()
+        .map(|r| {
+            let key = product_key(&r.product_id);
+            basis.lines.iter().find(|l| l.0 == key).map_or(0, |(_, q, _, paid)| {
+                paid.micros().saturating_mul(i128::from(r.quantity.get().min(*q))) / i128::from((*q).max(1))
             })
-            .sum(),
-    };
-    wanted.clamp(0, left)
+        })
+        .fold(0_i128, i128::saturating_add);
+    (taken.clamp(0, value), value)
+}
+
+/// Points a refund reverses: its share of what the order earned, at most what is left of it
+/// after `reversed_before`.
+pub fn refund_points(basis: &OrderBasis, share: (i128, i128), reversed_before: Points) -> Points {
+    let left = (basis.points - reversed_before).max(0);
+    let wanted = i128::from(basis.points).saturating_mul(share.0) / share.1.max(1);
+    wanted.clamp(0, i128::from(left)) as Points
 }
 
 #[cfg(test)]
@@ -237,6 +261,7 @@ earn:
         let awards: Vec<(&str, Points)> = out.awards.iter().map(|a| (a.rule.as_str(), a.points)).collect();
         assert_eq!(awards, [("fleet", 31), ("shoes", 40), ("base", 5)]);
         assert_eq!(out.lines.iter().map(|l| l.2).collect::<Vec<_>>(), [31, 40, 5]);
+        assert_eq!(out.lines[0].3, Amount::parse("10.50").unwrap());
         assert_eq!(action(&p, "review").iter().map(|a| a.points).sum::<Points>(), 50, "the first review rule stops");
     }
 
@@ -266,6 +291,43 @@ earn:
         let out = purchase(&p, Currency::new("EUR").unwrap(), &lines, &boosts).unwrap();
         let awards: Vec<(&str, Points)> = out.awards.iter().map(|a| (a.rule.as_str(), a.points)).collect();
         assert_eq!(awards, [("shoes", 20), ("base", 10), ("offer:double-shoes", 20), ("tier:gold", 15)]);
+    }
+
+    #[test]
+    fn refunds_take_their_share_by_amount_in_any_currency_or_by_line() {
+        let p = program(SHOP);
+        let (a, b) = (ProductId::new("a").unwrap(), ProductId::new("b").unwrap());
+        // Two lines of one product and one of another, 100 EUR in all.
+        let lines = [line(&a, "Bags", None, "30"), line(&a, "Bags", None, "30"), line(&b, "Bags", None, "40")];
+        let out = purchase(&p, Currency::new("EUR").unwrap(), &lines, &[]).unwrap();
+        assert_eq!(out.lines.len(), 2, "lines of one product together");
+        let basis = OrderBasis {
+            order_id: "o".into(),
+            currency: Currency::new("EUR").unwrap(),
+            value: Amount::parse("100").unwrap(),
+            points: out.points(),
+            netted: 0,
+            lines: out.lines,
+            release_on: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            earned: Month { year: 2026, month: 1 },
+            tally: Month { year: 2026, month: 1 },
+            spend_micros: 100_000_000,
+        };
+        let refund = |json: serde_json::Value| -> crate::event::OrderRefunded { serde_json::from_value(json).unwrap() };
+        let rate = |c: Currency| p.rate(c);
+        // Both units of product a: 60 of 100.
+        let by_lines = refund(serde_json::json!({"order_id": "o", "refund_id": "r", "scope": "lines", "lines": [{"product_id": "a", "quantity": 2}]}));
+        assert_eq!(refund_points(&basis, refund_share(&basis, &by_lines, rate), 0), 60);
+        // 5,000 JPY at 0.006 is 30 EUR: 30 points, not everything.
+        let yen = refund(serde_json::json!({"order_id": "o", "refund_id": "r", "scope": "lines", "amount": "5000", "currency": "JPY",
+            "lines": [{"product_id": "b", "quantity": 1}]}));
+        assert_eq!(refund_points(&basis, refund_share(&basis, &yen, rate), 0), 30);
+        // A currency the program has no rate for: valued by its lines (product b, 40).
+        let chf = refund(serde_json::json!({"order_id": "o", "refund_id": "r", "scope": "lines", "amount": "10", "currency": "CHF",
+            "lines": [{"product_id": "b", "quantity": 1}]}));
+        assert_eq!(refund_points(&basis, refund_share(&basis, &chf, rate), 0), 40);
+        // Never more than is left.
+        assert_eq!(refund_points(&basis, (1, 1), 90), 10);
     }
 
     #[test]

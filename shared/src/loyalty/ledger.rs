@@ -509,18 +509,20 @@ impl Account {
         }
     }
 
-    /// Releases the pending lots due at `now` (one entry per release day) and expires the active
-    /// lots due (one entry per lot): what is owed at `now`, whoever writes the account next.
+    /// Releases the pending lots due at `now` and expires the active lots due: what is owed at
+    /// `now`, whoever writes the account next. At most two entries (one release, one expiry,
+    /// each listing its lots), however long nobody wrote the account. Each is named by its place
+    /// in the ledger (`seq:<n>`): the account's version condition makes each settlement happen
+    /// once, and a later one (a late order's lot released into a month settled before) is a
+    /// new entry, never a clash with an old one.
     pub fn settle(&mut self, program: &str, expiry_months: Option<u32>, now: DateTime<Utc>) -> Vec<(String, Entry)> {
         let today = now.date_naive();
         let mut out = Vec::new();
-        let mut days: Vec<NaiveDate> =
-            self.pending.iter().filter(|l| l.release_on <= today).map(|l| l.release_on).collect();
-        days.dedup();
-        for day in days {
-            let mut entry = Entry::new(EntryKind::Release, program, format!("release of points pending until {day}"), now);
-            let due: Vec<PendingLot> = self.pending.iter().filter(|l| l.release_on == day).cloned().collect();
-            self.pending.retain(|l| l.release_on != day);
+        let due: Vec<PendingLot> = self.pending.iter().filter(|l| l.release_on <= today).cloned().collect();
+        if !due.is_empty() {
+            let last = due.iter().map(|l| l.release_on).max().unwrap_or(today);
+            let mut entry = Entry::new(EntryKind::Release, program, format!("release of points pending until {last}"), now);
+            self.pending.retain(|l| l.release_on > today);
             for lot in due {
                 entry.pending -= lot.points;
                 entry.lots.push(LotChange { lot: pending_name(&lot), points: -lot.points });
@@ -528,24 +530,26 @@ impl Account {
                 self.add_active(lot.earned, expiry_day(lot.earned, expiry_months), lot.points, &mut entry);
             }
             self.number(&mut entry);
-            out.push((format!("release#{day}"), entry));
+            out.push((format!("seq:{}", entry.seq), entry));
         }
         let due: Vec<ActiveLot> =
             self.active.iter().filter(|l| l.expires_on.is_some_and(|d| d <= today)).cloned().collect();
-        for lot in due {
-            let on = lot.expires_on.unwrap_or(today);
+        if !due.is_empty() {
+            let months: Vec<String> = due.iter().map(|l| l.earned.to_string()).collect();
             let mut entry = Entry::new(
                 EntryKind::Expire,
                 program,
-                format!("expiry of points earned in {} (expired {on})", lot.earned),
+                format!("expiry of points earned in {}", months.join(", ")),
                 now,
             );
-            self.active.retain(|l| l.earned != lot.earned);
-            entry.active -= lot.points;
-            entry.lots.push(LotChange { lot: lot.earned.to_string(), points: -lot.points });
-            self.totals.expired += lot.points;
+            self.active.retain(|l| !l.expires_on.is_some_and(|d| d <= today));
+            for lot in due {
+                entry.active -= lot.points;
+                entry.lots.push(LotChange { lot: lot.earned.to_string(), points: -lot.points });
+                self.totals.expired += lot.points;
+            }
             self.number(&mut entry);
-            out.push((format!("expire#{}", lot.earned), entry));
+            out.push((format!("seq:{}", entry.seq), entry));
         }
         if self.expiring.as_ref().is_some_and(|e| e.on <= today) {
             self.expiring = None;

@@ -272,6 +272,15 @@ impl Program {
             if e.notice_days > 90 {
                 out.error("expiry.notice_days", &format!("is {} (at most 90 days)", e.notice_days));
             }
+            if u64::from(self.pending_days) + 1 >= u64::from(e.months) * 28 {
+                out.error(
+                    "pending_days",
+                    &format!(
+                        "is {} days, but points expire {} month(s) after they are earned: they would expire before they can be spent",
+                        self.pending_days, e.months
+                    ),
+                );
+            }
         }
         self.check_earn(&mut out);
         self.check_tiers(&mut out);
@@ -352,6 +361,9 @@ impl Program {
             }
             if let Some(m) = t.earn_multiplier {
                 factor(out, &format!("tiers.levels[{i}].earn_multiplier"), m, true);
+                if m.micros() < 1_000_000 {
+                    out.error(&format!("tiers.levels[{i}].earn_multiplier"), &format!("is {m}: a tier's multiplier adds to what purchases earn (at least 1)"));
+                }
             }
             if t.name.trim().is_empty() {
                 out.error(&format!("tiers.levels[{i}].name"), "is empty");
@@ -405,6 +417,9 @@ impl Program {
             match &o.give {
                 OfferGive::Multiplier { multiplier, days, .. } => {
                     factor(out, &at("give.multiplier.multiplier"), *multiplier, true);
+                    if multiplier.micros() < 1_000_000 {
+                        out.error(&at("give.multiplier.multiplier"), &format!("is {multiplier}: an offer's multiplier adds to what purchases earn (at least 1)"));
+                    }
                     if !(1..=90).contains(days) {
                         out.error(&at("give.multiplier.days"), &format!("is {days} (expected 1 to 90)"));
                     }

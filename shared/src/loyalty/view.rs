@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use super::ledger::Account;
 use super::program::Program;
 use super::{offers, tier};
-use crate::content::LoyaltyView;
+use crate::content::{LoyaltyView, OfferView};
 use crate::content::locale::Style;
 
 /// What a message to a customer with `account` (none: not a member) says of their loyalty.
@@ -40,4 +40,15 @@ pub fn view(program: &Program, account: Option<&Account>, style: &Style, tz: Tz,
         next_reward: reward.as_ref().map(|(n, _)| n.clone()),
         to_next_reward: reward.map(|(_, left)| left),
     }
+}
+
+/// The member's running personal offer as a template's `offer.*`, for a marketing campaign
+/// without an offer of its own: no code (it applies by itself at checkout), its value in words
+/// ("double points on Shoes"), its last day.
+pub fn offer(account: Option<&Account>, style: &Style, tz: Tz, now: DateTime<Utc>) -> Option<OfferView> {
+    let today = now.with_timezone(&tz).date_naive();
+    let o = account?.offer.as_ref().filter(|o| o.from <= today && today <= o.until)?;
+    let value = offers::describe(o, style);
+    let value = value.split(" until ").next().unwrap_or(&value).to_string();
+    Some(OfferView { code: String::new(), value, expires_on: style.date(o.until) })
 }

@@ -85,6 +85,8 @@ pub struct Facts {
     pub ledgers_off: Vec<String>,
     pub loyalty: BTreeMap<String, i64>,
     pub tier_changes: usize,
+    /// Tier changes by "from → to" (the latest each account keeps).
+    pub tier_flows: BTreeMap<String, usize>,
     pub events_applied: Vec<u64>,
     /// One line per customer for `accounts.jsonl`: events applied, and the ledger against the
     /// balances.
@@ -123,7 +125,13 @@ pub async fn gather<S: Store>(store: &S, customers: &[Customer]) -> Result<Facts
                 }
                 *f.loyalty.entry("pending".into()).or_default() += a.pending_points();
                 *f.loyalty.entry("active".into()).or_default() += a.active_points();
-                f.tier_changes += a.events.iter().filter(|e| matches!(e, crate::loyalty::ledger::LoyaltyEvent::TierChanged { .. })).count();
+                for e in &a.events {
+                    if let crate::loyalty::ledger::LoyaltyEvent::TierChanged { from, to, .. } = e {
+                        f.tier_changes += 1;
+                        let from = from.clone().unwrap_or_else(|| "joined".into());
+                        *f.tier_flows.entry(format!("{from} → {to}")).or_insert(0) += 1;
+                    }
+                }
             }
             None => {
                 f.tier.push(None);
@@ -207,6 +215,7 @@ pub struct Summary {
     pub win_back: BTreeMap<String, usize>,
     pub loyalty: BTreeMap<String, i64>,
     pub tiers: BTreeMap<String, usize>,
+    pub tier_flows: BTreeMap<String, usize>,
     pub recommendations: BTreeMap<String, f64>,
     pub reasons_suppressed: BTreeMap<String, usize>,
     pub reasons_deferred: BTreeMap<String, usize>,
@@ -418,6 +427,7 @@ pub fn summarize(
         win_back,
         loyalty,
         tiers,
+        tier_flows: facts.tier_flows.clone(),
         recommendations,
         reasons_suppressed,
         reasons_deferred,
@@ -677,6 +687,7 @@ pub fn html(s: &Summary, traces: &BTreeMap<String, Vec<Decision>>) -> String {
     let flows: Vec<String> = s.loyalty.keys().cloned().collect();
     body.push_str(&bars("Points and flows", &flows, &[("points".into(), flows.iter().map(|f| s.loyalty[f].max(0) as f64).collect())]));
     body.push_str(&table(&["", "total"], &s.loyalty.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect::<Vec<_>>()));
+    body.push_str(&table(&["tier change", "members"], &s.tier_flows.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect::<Vec<_>>()));
     body.push_str("<h2>Recommendations</h2>");
     body.push_str(&table(
         &["", "value"],

@@ -305,9 +305,6 @@ impl<S: Streamed + 'static> World<S> {
         for i in 0..self.customers.len() {
             let mut later = Vec::new();
             let events = shop::hour(&mut self.customers[i], &self.catalogue, at, &mut self.ev, &mut self.rng, &mut later);
-            if events.iter().any(|e| e["type"] == "order_placed") {
-                self.log.orders.push((i, at));
-            }
             for e in events {
                 let t = time_of(&e).unwrap_or(at);
                 self.schedule(t, Action::Event(e));
@@ -349,6 +346,14 @@ impl<S: Streamed + 'static> World<S> {
         }
         let clock = ManualClock::new(now);
         for chunk in events.chunks(100) {
+            // Orders, wherever they come from (the shop, a visit from a message, an import).
+            for e in chunk.iter().filter(|e| e["type"] == "order_placed") {
+                let customer = e["customer_id"].as_str().and_then(|c| self.index.get(c).copied());
+                if let (Some(i), Some(t)) = (customer, time_of(e)) {
+                    self.log.orders.push((i, t));
+                    self.log.attributed_orders += u64::from(e["data"].get("attribution").is_some());
+                }
+            }
             let bodies: Vec<String> = chunk.iter().map(Value::to_string).collect();
             for b in &bodies {
                 self.events_out.write_all(b.as_bytes()).and_then(|()| self.events_out.write_all(b"\n")).map_err(|e| SimError::File("events.jsonl".into(), e))?;
@@ -429,12 +434,6 @@ impl<S: Streamed + 'static> World<S> {
                     &mut later,
                     Some((&products, boost, about)),
                 );
-                if let Some(order) = events.iter().find(|e| e["type"] == "order_placed") {
-                    self.log.orders.push((customer, at));
-                    if order["data"].get("attribution").is_some() {
-                        self.log.attributed_orders += 1;
-                    }
-                }
                 for (t, e) in later {
                     self.schedule(t, Action::Event(e));
                 }

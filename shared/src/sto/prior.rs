@@ -268,12 +268,19 @@ fn strength_by_moments(m: &Moments, raw_mean: &[f64; HOURS_PER_WEEK]) -> f64 {
     let concentration: f64 = raw_mean.iter().map(|x| x * x).sum();
     let observed = m.sum_squares / n;
     let a = (m.inverse_mass / n).min(0.999);
+    // Every customer's attention in one and the same hour (all orders at noon, say): the scatter
+    // says nothing about the strength.
+    if 1.0 - concentration < 1e-9 {
+        return STRENGTH_RANGE.1;
+    }
     let r = (observed - concentration) / (1.0 - concentration);
     // r = a + (1 − a)/(s + 1); r at or below a means customers differ no more than sampling noise.
     if r <= a + 1e-9 {
         return STRENGTH_RANGE.1;
     }
-    ((1.0 - a) / (r - a) - 1.0).clamp(STRENGTH_RANGE.0, STRENGTH_RANGE.1)
+    let strength = ((1.0 - a) / (r - a) - 1.0).clamp(STRENGTH_RANGE.0, STRENGTH_RANGE.1);
+    // A number a store can hold whatever the data (NaN would be written as null, unreadable).
+    if strength.is_finite() { strength } else { DEFAULT_STRENGTH }
 }
 
 #[cfg(test)]
@@ -315,6 +322,20 @@ mod tests {
             stats.add(&masses, Some(if customers % 2 == 0 { "A" } else { "B" }), 10, 2);
         }
         (stats, mean)
+    }
+
+    #[test]
+    fn customers_all_attentive_in_one_hour_fit_finite_priors() {
+        let mut stats = PriorStats::default();
+        let mut masses = [0.0; HOURS_PER_WEEK];
+        masses[12] = 4.0;
+        for _ in 0..20 {
+            stats.add(&masses, Some("DE"), 0, 0);
+        }
+        let priors = stats.fit();
+        assert!(priors.population.strength.is_finite() && priors.population.mean.iter().all(|x| x.is_finite()));
+        let text = serde_json::to_string(&priors).unwrap();
+        assert!(serde_json::from_str::<Priors>(&text).is_ok(), "the priors read back: {text}");
     }
 
     #[test]
