@@ -748,6 +748,20 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Adds another run's counts.
+    pub fn merge(&mut self, c: &Counts) {
+        let Counts { sent, deferred, suppressed, exited, dropped, refused, unknown, already, failed } = c;
+        self.sent += sent;
+        self.deferred += deferred;
+        self.suppressed += suppressed;
+        self.exited += exited;
+        self.dropped += dropped;
+        self.refused += refused;
+        self.unknown += unknown;
+        self.already += already;
+        self.failed += failed;
+    }
+
     pub fn add(&mut self, outcome: &Result<Outcome, StoreError>) {
         match outcome {
             Ok(Outcome::Sent { .. }) => self.sent += 1,

@@ -61,16 +61,7 @@ pub struct Log {
 
 impl Log {
     pub fn add_counts(&mut self, c: &Counts) {
-        let t = &mut self.counts;
-        t.sent += c.sent;
-        t.deferred += c.deferred;
-        t.suppressed += c.suppressed;
-        t.exited += c.exited;
-        t.dropped += c.dropped;
-        t.refused += c.refused;
-        t.unknown += c.unknown;
-        t.already += c.already;
-        t.failed += c.failed;
+        self.counts.merge(c);
     }
 }
 
