@@ -60,6 +60,10 @@ pub struct EvaluateArgs {
     /// Share of Kairos decisions that explore.
     #[arg(long, default_value_t = 0.1)]
     explore: f64,
+    /// `sparse`: 1 to 40 signals of history per customer, a third behind privacy proxies, the
+    /// clocks changing between history and window.
+    #[arg(long, default_value = "standard", value_parser = ["standard", "sparse"])]
+    population: String,
 }
 
 pub async fn run(command: StoCommand) -> Result<ExitCode, String> {
@@ -74,6 +78,7 @@ pub async fn run(command: StoCommand) -> Result<ExitCode, String> {
                 warmup_weeks: args.history_weeks,
                 seed: args.seed,
                 policy,
+                sparse: args.population == "sparse",
                 ..SimConfig::default()
             };
             // Both response models: email read within hours, SMS and push on arrival, each with

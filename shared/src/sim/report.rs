@@ -156,7 +156,7 @@ fn rate(hits: usize, n: usize) -> Rate {
     Rate { n, rate: p, low: (centre - half).max(0.0), high: (centre + half).min(1.0) }
 }
 
-/// A campaign against its holdout: orders within 7 days of the cause.
+/// A campaign against its holdout: orders within 7 days of the cause (from 30 minutes after it).
 #[derive(Clone, Debug, Serialize)]
 pub struct Lift {
     pub campaign: String,
@@ -304,7 +304,11 @@ pub fn summarize(
     for (c, at) in &log.orders {
         orders_of[*c].push(*at);
     }
-    let converted = |c: usize, at: DateTime<Utc>| orders_of[c].iter().any(|o| *o > at && *o <= at + Duration::days(7));
+    // An order in the 7 days after the cause, from 30 minutes after it: the visit that caused it
+    // (an order right after a checkout started, say) is the same for both groups.
+    let converted = |c: usize, at: DateTime<Utc>| {
+        orders_of[c].iter().any(|o| *o > at + Duration::minutes(30) && *o <= at + Duration::days(7))
+    };
     let mut lifts = Vec::new();
     let campaigns: HashSet<&String> = log.treated.iter().map(|t| &t.0).chain(log.held_out.iter().map(|h| &h.0)).collect();
     let mut campaigns: Vec<&String> = campaigns.into_iter().collect();

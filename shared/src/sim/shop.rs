@@ -403,7 +403,13 @@ pub fn session(
         }
     }
     let boost = about.map_or(0.0, |(_, b, _)| b);
-    if rng.random::<f64>() < (c.buy_chance + boost).min(0.9) {
+    let buys = rng.random::<f64>() < (c.buy_chance + boost).min(0.9);
+    // Some carts get as far as the checkout and no further.
+    if !buys && !c.cart.is_empty() && rng.random::<f64>() < 0.15 {
+        t += Duration::minutes(rng.random_range(1..5));
+        out.push(ev.event(&c.id, t, "checkout_started", json!({"checkout_id": format!("co-{}-{}", c.id, t.timestamp())})));
+    }
+    if buys {
         if c.cart.is_empty() {
             c.cart.push(seen[rng.random_range(0..seen.len())]);
         }

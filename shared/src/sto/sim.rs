@@ -60,6 +60,11 @@ pub struct SimConfig {
     /// How the simulated customers read a message (the truth; the policy says what the model
     /// assumes).
     pub reading: Reading,
+    /// A sparse, noisy population: each customer's history holds only 1 to 40 signals, a third
+    /// of them open through a privacy proxy, and the clocks change between history and window
+    /// (the evaluation starts the week after Europe's spring change; America's falls inside the
+    /// history).
+    pub sparse: bool,
 }
 
 impl Default for SimConfig {
@@ -76,6 +81,7 @@ impl Default for SimConfig {
                 chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
             ),
             reading: Reading::WithinHours,
+            sparse: false,
         }
     }
 }
@@ -123,7 +129,7 @@ fn bump(hour: f64, centre: f64, width: f64) -> f64 {
 }
 
 impl SimCustomer {
-    fn generate(index: usize, rng: &mut ChaCha8Rng, is_new: bool) -> Self {
+    fn generate(index: usize, rng: &mut ChaCha8Rng, is_new: bool, proxy_share: f64) -> Self {
         let u: f64 = rng.random();
         let (tz, country) = {
             let mut acc = 0.0;
@@ -172,7 +178,7 @@ impl SimCustomer {
             checks: std::array::from_fn(|h| shape[h] / total * checks_per_week),
             sessions: std::array::from_fn(|h| shape[h] / total * sessions_per_week),
             appeal,
-            proxy: rng.random_bool(0.2),
+            proxy: rng.random_bool(proxy_share),
         }
     }
 
@@ -188,6 +194,8 @@ impl SimCustomer {
 #[derive(Clone, Debug, Default)]
 struct Observed {
     engagement: Engagement,
+    /// Signals (anything but a delivery) still recorded, when the history is capped.
+    budget: Option<u32>,
 }
 
 impl Observed {
@@ -198,6 +206,13 @@ impl Observed {
     }
 
     fn record(&mut self, at: DateTime<Utc>, kind: EngagementKind, message: Option<&str>) {
+        if kind != EngagementKind::Delivered {
+            match &mut self.budget {
+                Some(0) => return,
+                Some(left) => *left -= 1,
+                None => {}
+            }
+        }
         let message = message.and_then(|m| MessageId::new(m).ok());
         self.engagement.record(at.timestamp(), kind, message.as_ref());
     }
@@ -296,12 +311,20 @@ pub fn evaluate(config: &SimConfig) -> Report {
     let customers: Vec<SimCustomer> = (0..config.customers)
         .map(|i| {
             let is_new = rng.random_bool(config.new_share.clamp(0.0, 1.0));
-            SimCustomer::generate(i, &mut rng, is_new)
+            SimCustomer::generate(i, &mut rng, is_new, if config.sparse { 1.0 / 3.0 } else { 0.2 })
         })
         .collect();
     let mut observed: Vec<Observed> = vec![Observed::default(); customers.len()];
-    // Evaluation week 1 starts Monday 2026-01-05 00:00 UTC.
-    let epoch = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).single().unwrap_or_default();
+    if config.sparse {
+        let mut budgets = stream(config.seed, usize::MAX, 0, 7);
+        for o in &mut observed {
+            o.budget = Some(budgets.random_range(1..=40));
+        }
+    }
+    // Evaluation week 1 starts Monday 2026-01-05 00:00 UTC (sparse: 2026-03-30, the week after
+    // Europe's clocks went forward; America's did three weeks before).
+    let (y, m, d) = if config.sparse { (2026, 3, 30) } else { (2026, 1, 5) };
+    let epoch = Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).single().unwrap_or_default();
     let week_start = |w: i64| epoch + Duration::weeks(w - 1);
     let quiet = [config.quiet];
 
@@ -316,6 +339,10 @@ pub fn evaluate(config: &SimConfig) -> Report {
         }
     }
 
+    // The window records everything (only the history was capped).
+    for o in &mut observed {
+        o.budget = None;
+    }
     let new_customers = customers.iter().filter(|c| c.is_new).count();
     let mut weeks = Vec::new();
     for w in 1..=i64::from(config.weeks) {
@@ -482,6 +509,12 @@ impl fmt::Display for Report {
             Reading::OnArrival => "the moment they arrive or never (SMS, push)",
         };
         writeln!(f, "Messages are read {}; the model assumes {}", read(c.reading), read(c.policy.reading))?;
+        if c.sparse {
+            writeln!(
+                f,
+                "Sparse population: 1 to 40 signals of history each, a third behind privacy proxies, clocks changed between history and window"
+            )?;
+        }
         writeln!(f, "Expected engagement rate per message (mean of true probabilities):")?;
         writeln!(
             f,
@@ -523,7 +556,7 @@ mod tests {
     #[test]
     fn true_engagement_follows_the_routine() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let c = SimCustomer::generate(0, &mut rng, false);
+        let c = SimCustomer::generate(0, &mut rng, false, 0.2);
         let best = (0..HOURS_PER_WEEK).max_by(|a, b| {
             c.engagement_probability(HourOfWeek::new(*a).unwrap(), Reading::WithinHours)
                 .total_cmp(&c.engagement_probability(HourOfWeek::new(*b).unwrap(), Reading::WithinHours))
@@ -564,6 +597,25 @@ mod tests {
         };
         let (on_arrival, within_hours) = (with(Reading::OnArrival), with(Reading::WithinHours));
         assert!(on_arrival > within_hours + 0.04, "on arrival {on_arrival:.3}, within hours {within_hours:.3}");
+    }
+
+    /// The sparse, noisy population (1 to 40 signals, a third behind proxies, clocks changed
+    /// between history and window): Kairos still beats local-time sending for email, and SMS
+    /// is better served by the on-arrival reading than by email's.
+    #[test]
+    fn sparse_noisy_histories_across_a_clock_change() {
+        let base = SimConfig { customers: 800, weeks: 3, sparse: true, ..SimConfig::default() };
+        let email = evaluate(&base);
+        for w in &email.weeks {
+            assert!(w.rate(Strategy::Kairos) > w.rate(Strategy::LocalFixed), "{email}");
+        }
+        let sms = SimConfig { reading: Reading::OnArrival, ..base };
+        let with = |reading| {
+            let report = evaluate(&SimConfig { policy: Policy { reading, ..sms.policy }, ..sms.clone() });
+            report.weeks.iter().map(WeekResult::share_of_oracle_lift).sum::<f64>() / report.weeks.len() as f64
+        };
+        let (on_arrival, within_hours) = (with(Reading::OnArrival), with(Reading::WithinHours));
+        assert!(on_arrival > within_hours, "on arrival {on_arrival:.3}, within hours {within_hours:.3}");
     }
 
     #[test]
