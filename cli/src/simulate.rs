@@ -203,10 +203,11 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
     }
     for l in &s.lifts {
         out.push_str(&format!(
-            "  {}: {:.1}% converted vs {:.1}% in the holdout ({:+.1} points, 95% {:+.1} to {:+.1})\n",
+            "  {}: {:.1}% converted vs {:.1}% in the holdout of {} customers ({:+.1} points, 95% {:+.1} to {:+.1})\n",
             l.campaign,
             100.0 * l.treated.rate,
             100.0 * l.holdout.rate,
+            l.holdout_customers,
             100.0 * l.difference,
             100.0 * l.low,
             100.0 * l.high

@@ -51,7 +51,8 @@ pub enum Filter {
         min: Option<f64>,
         max: Option<f64>,
     },
-    /// The send-time model's confidence in this customer's best hour (0–1).
+    /// How much of the send-time model's view of the customer rests on their own signals rather
+    /// than on the shop's (0–1).
     SendTimeConfidence {
         min: f64,
     },
@@ -72,14 +73,23 @@ pub struct Bounds {
 }
 
 impl Filter {
+    /// Whether any filter in it satisfies `leaf`.
+    fn any_leaf(&self, leaf: &impl Fn(&Filter) -> bool) -> bool {
+        match self {
+            Filter::All(fs) | Filter::Any(fs) => fs.iter().any(|f| f.any_leaf(leaf)),
+            Filter::Not(f) => f.any_leaf(leaf),
+            other => leaf(other),
+        }
+    }
+
     /// Whether any filter in it reads the loyalty account.
     pub fn uses_loyalty(&self) -> bool {
-        match self {
-            Filter::All(fs) | Filter::Any(fs) => fs.iter().any(Filter::uses_loyalty),
-            Filter::Not(f) => f.uses_loyalty(),
-            Filter::LoyaltyTier(_) | Filter::LoyaltyEarlyAccess(_) => true,
-            _ => false,
-        }
+        self.any_leaf(&|f| matches!(f, Filter::LoyaltyTier(_) | Filter::LoyaltyEarlyAccess(_)))
+    }
+
+    /// Whether any filter in it reads the send-time model.
+    pub fn uses_send_time(&self) -> bool {
+        self.any_leaf(&|f| matches!(f, Filter::SendTimeConfidence { .. }))
     }
 
     /// Values that cannot match anyone or are not what they claim, with their field under `at`.
@@ -225,8 +235,8 @@ pub struct Facts<'a> {
 }
 
 impl<'a> Facts<'a> {
-    /// The facts of a profile and its nightly churn score, if it has one (the send-time model's
-    /// confidence and the loyalty tier are not joined yet: filters on them do not match).
+    /// The facts of a profile and its nightly churn score, if it has one (add the loyalty
+    /// account and the send-time confidence with `with_loyalty` and `with_send_time`).
     pub fn of(profile: &'a crate::profile::Profile, churn: Option<&crate::churn::job::CustomerScore>) -> Facts<'a> {
         Facts {
             profile,
@@ -236,6 +246,13 @@ impl<'a> Facts<'a> {
             loyalty_tier: None,
             loyalty_early_access: false,
         }
+    }
+
+    /// With the send-time model's confidence for the customer (`Posterior::own_weight` of the
+    /// posterior the send-time policy uses for them); `None`: a filter on it does not match.
+    pub fn with_send_time(mut self, confidence: Option<f64>) -> Self {
+        self.send_time_confidence = confidence;
+        self
     }
 
     /// With the member's loyalty tier (and whether it gives early access) under `program`.

@@ -231,7 +231,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn campaign(name: &str) -> Campaign {
+    pub(crate) fn campaign(name: &str) -> Campaign {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../campaigns/{name}.yaml"));
         crate::campaign::load::read(name, &std::fs::read_to_string(path).unwrap()).0.unwrap()
     }
@@ -247,11 +247,11 @@ pub(crate) mod tests {
         }
     }
 
-    fn t0() -> DateTime<Utc> {
+    pub(crate) fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 1, 18, 0, 0).unwrap()
     }
 
-    fn add(id: &str, at: DateTime<Utc>, product: &str) -> ShopEvent {
+    pub(crate) fn add(id: &str, at: DateTime<Utc>, product: &str) -> ShopEvent {
         event(
             id,
             at,

@@ -73,10 +73,13 @@ pub async fn preview<S: Store>(
     }
     let key = format!("{customer}#{}#preview", campaign.id);
     let Some(variant) = choose(campaign, &stats::in_order(campaign, &arms), &key) else { return Ok(None) };
+    let asks_send_time = campaign.audience.as_ref().is_some_and(super::Filter::uses_send_time);
     let posterior = match campaign.send_time {
         super::SendTime::Optimised { .. } => Some(super::compose::posterior(store, &profile, now).await?),
+        _ if asks_send_time => Some(super::compose::posterior(store, &profile, now).await?),
         _ => None,
     };
+    let confidence = posterior.as_ref().filter(|_| asks_send_time).map(|p| p.own_weight());
     // Only the optimised policy asks (the others never call it).
     let posterior = || {
         posterior.unwrap_or_else(|| {
@@ -97,7 +100,7 @@ pub async fn preview<S: Store>(
     let send_at = moment(&campaign.send_time, campaign.first_channel(), due, profile.time_zone(), posterior, &key);
     let messages = campaign.channels.iter().map(|c| (*c, templates.render(variant, *c, &ctx))).collect();
     let cause_at = profile.browse.cart.updated_at.unwrap_or(now);
-    let facts = Facts::of(&profile, churn.as_ref()).with_loyalty(program, account.as_ref());
+    let facts = Facts::of(&profile, churn.as_ref()).with_loyalty(program, account.as_ref()).with_send_time(confidence);
     let would_send = check(campaign, &facts, cause_at, product.map(|v| &v.product_id), None, now);
     let held_out = held_out(campaign, customer);
     Ok(Some(Preview { held_out, variant: variant.clone(), send_at, messages, would_send, recommendations }))

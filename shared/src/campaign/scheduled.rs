@@ -306,12 +306,15 @@ fn reachable(profile: &Profile, campaign: &super::Campaign) -> bool {
 /// The sends the run's campaigns queue for one customer as of `now`.
 pub fn sends(profile: &Profile, scores: Option<&Scores>, model: &RunModel, now: DateTime<Utc>) -> Vec<DueSend> {
     let churn = scores.and_then(|s| s.churn.as_ref());
-    let facts = Facts::of(profile, churn).with_loyalty(model.loyalty.as_ref(), scores.and_then(|s| s.loyalty.as_ref()));
     let tz = profile.time_zone();
     let posterior = || {
         let h = history(profile);
         Posterior::new(&profile.attention(now), h, segment(profile).as_deref(), &model.priors, now)
     };
+    let asks_send_time = model.campaigns.iter().any(|d| d.campaign.audience.as_ref().is_some_and(Filter::uses_send_time));
+    let facts = Facts::of(profile, churn)
+        .with_loyalty(model.loyalty.as_ref(), scores.and_then(|s| s.loyalty.as_ref()))
+        .with_send_time(asks_send_time.then(|| posterior().own_weight()));
     // What they bought when, once per customer (refills and news about products both ask).
     let bought = std::cell::OnceCell::new();
     let bought = || bought.get_or_init(|| last_bought(profile));
@@ -565,6 +568,36 @@ mod tests {
         let mut french = profile("c-4", "Europe/Paris", None, true);
         french.contact.details.country = None;
         assert!(sends(&french, None, &model, now).is_empty());
+    }
+
+    #[test]
+    fn a_send_time_confidence_audience_reaches_customers_whose_own_hours_are_known() {
+        let d = campaign(
+            broadcast("2026-12-10T06:00:00Z"),
+            SendTime::Immediate,
+            Some(Filter::SendTimeConfidence { min: 0.5 }),
+        );
+        let model = RunModel { campaigns: vec![d], ..RunModel::default() };
+        let now = utc("2026-12-10T06:00:00Z");
+        let new = profile("c-new", "Europe/Berlin", None, true);
+        let mut known = profile("c-known", "Europe/Berlin", None, true);
+        for day in 1..=40 {
+            let at = (utc("2026-10-20T18:10:00Z") + Duration::days(day)).to_rfc3339();
+            with(&mut known, &format!("s{day}"), &at, "session_started", serde_json::json!({"session_id": format!("s-{day}")}));
+        }
+        let confidence = |p: &Profile| {
+            Posterior::new(&p.attention(now), history(p), segment(p).as_deref(), &model.priors, now).own_weight()
+        };
+        // The filter reads the posterior the policy would use: none of it is the new customer's.
+        assert_eq!(confidence(&new), 0.0);
+        assert!(confidence(&known) >= 0.5, "{}", confidence(&known));
+        assert!(sends(&new, None, &model, now).is_empty());
+        assert_eq!(sends(&known, None, &model, now).len(), 1);
+        // `not` the filter: the other way round.
+        let mut negated = model.clone();
+        negated.campaigns[0].campaign.audience = Some(Filter::Not(Box::new(Filter::SendTimeConfidence { min: 0.5 })));
+        assert_eq!(sends(&new, None, &negated, now).len(), 1);
+        assert!(sends(&known, None, &negated, now).is_empty());
     }
 
     #[test]

@@ -27,8 +27,19 @@ pub struct Outcome {
     pub already: usize,
     /// Causes whose customer is in the campaign's holdout: nothing queued.
     pub held_out: usize,
-    /// Those causes: the campaign and when (what the holdout is measured from).
-    pub held_out_causes: Vec<(crate::ids::CampaignId, chrono::DateTime<Utc>)>,
+    /// Those causes (what the holdout is measured from).
+    pub held_out_causes: Vec<HeldOut>,
+}
+
+/// A cause whose customer is in the campaign's holdout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldOut {
+    pub campaign: crate::ids::CampaignId,
+    pub cause_at: DateTime<Utc>,
+    /// The occurrence a send would have been queued once for: a record that fires the same
+    /// occurrence again (a product viewed twice in a day) is the same cause, as the queue's
+    /// once-marker makes it for customers outside the holdout.
+    pub occurrence: String,
 }
 
 /// Whether a record can start anything: a profile part of a customer (the rest of the table —
@@ -88,7 +99,11 @@ pub async fn handle<S: Store>(
         // The campaign's holdout gets nothing from it (and is measured against those who do).
         if held_out(&deployed.campaign, &customer) {
             outcome.held_out += 1;
-            outcome.held_out_causes.push((deployed.campaign.id.clone(), f.cause_at));
+            outcome.held_out_causes.push(HeldOut {
+                campaign: deployed.campaign.id.clone(),
+                cause_at: f.cause_at,
+                occurrence: f.occurrence.clone(),
+            });
             continue;
         }
         let send = DueSend {
@@ -112,4 +127,48 @@ pub async fn handle<S: Store>(
         }
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::fire::tests::{add, campaign, t0};
+    use crate::ids::CustomerId;
+    use crate::profile::Profile;
+    use crate::store::embedded::EmbeddedStore;
+
+    fn deployed(holdout_percent: f64) -> Deployed {
+        let mut campaign = campaign("cart-abandoned");
+        campaign.holdout_percent = holdout_percent;
+        Deployed { version: 1, digest: "d".into(), deployed_at: t0(), campaign }
+    }
+
+    /// The stream record of the first cart addition of customer `c-1`.
+    fn record() -> Record {
+        let customer = CustomerId::new("c-1").unwrap();
+        let mut profile = Profile::new(customer.clone());
+        profile.apply(&add("e1", t0(), "sku-1")).unwrap();
+        let new = crate::customers::part_item(&customer, &profile.browse, 1).unwrap();
+        Record { key: new.key.clone(), old: None, new: Some(new) }
+    }
+
+    #[tokio::test]
+    async fn a_held_out_cause_names_the_occurrence_a_send_would_have_been_queued_once_for() {
+        let (store, now) = (EmbeddedStore::new(), t0() + chrono::Duration::minutes(5));
+        let held = handle(&store, &[deployed(100.0)], &record(), now).await.unwrap();
+        assert_eq!((held.queued, held.held_out), (0, 1));
+        assert_eq!(store.len(), 0, "nothing is queued for the holdout");
+        let occurrence = format!("cart-{}", t0().timestamp());
+        assert_eq!(
+            held.held_out_causes,
+            [HeldOut { campaign: deployed(0.0).campaign.id, cause_at: t0(), occurrence: occurrence.clone() }]
+        );
+        // Outside the holdout the same record queues one send, under that occurrence, and its
+        // redelivery queues nothing: the count the holdout is compared with.
+        let sent = handle(&store, &[deployed(0.0)], &record(), now).await.unwrap();
+        let again = handle(&store, &[deployed(0.0)], &record(), now).await.unwrap();
+        assert_eq!((sent.queued, again.queued, again.already), (1, 0, 1));
+        let marker = keys::once_marker(&CustomerId::new("c-1").unwrap(), &deployed(0.0).campaign.id, &occurrence);
+        assert!(crate::store::Store::get(&store, &marker).await.unwrap().is_some());
+    }
 }

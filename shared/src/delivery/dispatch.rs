@@ -216,7 +216,14 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
         let (account, loyalty) = crate::campaign::compose::loyalty(&self.store, program, &profile, now).await?;
         let loyalty_offer =
             crate::loyalty::view::offer(account.as_ref(), &style_of(&profile), profile.time_zone(), now);
-        let facts = audience::Facts::of(&profile, churn.as_ref()).with_loyalty(program, account.as_ref());
+        // Read only for an audience that asks for it: it is the posterior the policy would use.
+        let confidence = match campaign.audience.as_ref().is_some_and(audience::Filter::uses_send_time) {
+            true => Some(posterior(&self.store, &profile, now).await?.own_weight()),
+            false => None,
+        };
+        let facts = audience::Facts::of(&profile, churn.as_ref())
+            .with_loyalty(program, account.as_ref())
+            .with_send_time(confidence);
         let cause_at = due.cause_at.unwrap_or(due.created_at);
         if let Err(exit::Exited(why)) =
             exit::check(campaign, &facts, cause_at, due.product.as_ref(), product.as_ref().map(|p| p.in_stock), now)

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveTime, Timelike, Utc, Weekday};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::prelude::*;

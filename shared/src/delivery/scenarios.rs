@@ -340,6 +340,31 @@ pub async fn suppression_expiry_and_pause_stop_sends<S: Store + 'static>(store: 
     assert_eq!(d.send(&mail, later).await.expect("send"), Outcome::Dropped);
 }
 
+/// A campaign for customers whose own hours the send-time model knows: the audience, checked
+/// when the send is due, reads the posterior the policy would use; a new customer exits.
+pub async fn send_time_audience_reads_the_posterior<S: Store + 'static>(store: S) {
+    let now = utc("2026-12-02T10:00:00Z");
+    customer(&store, "c-new", "Europe/Paris", "FR", "+33612345678", now - Duration::hours(2)).await;
+    customer(&store, "c-known", "Europe/Paris", "FR", "+33612345679", now - Duration::hours(2)).await;
+    let sessions: Vec<serde_json::Value> = (1..=40)
+        .map(|day| {
+            let at = now - Duration::days(day) + Duration::hours(8);
+            event(&format!("s-{day}"), "c-known", at, "session_started", serde_json::json!({"session_id": format!("s-{day}")}))
+        })
+        .collect();
+    ingest(&store, now, &sessions).await;
+    let mut known_only = campaign("known", "email", false);
+    known_only.audience = Some(crate::campaign::Filter::SendTimeConfidence { min: 0.5 });
+    deploy(&store, &[known_only], now - Duration::days(1)).await;
+    let d = Dispatcher::new(store, Recorder::default(), settings("email:5/day"));
+    let new = queue(&d.store, "c-new", "known", "1", now).await;
+    let known = queue(&d.store, "c-known", "known", "1", now).await;
+    assert_eq!(d.send(&new, now).await.expect("send"), Outcome::Exited);
+    assert!(matches!(d.send(&known, now).await.expect("send"), Outcome::Sent { .. }));
+    let (decisions, _) = trace::of(&d.store, &new.customer_id, None).await.expect("trace");
+    assert!(decisions.iter().any(|x| x.reasons.iter().any(|r| r.contains("audience"))), "{decisions:?}");
+}
+
 /// Every scenario as a test of the store `$make` builds (an expression giving a fresh store).
 #[macro_export]
 macro_rules! delivery_scenarios {
@@ -359,6 +384,10 @@ macro_rules! delivery_scenarios {
         #[tokio::test]
         async fn delivery_suppression_expiry_and_pause_stop_sends() {
             $crate::delivery::scenarios::suppression_expiry_and_pause_stop_sends($make).await;
+        }
+        #[tokio::test]
+        async fn delivery_send_time_audience_reads_the_posterior() {
+            $crate::delivery::scenarios::send_time_audience_reads_the_posterior($make).await;
         }
     };
 }

@@ -156,16 +156,62 @@ fn rate(hits: usize, n: usize) -> Rate {
     Rate { n, rate: p, low: (centre - half).max(0.0), high: (centre + half).min(1.0) }
 }
 
-/// A campaign against its holdout: orders within 7 days of the cause (from 30 minutes after it).
+/// A campaign against its holdout: orders within 7 days of each cause (from 30 minutes after it),
+/// counting causes whose 7 days end inside the run; the interval is between customers.
 #[derive(Clone, Debug, Serialize)]
 pub struct Lift {
     pub campaign: String,
     pub treated: Rate,
     pub holdout: Rate,
+    /// The customers the causes of each group came from.
+    pub treated_customers: usize,
+    pub holdout_customers: usize,
     /// Treated minus holdout, in points of conversion, with its 95% interval.
     pub difference: f64,
     pub low: f64,
     pub high: f64,
+}
+
+/// Rate and variance of a ratio of per-customer sums (conversions over causes), with the
+/// variance taken between customers: a customer is in the holdout or not as a whole, so their
+/// causes are not independent trials (a heavy browser's dozen abandoned sessions are one draw).
+fn clustered(outcomes: &[(usize, bool)]) -> (f64, f64, usize) {
+    let mut per: BTreeMap<usize, (f64, f64)> = BTreeMap::new();
+    for (c, hit) in outcomes {
+        let e = per.entry(*c).or_default();
+        e.0 += 1.0;
+        e.1 += f64::from(u8::from(*hit));
+    }
+    let n: f64 = per.values().map(|v| v.0).sum();
+    let y: f64 = per.values().map(|v| v.1).sum();
+    let m = per.len() as f64;
+    let r = if n > 0.0 { y / n } else { 0.0 };
+    let var = if m > 1.0 { m / (m - 1.0) * per.values().map(|v| (v.1 - r * v.0).powi(2)).sum::<f64>() / (n * n) } else { f64::NAN };
+    (r, var, per.len())
+}
+
+/// A campaign against its holdout from (customer, converted) per cause; `None` when either
+/// group is empty. The interval is between customers (see `clustered`).
+fn lift(campaign: &str, treated: &[(usize, bool)], holdout: &[(usize, bool)]) -> Option<Lift> {
+    if treated.is_empty() || holdout.is_empty() {
+        return None;
+    }
+    let hits = |o: &[(usize, bool)]| o.iter().filter(|x| x.1).count();
+    let ((rt, vt, ct), (rh, vh, ch)) = (clustered(treated), clustered(holdout));
+    let difference = rt - rh;
+    // With one customer in a group there is no spread to measure: the interval is unknown.
+    let se = (vt + vh).sqrt();
+    let (low, high) = if se.is_finite() { (difference - 1.96 * se, difference + 1.96 * se) } else { (-1.0, 1.0) };
+    Some(Lift {
+        campaign: campaign.to_string(),
+        treated: rate(hits(treated), treated.len()),
+        holdout: rate(hits(holdout), holdout.len()),
+        treated_customers: ct,
+        holdout_customers: ch,
+        difference,
+        low,
+        high,
+    })
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -309,21 +355,20 @@ pub fn summarize(
     let converted = |c: usize, at: DateTime<Utc>| {
         orders_of[c].iter().any(|o| *o > at + Duration::minutes(30) && *o <= at + Duration::days(7))
     };
+    // Only causes whose whole 7 days lie inside the run count, in both groups: a cause near the
+    // end has had less time to convert, and only held-out causes are seen before their send is due.
+    let observed = |at: DateTime<Utc>| at + Duration::days(7) <= end;
     let mut lifts = Vec::new();
     let campaigns: HashSet<&String> = log.treated.iter().map(|t| &t.0).chain(log.held_out.iter().map(|h| &h.0)).collect();
     let mut campaigns: Vec<&String> = campaigns.into_iter().collect();
     campaigns.sort();
     for campaign in campaigns {
-        let t: Vec<_> = log.treated.iter().filter(|x| &x.0 == campaign).collect();
-        let h: Vec<_> = log.held_out.iter().filter(|x| &x.0 == campaign).collect();
-        if t.is_empty() || h.is_empty() {
-            continue;
+        let outcomes = |causes: &[(String, usize, DateTime<Utc>)]| -> Vec<(usize, bool)> {
+            causes.iter().filter(|x| &x.0 == campaign && observed(x.2)).map(|x| (x.1, converted(x.1, x.2))).collect()
+        };
+        if let Some(l) = lift(campaign, &outcomes(&log.treated), &outcomes(&log.held_out)) {
+            lifts.push(l);
         }
-        let treated = rate(t.iter().filter(|x| converted(x.1, x.2)).count(), t.len());
-        let holdout = rate(h.iter().filter(|x| converted(x.1, x.2)).count(), h.len());
-        let difference = treated.rate - holdout.rate;
-        let se = (treated.rate * (1.0 - treated.rate) / t.len() as f64 + holdout.rate * (1.0 - holdout.rate) / h.len() as f64).sqrt();
-        lifts.push(Lift { campaign: campaign.clone(), treated, holdout, difference, low: difference - 1.96 * se, high: difference + 1.96 * se });
     }
     let mut churn_risk = BTreeMap::new();
     for r in &facts.risk {
@@ -669,9 +714,9 @@ pub fn html(s: &Summary, traces: &BTreeMap<String, Vec<Decision>>) -> String {
     let lift_rows: Vec<Vec<String>> = s
         .lifts
         .iter()
-        .map(|l| vec![l.campaign.clone(), format!("{} of {}", pct(l.treated.rate), l.treated.n), format!("{} of {}", pct(l.holdout.rate), l.holdout.n), format!("{:+.1} points ({:+.1} to {:+.1})", 100.0 * l.difference, 100.0 * l.low, 100.0 * l.high)])
+        .map(|l| vec![l.campaign.clone(), format!("{} of {} ({} customers)", pct(l.treated.rate), l.treated.n, l.treated_customers), format!("{} of {} ({} customers)", pct(l.holdout.rate), l.holdout.n, l.holdout_customers), format!("{:+.1} points ({:+.1} to {:+.1})", 100.0 * l.difference, 100.0 * l.low, 100.0 * l.high)])
         .collect();
-    body.push_str(&table(&["campaign", "treated converted", "holdout converted", "difference"], &lift_rows));
+    body.push_str(&table(&["campaign", "treated causes converted", "held-out causes converted", "difference"], &lift_rows));
     body.push_str("<h2>Churn and win-back</h2>");
     let bands: Vec<String> = s.churn_risk.keys().cloned().collect();
     body.push_str(&bars("Customers by churn risk (the nightly model)", &bands, &[("customers".into(), bands.iter().map(|b| s.churn_risk[b] as f64).collect())]));
@@ -735,4 +780,46 @@ pub fn html(s: &Summary, traces: &BTreeMap<String, Vec<Decision>>) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Kairos simulation</title><style>{}</style></head><body>{body}</body></html>",
         "body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:4px}.key{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}.pair{display:grid;grid-template-columns:1fr 1fr;gap:1em}pre{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:8px}details{margin:4px 0}"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Causes from `customers` customers, each with `each` causes all converted or none.
+    fn causes(first: usize, customers: usize, each: usize, converted: impl Fn(usize) -> bool) -> Vec<(usize, bool)> {
+        (first..first + customers).flat_map(|c| std::iter::repeat_n((c, converted(c)), each)).collect()
+    }
+
+    #[test]
+    fn a_customer_with_many_causes_is_one_draw_not_many() {
+        // 40 customers a group, half converting; as 40 causes, or as 400 causes in lumps of 10.
+        let single = lift("c", &causes(0, 40, 1, |c| c % 2 == 0), &causes(100, 40, 1, |c| c % 2 == 0)).unwrap();
+        let lumped = lift("c", &causes(0, 40, 10, |c| c % 2 == 0), &causes(100, 40, 10, |c| c % 2 == 0)).unwrap();
+        assert_eq!((single.difference, lumped.difference), (0.0, 0.0));
+        assert_eq!((lumped.treated.n, lumped.treated_customers, lumped.holdout_customers), (400, 40, 40));
+        // Ten times the causes from the same customers tell nothing more: the same interval.
+        assert!((single.high - lumped.high).abs() < 1e-12, "{} vs {}", single.high, lumped.high);
+        // And it is the two-sample interval of 40 against 40 (p = 0.5, with m/(m-1)).
+        let se = (2.0 * 0.25 / 40.0 * 40.0 / 39.0_f64).sqrt();
+        assert!((lumped.high - 1.96 * se).abs() < 1e-12);
+    }
+
+    #[test]
+    fn independent_causes_get_the_binomial_interval() {
+        let t = causes(0, 200, 1, |c| c % 4 == 0);
+        let h = causes(1000, 200, 1, |c| c % 10 == 0);
+        let l = lift("c", &t, &h).unwrap();
+        assert!((l.difference - 0.15).abs() < 1e-12);
+        let se = (0.25 * 0.75 / 200.0 * 200.0 / 199.0 + 0.1 * 0.9 / 200.0 * 200.0 / 199.0_f64).sqrt();
+        assert!((l.low - (0.15 - 1.96 * se)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_empty_group_gives_no_lift_and_a_single_customer_an_unknown_interval() {
+        assert!(lift("c", &[], &[(1, true)]).is_none());
+        assert!(lift("c", &[(1, true)], &[]).is_none());
+        let l = lift("c", &[(1, true), (1, false)], &[(2, false)]).unwrap();
+        assert_eq!((l.difference, l.low, l.high), (0.5, -1.0, 1.0));
+    }
 }

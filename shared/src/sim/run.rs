@@ -2,7 +2,7 @@
 //! stream, the schedules start their runs, dispatch delivers what is due, and the customers answer.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -160,6 +160,8 @@ struct World<S: Streamed + 'static> {
     dispatcher: Arc<Dispatcher<Arc<S>, SimChannel>>,
     /// What each due send was first due at, by message id (the send-time baseline).
     first_due: HashMap<String, DateTime<Utc>>,
+    /// Held-out causes seen: (campaign, customer, occurrence), counted once as a queued send is.
+    held_out_seen: HashSet<(String, usize, String)>,
     log: Log,
     progress: Progress,
 }
@@ -212,6 +214,7 @@ pub fn simulate<S: Streamed + 'static>(
         campaigns: stored::Cache::default(),
         dispatcher,
         first_due: HashMap::new(),
+        held_out_seen: HashSet::new(),
         log: Log::default(),
         progress: Progress { hour: 0, hours, events: 0, messages: 0 },
         config,
@@ -454,8 +457,10 @@ impl<S: Streamed + 'static> World<S> {
             let outcome = self.rt.block_on(crate::campaign::triggers::handle(&*self.store, &campaigns, &change, now))?;
             self.log.queued += outcome.queued as u64;
             if let Some(customer) = crate::keys::customer_of(&change.key.pk).and_then(|c| self.index.get(c.as_str()).copied()) {
-                for (campaign, cause_at) in outcome.held_out_causes {
-                    self.log.held_out.push((campaign.to_string(), customer, cause_at));
+                for h in outcome.held_out_causes {
+                    if self.held_out_seen.insert((h.campaign.to_string(), customer, h.occurrence)) {
+                        self.log.held_out.push((h.campaign.to_string(), customer, h.cause_at));
+                    }
                 }
             }
         }
