@@ -132,14 +132,19 @@ pub async fn run(command: LoyaltyCommand) -> Result<ExitCode, String> {
             let request = Request {
                 customer_id: customer(&id)?,
                 reward_id: Ident::new(reward).map_err(|e| format!("--reward: {e}"))?,
-                idempotency_key: IdempotencyKey::try_from(key.unwrap_or_else(fresh_key)).map_err(|e| format!("--key: {e}"))?,
+                idempotency_key: IdempotencyKey::try_from(key.unwrap_or_else(fresh_key))
+                    .map_err(|e| format!("--key: {e}"))?,
             };
             let deployed = stored::current(&store).await.map_err(|e| e.to_string())?;
             let answer = accounts::redeem(&store, deployed.as_ref(), &request, secret.as_bytes(), chrono::Utc::now())
                 .await
                 .map_err(|e| e.to_string())?;
             args.save(&store)?;
-            crate::print::out(format!("{} {}", answer.status, serde_json::to_string_pretty(&answer.body).unwrap_or_default()));
+            crate::print::out(format!(
+                "{} {}",
+                answer.status,
+                serde_json::to_string_pretty(&answer.body).unwrap_or_default()
+            ));
             Ok(if answer.status == 200 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         LoyaltyCommand::Adjust { customer: id, points, reason, actor, key, store: args } => {
@@ -201,7 +206,11 @@ pub fn render_statement(id: &str, s: &accounts::Statement) -> String {
         t.earned, t.released, t.redeemed, t.expired, t.reversed, t.adjusted, t.shortfall
     );
     for lot in &a.pending {
-        let _ = writeln!(out, "  pending lot: {} points earned {}, spendable from {}", lot.points, lot.earned, lot.release_on);
+        let _ = writeln!(
+            out,
+            "  pending lot: {} points earned {}, spendable from {}",
+            lot.points, lot.earned, lot.release_on
+        );
     }
     for lot in &a.active {
         let expires = lot.expires_on.map_or_else(|| "never expire".to_string(), |d| format!("expire on {d}"));

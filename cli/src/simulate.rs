@@ -100,8 +100,12 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         Err(e) => return Err(format!("{}: {e}", args.program.display())),
     };
     let imported = match (&args.from_events, &args.transactions) {
-        (Some(path), _) => Some(import::events_jsonl(&std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?)?),
-        (_, Some(path)) => Some(import::transactions_csv(&std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?)?),
+        (Some(path), _) => {
+            Some(import::events_jsonl(&std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?)?)
+        }
+        (_, Some(path)) => Some(import::transactions_csv(
+            &std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )?),
         _ => None,
     };
     let mut config = Config {
@@ -122,7 +126,9 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         // The window is the history itself.
         let times: Vec<DateTime<Utc>> = events
             .iter()
-            .filter_map(|e| e.get("occurred_at").and_then(|t| t.as_str()).and_then(|t| DateTime::parse_from_rfc3339(t).ok()))
+            .filter_map(|e| {
+                e.get("occurred_at").and_then(|t| t.as_str()).and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            })
             .map(|t| t.with_timezone(&Utc))
             .collect();
         let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else {
@@ -157,7 +163,9 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
             let store = Arc::new(Recording::new(DynamoStore::new(client, table), kairos::campaign::triggers::relevant));
             run_on(store, config, &mut progress)?
         }
-        None => run_on(Arc::new(EmbeddedStore::with_stream(kairos::campaign::triggers::relevant)), config, &mut progress)?,
+        None => {
+            run_on(Arc::new(EmbeddedStore::with_stream(kairos::campaign::triggers::relevant)), config, &mut progress)?
+        }
     };
     if !quiet {
         eprintln!();
@@ -220,8 +228,13 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         s.loyalty.get("earned").unwrap_or(&0),
         s.loyalty.get("redemptions").unwrap_or(&0)
     ));
-    let flagged: Vec<String> = s.fairness.iter().filter_map(|g| Some(format!("{} {}: {}", g.dimension, g.group, g.flag.as_ref()?))).collect();
-    out.push_str(&format!("  fairness: {} flagged group(s){}\n", flagged.len(), if flagged.is_empty() { String::new() } else { format!(" — {}", flagged.join("; ")) }));
+    let flagged: Vec<String> =
+        s.fairness.iter().filter_map(|g| Some(format!("{} {}: {}", g.dimension, g.group, g.flag.as_ref()?))).collect();
+    out.push_str(&format!(
+        "  fairness: {} flagged group(s){}\n",
+        flagged.len(),
+        if flagged.is_empty() { String::new() } else { format!(" — {}", flagged.join("; ")) }
+    ));
     out.push_str(&format!(
         "  checks from the files: {} messages, {} events, {} accounts; {} violation(s)\n",
         checks.messages,

@@ -54,14 +54,18 @@ fn main() {
     runtime.block_on(async {
         for chunk in shop.events.chunks(100) {
             clock.set(chunk.iter().map(|(t, _)| *t).max().unwrap_or(end));
-            let bodies: Vec<(String, String)> =
-                chunk.iter().enumerate().map(|(i, (_, e))| (format!("m{i}"), serde_json::to_string(e).unwrap())).collect();
+            let bodies: Vec<(String, String)> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (_, e))| (format!("m{i}"), serde_json::to_string(e).unwrap()))
+                .collect();
             let records: Vec<Record> = bodies.iter().map(|(id, body)| Record { id, body }).collect();
             ingest_batch(&store, &clock, &config, &records).await;
         }
     });
-    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../loyalty/program.yaml"))
-        .expect("the sample program");
+    let text =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../loyalty/program.yaml"))
+            .expect("the sample program");
     let program = program::read("program.yaml", &text).0.expect("the sample program reads");
     let deployed = runtime.block_on(async {
         stored::deploy(&store, &program, end).await.unwrap();
@@ -85,7 +89,10 @@ fn main() {
     let seconds = started.elapsed().as_secs_f64();
     let used = store.meter().reading().since(&before);
     let n = accruing.len().max(1) as f64;
-    println!("loyalty: {} orders and refunds of {customers} customers over {days} days, one core, embedded store", accruing.len());
+    println!(
+        "loyalty: {} orders and refunds of {customers} customers over {days} days, one core, embedded store",
+        accruing.len()
+    );
     println!("  accruals/s on the embedded store (read the account and entries; write them):  {:>9.0}", n / seconds);
     println!(
         "  per accrual: {:.2} write units, {:.2} read units, {:.2} write requests ({applied} applied)",
@@ -142,19 +149,23 @@ fn main() {
     let mut points = 0;
     let mut entries = 0usize;
     for _ in 0..rounds {
-        let mut accounts: std::collections::HashMap<&kairos::ids::CustomerId, kairos::loyalty::Account> = Default::default();
+        let mut accounts: std::collections::HashMap<&kairos::ids::CustomerId, kairos::loyalty::Account> =
+            Default::default();
         for (at, e, o) in &orders {
             let lines = lines_of(o);
             let account = accounts.entry(&e.customer_id).or_insert_with(|| kairos::loyalty::Account::new("bench"));
             let settled = accounts::settle(account, &deployed.program, &e.customer_id, *at);
-            let (mut entry, earned) = accounts::order_earns(&deployed.program, account, o, &lines, *at, &[], false, *at);
+            let (mut entry, earned) =
+                accounts::order_earns(&deployed.program, account, o, &lines, *at, &[], false, *at);
             account.number(&mut entry);
             entries += settled.len() + 1;
             points += black_box(earned);
         }
     }
     let rate = (orders.len() * rounds) as f64 / started.elapsed().as_secs_f64();
-    println!("  accruals in process (rules, lots, tallies, tiers, releases; no store): {rate:>9.0}/s ({entries} entries, {points} points)");
+    println!(
+        "  accruals in process (rules, lots, tallies, tiers, releases; no store): {rate:>9.0}/s ({entries} entries, {points} points)"
+    );
     let started = Instant::now();
     let mut points = 0;
     for _ in 0..rounds * 10 {

@@ -31,9 +31,16 @@ pub async fn put_version<S: Store, D: Serialize>(
     let condition = current_item_version.map_or(Condition::NotExists, Condition::VersionIs);
     store
         .write(vec![
-            Write::Put { item: Item::new(version_key.clone(), 1, encode(&version_key, deployed)?), condition: Condition::NotExists },
             Write::Put {
-                item: Item::new(current_key.clone(), current_item_version.map_or(1, |v| v + 1), encode(&current_key, deployed)?),
+                item: Item::new(version_key.clone(), 1, encode(&version_key, deployed)?),
+                condition: Condition::NotExists,
+            },
+            Write::Put {
+                item: Item::new(
+                    current_key.clone(),
+                    current_item_version.map_or(1, |v| v + 1),
+                    encode(&current_key, deployed)?,
+                ),
                 condition,
             },
         ])

@@ -79,7 +79,8 @@ pub fn read_yaml<T: DeserializeOwned>(
     if text.len() > max_bytes {
         return Err(Problem::error(file, 1, ".", format!("is {} bytes (at most {max_bytes})", text.len())));
     }
-    let doc = yaml::read(text).map_err(|e| Problem::error(file, e.line, ".", format!("is not valid YAML: {}", e.problem)))?;
+    let doc =
+        yaml::read(text).map_err(|e| Problem::error(file, e.line, ".", format!("is not valid YAML: {}", e.problem)))?;
     if !doc.value.is_object() {
         return Err(Problem::error(file, 1, ".", format!("is not a mapping of {what}")));
     }

@@ -327,7 +327,8 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
                 let mut accruing = Vec::with_capacity(accruals.len());
                 for (i, e) in &accruals {
                     accruing.push(async move {
-                        let outcome = AssertUnwindSafe(loyalty::accrue(store, program, products, e, now)).catch_unwind().await;
+                        let outcome =
+                            AssertUnwindSafe(loyalty::accrue(store, program, products, e, now)).catch_unwind().await;
                         (*i, outcome)
                     });
                 }
@@ -339,9 +340,10 @@ pub async fn ingest_batch_until<S: Store, C: Clock>(
                         // The record comes back; its event is then a duplicate, and accrues.
                         Ok(Err(e)) if IngestError::Store(e.clone()).is_retryable() => {
                             tracing::warn!(record_id = records[i].id, error = %scrub(&e.to_string()), "loyalty accrual not done; the record is retried");
-                            report
-                                .failures
-                                .push(RecordFailure { record_id: records[i].id.to_string(), error: IngestError::Store(e) });
+                            report.failures.push(RecordFailure {
+                                record_id: records[i].id.to_string(),
+                                error: IngestError::Store(e),
+                            });
                         }
                         Ok(Err(e)) => rejections.push((i, IngestError::Store(e))),
                         Err(_) => rejections.push((i, IngestError::Panicked("accruing loyalty points".into()))),

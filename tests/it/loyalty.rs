@@ -89,19 +89,51 @@ async fn accrual_batches_delivered_three_times_give_the_same_ledger() {
     let now = t("2026-11-20T12:00:00Z");
     let deps = ingest_deps(store, now);
     let bodies = vec![
-        order("e1", "c1", "2026-11-01T10:00:00+01:00", json!([line("run-1", "Shoes", "60.00", 1), line("sock", "Socks", "9.99", 2)])),
+        order(
+            "e1",
+            "c1",
+            "2026-11-01T10:00:00+01:00",
+            json!([line("run-1", "Shoes", "60.00", 1), line("sock", "Socks", "9.99", 2)]),
+        ),
         order("e2", "c1", "2026-11-10T10:00:00+01:00", json!([line("tee", "Tops", "25", 1)])),
-        event("e3", "c1", "2026-11-11T10:00:00Z", "order_refunded",
-            json!({"order_id": "o-e2", "refund_id": "r1", "scope": "whole"})),
-        event("e4", "c1", "2026-11-12T10:00:00Z", "action_performed", json!({"action": "review", "reference": "rev-1"})),
+        event(
+            "e3",
+            "c1",
+            "2026-11-11T10:00:00Z",
+            "order_refunded",
+            json!({"order_id": "o-e2", "refund_id": "r1", "scope": "whole"}),
+        ),
+        event(
+            "e4",
+            "c1",
+            "2026-11-12T10:00:00Z",
+            "action_performed",
+            json!({"action": "review", "reference": "rev-1"}),
+        ),
         // The same review sent again under another event id: one bonus.
-        event("e5", "c1", "2026-11-12T10:05:00Z", "action_performed", json!({"action": "review", "reference": "rev-1"})),
+        event(
+            "e5",
+            "c1",
+            "2026-11-12T10:05:00Z",
+            "action_performed",
+            json!({"action": "review", "reference": "rev-1"}),
+        ),
         event("e6", "c1", "2026-11-12T11:00:00Z", "action_performed", json!({"action": "quiz"})),
         // A refund that arrives before its order, in a JPY order of another customer.
-        event("e7", "c2", "2026-11-15T10:00:00Z", "order_refunded",
-            json!({"order_id": "o-e8", "refund_id": "r2", "scope": "lines", "lines": [{"product_id": "bag", "quantity": 1}]})),
-        event("e8", "c2", "2026-11-14T10:00:00Z", "order_placed",
-            json!({"order_id": "o-e8", "currency": "JPY", "lines": [line("bag", "Bags", "5000", 2), line("pin", "Bags", "1000", 1)]})),
+        event(
+            "e7",
+            "c2",
+            "2026-11-15T10:00:00Z",
+            "order_refunded",
+            json!({"order_id": "o-e8", "refund_id": "r2", "scope": "lines", "lines": [{"product_id": "bag", "quantity": 1}]}),
+        ),
+        event(
+            "e8",
+            "c2",
+            "2026-11-14T10:00:00Z",
+            "order_placed",
+            json!({"order_id": "o-e8", "currency": "JPY", "lines": [line("bag", "Bags", "5000", 2), line("pin", "Bags", "1000", 1)]}),
+        ),
     ];
     // One record each, as a busy queue would deliver them (the refund first, before its order).
     let mut first = None;
@@ -146,18 +178,15 @@ async fn accrual_batches_delivered_three_times_give_the_same_ledger() {
     assert_eq!(c2.account.unwrap().totals.reversed, 95);
 }
 
-async fn redeem_call(
-    deps: &kairos_redeem::Deps<DynamoStore>,
-    body: &str,
-    now: DateTime<Utc>,
-) -> (i64, Value) {
+async fn redeem_call(deps: &kairos_redeem::Deps<DynamoStore>, body: &str, now: DateTime<Utc>) -> (i64, Value) {
     let payload = json!({
         "version": "2.0", "rawPath": "/", "rawQueryString": "", "headers": {"content-type": "application/json"},
         "requestContext": {"http": {"method": "POST", "path": "/"}, "timeEpoch": 0},
         "body": body, "isBase64Encoded": false,
     });
     let request: LambdaFunctionUrlRequest = serde_json::from_value(payload).unwrap();
-    let response = kairos_redeem::handle(deps, LambdaEvent::new(request, kairos_tests::lambda_context()), now).await.unwrap();
+    let response =
+        kairos_redeem::handle(deps, LambdaEvent::new(request, kairos_tests::lambda_context()), now).await.unwrap();
     (response.status_code, serde_json::from_str(&response.body.unwrap()).unwrap())
 }
 
@@ -172,7 +201,8 @@ async fn fifty_concurrent_redemptions_never_drive_the_balance_below_zero() {
     let calls = (0..50).map(|i| {
         let deps = deps.clone();
         tokio::spawn(async move {
-            let body = json!({"customer_id": "hot", "reward_id": "coffee", "idempotency_key": format!("k{i}")}).to_string();
+            let body =
+                json!({"customer_id": "hot", "reward_id": "coffee", "idempotency_key": format!("k{i}")}).to_string();
             redeem_call(&deps, &body, now).await
         })
     });
@@ -211,7 +241,8 @@ async fn malformed_and_repeated_requests_get_their_answers_and_change_nothing() 
         let (got, answer) = redeem_call(&deps, body, now).await;
         assert_eq!((got, answer["error"]["field"].as_str()), (status, Some(field)), "{body}: {answer}");
     }
-    let (status, answer) = redeem_call(&deps, r#"{"customer_id": "c1", "reward_id": "big", "idempotency_key": "k0"}"#, now).await;
+    let (status, answer) =
+        redeem_call(&deps, r#"{"customer_id": "c1", "reward_id": "big", "idempotency_key": "k0"}"#, now).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (409, Some("insufficient_points")));
     assert_eq!(ledger(&deps.store, "c1").await.entries.len(), before, "no answer above wrote anything");
     let body = r#"{"customer_id": "c1", "reward_id": "coffee", "idempotency_key": "k1"}"#;
@@ -248,14 +279,21 @@ async fn a_refund_after_a_partial_redemption_takes_what_is_left_and_records_the_
     // 180 for the order and 100 for the first order (part of it), active at once (no return
     // window).
     assert_eq!(balances(&ledger(&deps.store, "c1").await), (0, 280));
-    let request = kairos::loyalty::redeem::parse(br#"{"customer_id": "c1", "reward_id": "coffee", "idempotency_key": "a"}"#).unwrap();
+    let request =
+        kairos::loyalty::redeem::parse(br#"{"customer_id": "c1", "reward_id": "coffee", "idempotency_key": "a"}"#)
+            .unwrap();
     for key in ["a", "b"] {
         let mut r = request.clone();
         r.idempotency_key = kairos::loyalty::redeem::IdempotencyKey::try_from(key.to_string()).unwrap();
         assert_eq!(accounts::redeem(&deps.store, Some(&deployed), &r, b"s", now).await.unwrap().status, 200);
     }
-    let refund = event("e2", "c1", "2026-11-20T11:00:00Z", "order_refunded",
-        json!({"order_id": "o-e1", "refund_id": "r1", "scope": "whole"}));
+    let refund = event(
+        "e2",
+        "c1",
+        "2026-11-20T11:00:00Z",
+        "order_refunded",
+        json!({"order_id": "o-e1", "refund_id": "r1", "scope": "whole"}),
+    );
     kairos_ingest::handle(&deps, kairos_tests::sqs_batch(&kairos_tests::named(&[refund], "m"))).await.unwrap();
     let s = ledger(&deps.store, "c1").await;
     let reversal = s.entries.last().unwrap();
@@ -277,7 +315,11 @@ async fn pending_points_release_at_the_boundary_and_lots_expire_oldest_first() {
     let store = &deps.store;
     // Earned 10 September with 14 days pending: spendable from 25 September, 00:00 UTC.
     night(store, &deployed, t("2026-09-24T23:59:00Z")).await;
-    assert_eq!(balances(&ledger(store, "c1").await), (140, 0), "the order's points (and its first-order bonus) still pending");
+    assert_eq!(
+        balances(&ledger(store, "c1").await),
+        (140, 0),
+        "the order's points (and its first-order bonus) still pending"
+    );
     night(store, &deployed, t("2026-09-25T00:00:00Z")).await;
     assert_eq!(balances(&ledger(store, "c1").await), (0, 140));
     deps.clock.set(t("2026-10-05T10:00:00Z"));
@@ -367,13 +409,15 @@ async fn the_stream_record_of_a_tier_change_queues_the_campaign_once() {
 #[test]
 fn the_committed_program_schema_is_the_generated_one_and_an_independent_validator_agrees() {
     let root = kairos_tests::repo_root();
-    let committed: Value = serde_json::from_str(&std::fs::read_to_string(root.join("schema/loyalty.v1.json")).unwrap()).unwrap();
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("schema/loyalty.v1.json")).unwrap()).unwrap();
     assert_eq!(
         committed,
         program::json_schema(),
         "schema/loyalty.v1.json is stale: regenerate it with `cargo run -p kairos-cli -- loyalty schema > schema/loyalty.v1.json`"
     );
-    let sample = kairos::yaml::read(&std::fs::read_to_string(root.join("loyalty/program.yaml")).unwrap()).unwrap().value;
+    let sample =
+        kairos::yaml::read(&std::fs::read_to_string(root.join("loyalty/program.yaml")).unwrap()).unwrap().value;
     let mut docs: Vec<(&str, Value)> = vec![("valid", sample.clone())];
     let mut with = |what, f: &dyn Fn(&mut Value)| {
         let mut d = sample.clone();

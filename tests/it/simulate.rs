@@ -13,8 +13,20 @@ fn config(out: &std::path::Path, workers: usize) -> Config {
     let root = kairos_tests::repo_root();
     let (campaigns, _) = kairos::campaign::load::read_dir(&root.join("campaigns")).unwrap();
     let text = std::fs::read_to_string(root.join("loyalty/program.yaml")).unwrap();
-    let base = Config { customers: 60, days: 3, history_days: 30, products: 120, workers, out: out.to_path_buf(), ..Config::default() };
-    Config { campaigns: adapt(campaigns, base.start, base.days), program: kairos::loyalty::program::read("p", &text).0, ..base }
+    let base = Config {
+        customers: 60,
+        days: 3,
+        history_days: 30,
+        products: 120,
+        workers,
+        out: out.to_path_buf(),
+        ..Config::default()
+    };
+    Config {
+        campaigns: adapt(campaigns, base.start, base.days),
+        program: kairos::loyalty::program::read("p", &text).0,
+        ..base
+    }
 }
 
 fn run(out: &std::path::Path, workers: usize) -> kairos::sim::Outcome {
@@ -58,7 +70,10 @@ fn a_small_run_keeps_every_rule_and_the_checks_catch_what_breaks_one() {
 
 #[test]
 fn the_same_seed_runs_the_same_way() {
-    let (a, b) = (std::env::temp_dir().join(format!("kairos-sim-a-{}", std::process::id())), std::env::temp_dir().join(format!("kairos-sim-b-{}", std::process::id())));
+    let (a, b) = (
+        std::env::temp_dir().join(format!("kairos-sim-a-{}", std::process::id())),
+        std::env::temp_dir().join(format!("kairos-sim-b-{}", std::process::id())),
+    );
     run(&a, 1);
     run(&b, 1);
     for f in ["events.jsonl", "outbox.jsonl", "summary.json"] {
@@ -80,7 +95,11 @@ fn a_shops_own_transactions_replay_through_every_function() {
     }
     let events = kairos::sim::import::transactions_csv(&csv).unwrap();
     assert_eq!(events.len(), 50);
-    assert!(kairos::sim::import::transactions_csv("customer_id,date,amount\nc1,19-10-2026,5\n").unwrap_err().contains("line 2: date"));
+    assert!(
+        kairos::sim::import::transactions_csv("customer_id,date,amount\nc1,19-10-2026,5\n")
+            .unwrap_err()
+            .contains("line 2: date")
+    );
     let mut config = config(&dir, 1);
     config.start = chrono::DateTime::parse_from_rfc3339("2026-10-19T00:00:00Z").unwrap().to_utc();
     config.days = 12;
@@ -108,7 +127,8 @@ async fn the_same_run_works_against_a_dynamodb_table() {
     config.history_days = 4;
     config.products = 40;
     // The simulation drives its own runtime: it runs on a thread of its own.
-    let outcome = std::thread::spawn(move || simulate(store, config, &mut |_| {}).map(|o| o.summary)).join().unwrap().unwrap();
+    let outcome =
+        std::thread::spawn(move || simulate(store, config, &mut |_| {}).map(|o| o.summary)).join().unwrap().unwrap();
     assert_eq!(outcome.customers, 12);
     assert_eq!(outcome.events["rejected"] + outcome.events["failed"], 0, "{:?}", outcome.events);
     let found = check::check(&dir, &Caps::default(), &BTreeMap::new()).unwrap();

@@ -29,7 +29,11 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
         .ok()
         .filter(|s| !s.is_empty())
         .ok_or("KAIROS_OFFER_SECRET is required: reward codes are derived from it")?;
-    let deps = Deps { store: kairos::config::dynamo_store().await?, program: ProgramCache::default(), secret: secret.into_bytes() };
+    let deps = Deps {
+        store: kairos::config::dynamo_store().await?,
+        program: ProgramCache::default(),
+        secret: secret.into_bytes(),
+    };
     lambda_runtime::run(lambda_runtime::service_fn(|event| handle(&deps, event, Utc::now()))).await
 }
 

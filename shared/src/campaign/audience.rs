@@ -256,7 +256,11 @@ impl<'a> Facts<'a> {
     }
 
     /// With the member's loyalty tier (and whether it gives early access) under `program`.
-    pub fn with_loyalty(mut self, program: Option<&crate::loyalty::Program>, account: Option<&'a crate::loyalty::Account>) -> Self {
+    pub fn with_loyalty(
+        mut self,
+        program: Option<&crate::loyalty::Program>,
+        account: Option<&'a crate::loyalty::Account>,
+    ) -> Self {
         self.loyalty_tier = account.and_then(|a| a.tier.as_ref()).map(|t| t.id.as_str());
         self.loyalty_early_access =
             self.loyalty_tier.and_then(|t| program.and_then(|p| p.tier(t))).is_some_and(|t| t.early_access);

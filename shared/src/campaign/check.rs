@@ -15,8 +15,8 @@ use crate::content::sample::Markers;
 use crate::content::{ContentError, Context, Template, sample, sms};
 use crate::money::Amount;
 
-pub use crate::findings::{Finding, Severity};
 use crate::findings::Findings;
+pub use crate::findings::{Finding, Severity};
 
 /// Most variants a campaign may test at once.
 pub const MAX_VARIANTS: usize = 10;

@@ -72,7 +72,8 @@ pub async fn compose<S: Store>(
         .collect();
     let shown: Vec<(ProductId, Option<String>)> =
         recommendations.iter().map(|(id, why)| (id.clone(), Some(why.clone()))).collect();
-    let context = context(&Built { profile, catalogue: &known, product, recommendations: &shown, offer, loyalty, shop, links });
+    let context =
+        context(&Built { profile, catalogue: &known, product, recommendations: &shown, offer, loyalty, shop, links });
     Ok(Composed { context, recommendations })
 }
 

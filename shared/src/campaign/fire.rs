@@ -12,8 +12,8 @@ use super::{Campaign, Status, Trigger};
 use crate::contact::Channel;
 use crate::event::ConsentStatus;
 use crate::ids::ProductId;
-use crate::profile::browse::View;
 use crate::loyalty::ledger::{Account, LoyaltyEvent};
+use crate::profile::browse::View;
 use crate::profile::{Browse, ContactPart, OrderBook, consent_key};
 
 /// One part of a profile (or the loyalty account), before (absent for a new customer) and after
@@ -195,7 +195,8 @@ pub fn fire(campaign: &Campaign, change: &Change, now: DateTime<Utc>) -> Vec<Fir
         }
         (Trigger::PointsExpiring { days_before }, Change::Loyalty { old, new }) => {
             // Told once per expiry day, `days_before` it (at once when the notice came later).
-            if let Some(expiring) = new.expiring.as_ref().filter(|e| old.and_then(|o| o.expiring.as_ref()) != Some(*e)) {
+            if let Some(expiring) = new.expiring.as_ref().filter(|e| old.and_then(|o| o.expiring.as_ref()) != Some(*e))
+            {
                 let due = expiring.on.and_hms_opt(9, 0, 0).map_or(now, |t| t.and_utc())
                     - Duration::days(i64::from(*days_before));
                 out.push(Fired {

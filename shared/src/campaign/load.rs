@@ -16,10 +16,11 @@ pub const MAX_FILE_BYTES: usize = 256 * 1024;
 /// The campaign in `text` (named `file` in problems) and everything wrong with it. The campaign
 /// is `None` when the file cannot be read as one at all.
 pub fn read(file: &str, text: &str) -> (Option<Campaign>, Vec<Problem>) {
-    let (campaign, doc) = match read_yaml::<Campaign>(file, text, MAX_FILE_BYTES, "campaign fields (id, name, trigger, …)") {
-        Ok(read) => read,
-        Err(problem) => return (None, vec![problem]),
-    };
+    let (campaign, doc) =
+        match read_yaml::<Campaign>(file, text, MAX_FILE_BYTES, "campaign fields (id, name, trigger, …)") {
+            Ok(read) => read,
+            Err(problem) => return (None, vec![problem]),
+        };
     let problems = check(&campaign)
         .into_iter()
         .map(|Finding { severity, field, message }| Problem {

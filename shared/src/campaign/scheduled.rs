@@ -14,8 +14,8 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::audience::{Facts, Scores};
 use super::Filter;
+use super::audience::{Facts, Scores};
 use super::bandit::held_out;
 use super::send_time::{local_instant, moment};
 use super::stored::{self, Deployed};
@@ -311,7 +311,8 @@ pub fn sends(profile: &Profile, scores: Option<&Scores>, model: &RunModel, now: 
         let h = history(profile);
         Posterior::new(&profile.attention(now), h, segment(profile).as_deref(), &model.priors, now)
     };
-    let asks_send_time = model.campaigns.iter().any(|d| d.campaign.audience.as_ref().is_some_and(Filter::uses_send_time));
+    let asks_send_time =
+        model.campaigns.iter().any(|d| d.campaign.audience.as_ref().is_some_and(Filter::uses_send_time));
     let facts = Facts::of(profile, churn)
         .with_loyalty(model.loyalty.as_ref(), scores.and_then(|s| s.loyalty.as_ref()))
         .with_send_time(asks_send_time.then(|| posterior().own_weight()));
@@ -583,7 +584,13 @@ mod tests {
         let mut known = profile("c-known", "Europe/Berlin", None, true);
         for day in 1..=40 {
             let at = (utc("2026-10-20T18:10:00Z") + Duration::days(day)).to_rfc3339();
-            with(&mut known, &format!("s{day}"), &at, "session_started", serde_json::json!({"session_id": format!("s-{day}")}));
+            with(
+                &mut known,
+                &format!("s{day}"),
+                &at,
+                "session_started",
+                serde_json::json!({"session_id": format!("s-{day}")}),
+            );
         }
         let confidence = |p: &Profile| {
             Posterior::new(&p.attention(now), history(p), segment(p).as_deref(), &model.priors, now).own_weight()

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Campaign;
-use crate::ids::CampaignId;
-use crate::keys;
 pub use crate::deploy::Deployment;
 use crate::deploy::{digest, put_version};
+use crate::ids::CampaignId;
+use crate::keys;
 use crate::store::{Store, StoreError, decode, query_decoded};
 
 /// A deployed version of a campaign.
@@ -42,8 +42,14 @@ pub async fn deploy<S: Store>(store: &S, campaign: &Campaign, now: DateTime<Utc>
     };
     let version = held.map_or(1, |(v, _)| v + 1);
     let deployed = Deployed { version, digest, deployed_at: now, campaign: campaign.clone() };
-    put_version(store, current_key, held.map(|(_, item)| item), keys::campaign_version(&campaign.id, version), &deployed)
-        .await?;
+    put_version(
+        store,
+        current_key,
+        held.map(|(_, item)| item),
+        keys::campaign_version(&campaign.id, version),
+        &deployed,
+    )
+    .await?;
     Ok(if version == 1 { Deployment::Created } else { Deployment::Updated { version } })
 }
 

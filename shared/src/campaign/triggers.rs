@@ -9,10 +9,10 @@ use super::fire::{Change, fire};
 use super::stored::Deployed;
 use crate::customers::decode_part;
 use crate::due::DueSend;
-use crate::keys::{self, PartKind};
-use crate::profile::{Browse, ContactPart, OrderBook};
 use crate::jobs::runner::StoredOutput;
+use crate::keys::{self, PartKind};
 use crate::loyalty::Account;
+use crate::profile::{Browse, ContactPart, OrderBook};
 use crate::store::{Item, Key, Store, StoreError, decode};
 
 /// One stream record: the item's key and its images.

@@ -411,7 +411,13 @@ pub mod sample {
             }),
             product: Some(de(product(2))),
             recommendations: vec![de(product(3))],
-            loyalty: LoyaltyView { member: true, program: Some("Sample Club".into()), points: Some(0), pending: Some(0), ..LoyaltyView::default() },
+            loyalty: LoyaltyView {
+                member: true,
+                program: Some("Sample Club".into()),
+                points: Some(0),
+                pending: Some(0),
+                ..LoyaltyView::default()
+            },
             ..full
         }
     }

@@ -320,7 +320,8 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
         // A marketing message without an offer of its own shows the member's loyalty offer.
         let offer = offer.or(if campaign.kind == Kind::Marketing { loyalty_offer } else { None });
         let composed =
-            compose(&self.store, profile, due.product.as_ref(), offer, loyalty, &self.settings.shop, links, now).await?;
+            compose(&self.store, profile, due.product.as_ref(), offer, loyalty, &self.settings.shop, links, now)
+                .await?;
         let purpose = match campaign.kind {
             Kind::Marketing => Purpose::Marketing,
             Kind::Transactional => Purpose::Transactional,

@@ -34,4 +34,3 @@ pub fn law_allows(country: &str, phone: &str, local: chrono::NaiveDateTime) -> b
     }
     true
 }
-

@@ -349,7 +349,13 @@ pub async fn send_time_audience_reads_the_posterior<S: Store + 'static>(store: S
     let sessions: Vec<serde_json::Value> = (1..=40)
         .map(|day| {
             let at = now - Duration::days(day) + Duration::hours(8);
-            event(&format!("s-{day}"), "c-known", at, "session_started", serde_json::json!({"session_id": format!("s-{day}")}))
+            event(
+                &format!("s-{day}"),
+                "c-known",
+                at,
+                "session_started",
+                serde_json::json!({"session_id": format!("s-{day}")}),
+            )
         })
         .collect();
     ingest(&store, now, &sessions).await;

@@ -59,7 +59,12 @@ fn invalid() -> Reply {
 
 /// The event a one-click unsubscribe with `token` records: consent to `topic` by email revoked.
 /// Its id is the token's: a second click (or a client posting twice) is a duplicate.
-pub fn one_click_event(customer: &crate::ids::CustomerId, topic: &str, token: &str, now: DateTime<Utc>) -> serde_json::Value {
+pub fn one_click_event(
+    customer: &crate::ids::CustomerId,
+    topic: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> serde_json::Value {
     let id = format!("unsub-{:016x}", crate::hash::mixed64(token.as_bytes()));
     serde_json::json!({"schema_version": 1, "id": id, "customer_id": customer.as_str(),
         "occurred_at": now.to_rfc3339(), "source": "unsubscribe", "type": "consent_changed",

@@ -218,7 +218,8 @@ type ScannedFor<J> = Scanned<<J as SegmentedJob>::Output, <J as SegmentedJob>::J
 /// The customer's profile and previous output from their items; `None` if they have no profile.
 fn scanned<J: SegmentedJob>(customer: &CustomerId, items: Vec<Item>) -> Result<Option<ScannedFor<J>>, StoreError> {
     let (outputs, rest): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.key.sk == J::OUTPUT_SK);
-    let (joined, parts): (Vec<Item>, Vec<Item>) = rest.into_iter().partition(|i| J::JOINED.contains(&i.key.sk.as_str()));
+    let (joined, parts): (Vec<Item>, Vec<Item>) =
+        rest.into_iter().partition(|i| J::JOINED.contains(&i.key.sk.as_str()));
     let Some(profile) = customers::assemble_parts(customer, parts, J::PARTS)? else { return Ok(None) };
     let joined = (!joined.is_empty())
         .then(|| {

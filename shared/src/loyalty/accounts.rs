@@ -12,18 +12,18 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 
+pub use super::catalogue::ProductFacts;
 use super::earn::{self, Boost, Line, OrderBasis};
 use super::ledger::{Account, Entry, EntryKind, Month, Points, expiry_day, release_day};
 use super::program::{self, Program};
 use super::redeem::{self, Answer, Request};
 use super::stored::DeployedProgram;
 use super::tier;
-pub use super::catalogue::ProductFacts;
+use crate::customers::decode_part;
 use crate::event::{ActionPerformed, OrderPlaced, OrderRefunded, Payload, ShopEvent};
 use crate::ids::CustomerId;
 use crate::jobs::runner::StoredOutput;
 use crate::keys;
-use crate::customers::decode_part;
 use crate::keys::PartKind;
 use crate::profile::{ContactPart, OrderBook, event_instant};
 use crate::store::{Condition, Consistency, Item, Key, Store, StoreError, Write, decode, encode};
@@ -52,11 +52,17 @@ fn held(item: Option<Item>) -> Result<Held, StoreError> {
 }
 
 /// The writes of a change: the account, then each entry (only if new).
-pub fn writes(customer: &CustomerId, held: &Held, account: &Account, entries: &[(Key, Entry)]) -> Result<Vec<Write>, StoreError> {
+pub fn writes(
+    customer: &CustomerId,
+    held: &Held,
+    account: &Account,
+    entries: &[(Key, Entry)],
+) -> Result<Vec<Write>, StoreError> {
     let key = keys::loyalty_account(customer);
     let stored = StoredOutput { run: held.run.clone(), value: account.clone() };
     let condition = if held.version == 0 { Condition::NotExists } else { Condition::VersionIs(held.version) };
-    let mut out = vec![Write::Put { item: Item::new(key.clone(), held.version + 1, encode(&key, &stored)?), condition }];
+    let mut out =
+        vec![Write::Put { item: Item::new(key.clone(), held.version + 1, encode(&key, &stored)?), condition }];
     out.extend(entry_writes(entries)?);
     Ok(out)
 }
@@ -124,7 +130,9 @@ async fn commit<S: Store, T>(
         }
         let listed = match reads.list {
             // Strong: the account's version does not cover them.
-            Some((prefix, wanted)) if wanted(&held) => entries_under(store, customer, prefix, Consistency::Strong).await?,
+            Some((prefix, wanted)) if wanted(&held) => {
+                entries_under(store, customer, prefix, Consistency::Strong).await?
+            }
             _ => Vec::new(),
         };
         match decide(Seen { held: &held, watched, listed, also: &also })? {
@@ -194,7 +202,12 @@ pub async fn accrue<S: Store>(
 }
 
 /// The entries settling `account` owes at `now` (releases, expiries), keyed.
-pub fn settle(account: &mut Account, program: &Program, customer: &CustomerId, now: DateTime<Utc>) -> Vec<(Key, Entry)> {
+pub fn settle(
+    account: &mut Account,
+    program: &Program,
+    customer: &CustomerId,
+    now: DateTime<Utc>,
+) -> Vec<(Key, Entry)> {
     account
         .settle(program.id.as_str(), program.expiry.as_ref().map(|e| e.months), now)
         .into_iter()
@@ -213,7 +226,15 @@ fn window(program: &Program) -> u32 {
 
 /// Counts `points` and spend toward tiers in the member's month of `at`, and moves them up if
 /// the window now qualifies (down only ever by the nightly job).
-fn qualify(account: &mut Account, program: &Program, tz: Tz, at: DateTime<Utc>, points: Points, spend: i64, now: DateTime<Utc>) {
+fn qualify(
+    account: &mut Account,
+    program: &Program,
+    tz: Tz,
+    at: DateTime<Utc>,
+    points: Points,
+    spend: i64,
+    now: DateTime<Utc>,
+) {
     let month_day = at.with_timezone(&tz).date_naive();
     let today = now.with_timezone(&tz).date_naive();
     tier::tally(account, Month::of(month_day), points, spend, window(program), today);
@@ -279,7 +300,10 @@ async fn earn_order<S: Store>(
     } else {
         Vec::new()
     };
-    let shares = earn::paid_shares(&order.lines.iter().map(|l| (l.unit_price, l.quantity.get())).collect::<Vec<_>>(), order.value());
+    let shares = earn::paid_shares(
+        &order.lines.iter().map(|l| (l.unit_price, l.quantity.get())).collect::<Vec<_>>(),
+        order.value(),
+    );
     let lines: Vec<Line> = order
         .lines
         .iter()
@@ -304,7 +328,8 @@ async fn earn_order<S: Store>(
     let order_digest = awaiting_digest(order.order_id.as_str());
     let reversals = keys::loyalty_reversals_prefix(order.order_id.as_str());
     // Refunds that came before their order are listed only when the account says one waits.
-    let waits = |held: &Held| held.account.as_ref().is_some_and(|a| a.awaiting_overflow || a.awaiting.contains(&order_digest));
+    let waits =
+        |held: &Held| held.account.as_ref().is_some_and(|a| a.awaiting_overflow || a.awaiting.contains(&order_digest));
     let watch = [primary.clone()];
     let reads = Reads { watch: &watch, list: Some((&reversals, &waits)), also: &parts, also_when: Some(&unsettled) };
     commit(store, customer, Consistency::Eventual, reads, |seen| {
@@ -415,7 +440,13 @@ pub fn order_earns(
 
 /// Adds a bonus's awards to the account as active points (nothing to return, so no pending
 /// period), earned in the month of `at`; the points granted.
-pub(crate) fn grant(account: &mut Account, program: &Program, awards: Vec<super::ledger::Award>, at: DateTime<Utc>, entry: &mut Entry) -> Points {
+pub(crate) fn grant(
+    account: &mut Account,
+    program: &Program,
+    awards: Vec<super::ledger::Award>,
+    at: DateTime<Utc>,
+    entry: &mut Entry,
+) -> Points {
     let points: Points = awards.iter().map(|a| a.points).sum();
     let month = Month::of(at.date_naive());
     account.add_active(month, expiry_day(month, program.expiry.as_ref().map(|e| e.months)), points, entry);
@@ -476,8 +507,8 @@ async fn reverse_refund<S: Store>(
                 Some(basis) => {
                     // Reversed before: at the earn (refunds that came first), and by each reversal
                     // since (what it took and what it could not).
-                    let before: Points =
-                        basis.netted + seen.listed.iter().map(|e| -(e.pending + e.active) + e.shortfall).sum::<Points>();
+                    let before: Points = basis.netted
+                        + seen.listed.iter().map(|e| -(e.pending + e.active) + e.shortfall).sum::<Points>();
                     let share = earn::refund_share(basis, refund, |c| program.rate(c));
                     let points = earn::refund_points(basis, share, before);
                     account.reverse(points, (basis.release_on, basis.earned), &mut entry);
@@ -601,8 +632,12 @@ pub async fn redeem<S: Store>(
             "entry": entry.seq,
             "redeemed_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         });
-        entry.redemption =
-            Some(redeem::Redemption { reward_id: reward.id.to_string(), code, request: fingerprint.clone(), answer: body.clone() });
+        entry.redemption = Some(redeem::Redemption {
+            reward_id: reward.id.to_string(),
+            code,
+            request: fingerprint.clone(),
+            answer: body.clone(),
+        });
         entries.push((primary.clone(), entry));
         Ok(Step::Write(account, entries, Before::Answered(Answer { status: 200, body })))
     })

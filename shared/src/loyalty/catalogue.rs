@@ -37,11 +37,17 @@ impl std::fmt::Debug for ProductFacts {
 
 impl ProductFacts {
     /// The facts of `ids`, in order.
-    pub async fn get<S: Store>(&self, store: &S, ids: &[&ProductId], now: DateTime<Utc>) -> Result<Vec<Option<Facts>>, StoreError> {
+    pub async fn get<S: Store>(
+        &self,
+        store: &S,
+        ids: &[&ProductId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<Facts>>, StoreError> {
         let fresh = |at: &DateTime<Utc>| *at <= now && now - *at < Duration::seconds(HELD_SECONDS);
         let missing: Vec<&ProductId> = {
             let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            let mut m: Vec<&ProductId> = ids.iter().copied().filter(|id| !held.get(*id).is_some_and(|(at, _)| fresh(at))).collect();
+            let mut m: Vec<&ProductId> =
+                ids.iter().copied().filter(|id| !held.get(*id).is_some_and(|(at, _)| fresh(at))).collect();
             m.sort();
             m.dedup();
             m

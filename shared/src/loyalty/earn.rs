@@ -256,7 +256,8 @@ earn:
     fn rules_apply_in_order_until_one_stops() {
         let p = program(SHOP);
         let (a, b, c) = (ProductId::new("a").unwrap(), ProductId::new("b").unwrap(), ProductId::new("c").unwrap());
-        let lines = [line(&a, "Shoes", Some("fleet"), "10.50"), line(&b, "Shoes", None, "20"), line(&c, "Bags", None, "5.99")];
+        let lines =
+            [line(&a, "Shoes", Some("fleet"), "10.50"), line(&b, "Shoes", None, "20"), line(&c, "Bags", None, "5.99")];
         let out = purchase(&p, Currency::new("EUR").unwrap(), &lines, &[]).unwrap();
         let awards: Vec<(&str, Points)> = out.awards.iter().map(|a| (a.rule.as_str(), a.points)).collect();
         assert_eq!(awards, [("fleet", 31), ("shoes", 40), ("base", 5)]);
@@ -275,7 +276,8 @@ earn:
         // A trillion-dong order in a program that takes dong earns without overflow.
         let mut vnd = program(SHOP);
         vnd.currencies.insert(Currency::new("VND").unwrap(), Amount::parse("0.000036").unwrap());
-        let huge = purchase(&vnd, Currency::new("VND").unwrap(), &[line(&a, "Bags", None, "1200000000000")], &[]).unwrap();
+        let huge =
+            purchase(&vnd, Currency::new("VND").unwrap(), &[line(&a, "Bags", None, "1200000000000")], &[]).unwrap();
         assert_eq!(huge.points(), 43_200_000);
     }
 
@@ -316,15 +318,21 @@ earn:
         let refund = |json: serde_json::Value| -> crate::event::OrderRefunded { serde_json::from_value(json).unwrap() };
         let rate = |c: Currency| p.rate(c);
         // Both units of product a: 60 of 100.
-        let by_lines = refund(serde_json::json!({"order_id": "o", "refund_id": "r", "scope": "lines", "lines": [{"product_id": "a", "quantity": 2}]}));
+        let by_lines = refund(
+            serde_json::json!({"order_id": "o", "refund_id": "r", "scope": "lines", "lines": [{"product_id": "a", "quantity": 2}]}),
+        );
         assert_eq!(refund_points(&basis, refund_share(&basis, &by_lines, rate), 0), 60);
         // 5,000 JPY at 0.006 is 30 EUR: 30 points, not everything.
-        let yen = refund(serde_json::json!({"order_id": "o", "refund_id": "r", "scope": "lines", "amount": "5000", "currency": "JPY",
-            "lines": [{"product_id": "b", "quantity": 1}]}));
+        let yen = refund(
+            serde_json::json!({"order_id": "o", "refund_id": "r", "scope": "lines", "amount": "5000", "currency": "JPY",
+            "lines": [{"product_id": "b", "quantity": 1}]}),
+        );
         assert_eq!(refund_points(&basis, refund_share(&basis, &yen, rate), 0), 30);
         // A currency the program has no rate for: valued by its lines (product b, 40).
-        let chf = refund(serde_json::json!({"order_id": "o", "refund_id": "r", "scope": "lines", "amount": "10", "currency": "CHF",
-            "lines": [{"product_id": "b", "quantity": 1}]}));
+        let chf = refund(
+            serde_json::json!({"order_id": "o", "refund_id": "r", "scope": "lines", "amount": "10", "currency": "CHF",
+            "lines": [{"product_id": "b", "quantity": 1}]}),
+        );
         assert_eq!(refund_points(&basis, refund_share(&basis, &chf, rate), 0), 40);
         // Never more than is left.
         assert_eq!(refund_points(&basis, (1, 1), 90), 10);
@@ -332,7 +340,10 @@ earn:
 
     #[test]
     fn discounts_spread_over_the_lines() {
-        let shares = paid_shares(&[(Amount::parse("30").unwrap(), 1), (Amount::parse("10").unwrap(), 1)], Amount::parse("20").unwrap());
+        let shares = paid_shares(
+            &[(Amount::parse("30").unwrap(), 1), (Amount::parse("10").unwrap(), 1)],
+            Amount::parse("20").unwrap(),
+        );
         assert_eq!(shares, [Amount::parse("15").unwrap(), Amount::parse("5").unwrap()]);
     }
 }

@@ -79,7 +79,9 @@ impl SegmentedJob for LoyaltyJob {
     ) -> Result<Option<Output<Account>>, String> {
         let (Some(deployed), Some(account)) = (&model.program, previous) else { return Ok(None) };
         let churn = churn.and_then(|c| c.0.as_ref());
-        let Some((account, entries)) = nightly(&deployed.program, profile, account, churn, now) else { return Ok(None) };
+        let Some((account, entries)) = nightly(&deployed.program, profile, account, churn, now) else {
+            return Ok(None);
+        };
         let writes = entry_writes(&entries).map_err(|e: StoreError| e.to_string())?;
         let flagged = account.events.len() > previous.map_or(0, |a| a.events.len());
         Ok(Some(Output { value: account, writes, due: Vec::new(), flagged }))
@@ -114,7 +116,12 @@ pub fn nightly(
     // The next points to expire, once within the notice period (lots expire by the UTC day).
     if let Some(expiry) = &program.expiry {
         let horizon = now.date_naive() + Duration::days(i64::from(expiry.notice_days));
-        let next = account.active.iter().filter_map(|l| Some((l.expires_on?, l.points))).filter(|(on, _)| *on <= horizon).min();
+        let next = account
+            .active
+            .iter()
+            .filter_map(|l| Some((l.expires_on?, l.points)))
+            .filter(|(on, _)| *on <= horizon)
+            .min();
         let notice = next.map(|(on, _)| Expiring {
             on,
             points: account.active.iter().filter(|l| l.expires_on == Some(on)).map(|l| l.points).sum(),
@@ -150,7 +157,8 @@ pub fn nightly(
                 None => false,
             },
             OfferGive::Bonus { points } => {
-                let mut entry = Entry::new(EntryKind::Earn, program.id.as_str(), format!("offer {} ({today})", rule.id), now);
+                let mut entry =
+                    Entry::new(EntryKind::Earn, program.id.as_str(), format!("offer {} ({today})", rule.id), now);
                 let award = super::ledger::Award { rule: format!("offer:{}", rule.id), points: i64::from(*points) };
                 grant(&mut account, program, vec![award], now, &mut entry);
                 account.number(&mut entry);
@@ -201,22 +209,35 @@ offers:
     }
 
     fn churn(p_alive: f64, value: f64) -> CustomerScore {
-        serde_json::from_value(serde_json::json!({"scored_at": "2026-12-01T00:00:00Z", "currency": "EUR", "frequency": 4,
+        serde_json::from_value(
+            serde_json::json!({"scored_at": "2026-12-01T00:00:00Z", "currency": "EUR", "frequency": 4,
             "recency": 10.0, "T": 40.0, "p_alive": p_alive, "expected_purchases": 0.1, "value_if_active": value,
-            "band": "at_risk", "explanation": "x", "winback": {"flagged": false, "episode": 0}}))
+            "band": "at_risk", "explanation": "x", "winback": {"flagged": false, "episode": 0}}),
+        )
         .unwrap()
     }
 
     fn shopper() -> Profile {
         let mut p = Profile::new(crate::ids::CustomerId::new("c-1").unwrap());
         let at = Utc.with_ymd_and_hms(2026, 11, 1, 10, 0, 0).unwrap();
-        p.apply(&event("u", at, "customer_updated", serde_json::json!({"time_zone": "Europe/Berlin", "birthday": "12-05"})))
-            .unwrap();
+        p.apply(&event(
+            "u",
+            at,
+            "customer_updated",
+            serde_json::json!({"time_zone": "Europe/Berlin", "birthday": "12-05"}),
+        ))
+        .unwrap();
         for i in 0..6 {
-            p.apply(&event(&format!("v{i}"), at, "product_viewed", serde_json::json!({"product_id": format!("s{i}"), "category": "Shoes"})))
-                .unwrap();
+            p.apply(&event(
+                &format!("v{i}"),
+                at,
+                "product_viewed",
+                serde_json::json!({"product_id": format!("s{i}"), "category": "Shoes"}),
+            ))
+            .unwrap();
         }
-        p.apply(&event("v9", at, "product_viewed", serde_json::json!({"product_id": "h1", "category": "Home"}))).unwrap();
+        p.apply(&event("v9", at, "product_viewed", serde_json::json!({"product_id": "h1", "category": "Home"})))
+            .unwrap();
         p
     }
 
@@ -239,7 +260,10 @@ offers:
         let before = member(300, now);
         let (after, entries) = nightly(&program, &profile, &before, Some(&churn(0.1, 250.0)), now).unwrap();
         let offer = after.offer.as_ref().expect("an offer");
-        assert_eq!((offer.id.as_str(), offer.category.as_deref(), offer.multiplier), ("miss-you", Some("Shoes"), 2_000_000));
+        assert_eq!(
+            (offer.id.as_str(), offer.category.as_deref(), offer.multiplier),
+            ("miss-you", Some("Shoes"), 2_000_000)
+        );
         assert_eq!(offer.until.to_string(), "2026-12-03");
         assert!(entries.is_empty());
         // The points earned in November expire at the end of December; told from 22 December
@@ -273,7 +297,8 @@ offers:
         assert_eq!(after.active_points(), 10 + 25 + 40);
         assert!(after.consistent());
         // The next day: the birthday bonus was given this year, the offer is cooling down.
-        let (_, again) = nightly(&program, &profile, &after, None, now + Duration::days(1)).unwrap_or((after.clone(), vec![]));
+        let (_, again) =
+            nightly(&program, &profile, &after, None, now + Duration::days(1)).unwrap_or((after.clone(), vec![]));
         assert!(again.is_empty(), "{again:?}");
     }
 }

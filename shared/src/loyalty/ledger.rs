@@ -521,7 +521,8 @@ impl Account {
         let due: Vec<PendingLot> = self.pending.iter().filter(|l| l.release_on <= today).cloned().collect();
         if !due.is_empty() {
             let last = due.iter().map(|l| l.release_on).max().unwrap_or(today);
-            let mut entry = Entry::new(EntryKind::Release, program, format!("release of points pending until {last}"), now);
+            let mut entry =
+                Entry::new(EntryKind::Release, program, format!("release of points pending until {last}"), now);
             self.pending.retain(|l| l.release_on > today);
             for lot in due {
                 entry.pending -= lot.points;
@@ -639,7 +640,10 @@ mod tests {
         a.totals.earned += 50;
         let mut spend = entry(EntryKind::Redeem, at(2026, 2, 21));
         a.redeem(120, &mut spend).unwrap();
-        assert_eq!(spend.lots, vec![LotChange { lot: "2026-01".into(), points: -100 }, LotChange { lot: "2026-02".into(), points: -20 }]);
+        assert_eq!(
+            spend.lots,
+            vec![LotChange { lot: "2026-01".into(), points: -100 }, LotChange { lot: "2026-02".into(), points: -20 }]
+        );
         let expired = a.settle("p", Some(1), at(2026, 3, 1));
         assert_eq!(expired.len(), 0, "the January lot was spent");
         let expired = a.settle("p", Some(1), at(2026, 4, 1));

@@ -25,9 +25,9 @@ pub mod tier;
 pub mod view;
 
 pub use accounts::{Accrual, accrue};
+pub use catalogue::ProductFacts;
 pub use ledger::{Account, Entry};
 pub use program::Program;
-pub use catalogue::ProductFacts;
 pub use stored::{DeployedProgram, ProgramCache};
 
 /// What accrual keeps between events in one process: the program in force and the catalogue

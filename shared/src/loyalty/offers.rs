@@ -5,9 +5,9 @@ use chrono::{Duration, NaiveDate};
 
 use super::ledger::{Account, HeldOffer};
 use super::program::{OfferGive, OfferRule, OfferScope, Program};
-use crate::risk::RiskBand;
 use crate::churn::job::CustomerScore;
 use crate::profile::Profile;
+use crate::risk::RiskBand;
 
 /// What an offer is chosen on.
 pub struct Facts<'a> {

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::risk::RiskBand;
 use crate::findings::{Finding, Findings};
 use crate::ids::{Category, Ident, ProductId};
 use crate::money::{Amount, Currency};
+use crate::risk::RiskBand;
 
 /// Reserved actions Kairos awards by itself; every other action name matches the
 /// `action_performed` events that carry it.
@@ -320,7 +320,10 @@ impl Program {
                 (Some(_), None, Some(_)) => {}
             }
             if rule.action.is_some() && (rule.category.is_some() || rule.product.is_some() || rule.brand.is_some()) {
-                out.error(&at("action"), "cannot be combined with category, product or brand (those match order lines)");
+                out.error(
+                    &at("action"),
+                    "cannot be combined with category, product or brand (those match order lines)",
+                );
             }
             if rule.brand.as_deref().is_some_and(|b| b.trim().is_empty() || b.len() > 128) {
                 out.error(&at("brand"), "must be 1 to 128 characters");
@@ -362,7 +365,10 @@ impl Program {
             if let Some(m) = t.earn_multiplier {
                 factor(out, &format!("tiers.levels[{i}].earn_multiplier"), m, true);
                 if m.micros() < 1_000_000 {
-                    out.error(&format!("tiers.levels[{i}].earn_multiplier"), &format!("is {m}: a tier's multiplier adds to what purchases earn (at least 1)"));
+                    out.error(
+                        &format!("tiers.levels[{i}].earn_multiplier"),
+                        &format!("is {m}: a tier's multiplier adds to what purchases earn (at least 1)"),
+                    );
                 }
             }
             if t.name.trim().is_empty() {
@@ -388,7 +394,10 @@ impl Program {
                 && r.code_prefix.len() <= 20
                 && r.code_prefix.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
             if !prefix_ok {
-                out.error(&at("code_prefix"), "must be 1 to 20 capital letters or digits (codes are typed at checkout)");
+                out.error(
+                    &at("code_prefix"),
+                    "must be 1 to 20 capital letters or digits (codes are typed at checkout)",
+                );
             }
             match &r.gives {
                 Gives::PercentOff(p) if !(1..=100).contains(p) => {
@@ -418,7 +427,10 @@ impl Program {
                 OfferGive::Multiplier { multiplier, days, .. } => {
                     factor(out, &at("give.multiplier.multiplier"), *multiplier, true);
                     if multiplier.micros() < 1_000_000 {
-                        out.error(&at("give.multiplier.multiplier"), &format!("is {multiplier}: an offer's multiplier adds to what purchases earn (at least 1)"));
+                        out.error(
+                            &at("give.multiplier.multiplier"),
+                            &format!("is {multiplier}: an offer's multiplier adds to what purchases earn (at least 1)"),
+                        );
                     }
                     if !(1..=90).contains(days) {
                         out.error(&at("give.multiplier.days"), &format!("is {days} (expected 1 to 90)"));
@@ -433,7 +445,10 @@ impl Program {
             if let Some(tiers) = &o.when.tiers {
                 for (j, t) in tiers.iter().enumerate() {
                     if self.tier(t.as_str()).is_none() {
-                        out.error(&format!("offers[{i}].when.tiers[{j}]"), &format!("{t} is not a tier of the program"));
+                        out.error(
+                            &format!("offers[{i}].when.tiers[{j}]"),
+                            &format!("{t} is not a tier of the program"),
+                        );
                     }
                 }
             }
@@ -463,8 +478,10 @@ fn factor(out: &mut Findings, field: &str, value: Amount, positive: bool) {
 
 /// The JSON Schema loyalty program files are checked against (`schema/loyalty.v1.json`).
 pub fn json_schema() -> serde_json::Value {
-    let mut schema =
-        schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<Program>().to_value();
+    let mut schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<Program>()
+        .to_value();
     if let Some(o) = schema.as_object_mut() {
         o.insert("$id".into(), "https://kairos.dev/schema/loyalty.v1.json".into());
         o.insert("title".into(), "Kairos loyalty program (v1)".into());
@@ -477,8 +494,12 @@ pub const MAX_FILE_BYTES: usize = 256 * 1024;
 
 /// The program in `text` (named `file` in problems) and everything wrong with it.
 pub fn read(file: &str, text: &str) -> (Option<Program>, Vec<crate::findings::Problem>) {
-    match crate::findings::read_yaml::<Program>(file, text, MAX_FILE_BYTES, "program fields (id, name, currency, earn, …)")
-    {
+    match crate::findings::read_yaml::<Program>(
+        file,
+        text,
+        MAX_FILE_BYTES,
+        "program fields (id, name, currency, earn, …)",
+    ) {
         Ok((program, doc)) => {
             let problems = crate::findings::located(file, &doc, program.check());
             (Some(program), problems)

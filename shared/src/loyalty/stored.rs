@@ -37,7 +37,8 @@ pub async fn deploy<S: Store>(store: &S, program: &Program, now: DateTime<Utc>) 
     };
     let version = held.map_or(1, |(v, _)| v + 1);
     let deployed = DeployedProgram { version, digest, deployed_at: now, program: program.clone() };
-    put_version(store, current_key, held.map(|(_, item)| item), keys::loyalty_program_version(version), &deployed).await?;
+    put_version(store, current_key, held.map(|(_, item)| item), keys::loyalty_program_version(version), &deployed)
+        .await?;
     Ok(if version == 1 { Deployment::Created } else { Deployment::Updated { version } })
 }
 
@@ -57,7 +58,11 @@ pub struct ProgramCache {
 }
 
 impl ProgramCache {
-    pub async fn get<S: Store>(&self, store: &S, now: DateTime<Utc>) -> Result<Option<Arc<DeployedProgram>>, StoreError> {
+    pub async fn get<S: Store>(
+        &self,
+        store: &S,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Arc<DeployedProgram>>, StoreError> {
         let mut held = self.held.lock().await;
         if let Some((at, program)) = held.as_ref()
             && now - *at < chrono::Duration::seconds(REFRESH_SECONDS)

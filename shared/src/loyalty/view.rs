@@ -6,8 +6,8 @@ use chrono_tz::Tz;
 use super::ledger::Account;
 use super::program::Program;
 use super::{offers, tier};
-use crate::content::{LoyaltyView, OfferView};
 use crate::content::locale::Style;
+use crate::content::{LoyaltyView, OfferView};
 
 /// What a message to a customer with `account` (none: not a member) says of their loyalty.
 pub fn view(program: &Program, account: Option<&Account>, style: &Style, tz: Tz, now: DateTime<Utc>) -> LoyaltyView {

@@ -42,7 +42,10 @@ fn latest(list: Option<&Vec<(DateTime<Utc>, bool)>>, at: DateTime<Utc>) -> Optio
 
 fn lines(path: &Path) -> Result<Vec<Value>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).map_err(|e| format!("{}: {e}", path.display()))).collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("{}: {e}", path.display())))
+        .collect()
 }
 
 /// Checks the run in `dir` against `caps` and each campaign's own sending window (`HH:MM` to
@@ -72,7 +75,10 @@ pub fn check(dir: &Path, caps: &Caps, windows: &BTreeMap<String, (NaiveTime, Nai
                 }
             }
             (Some("consent_changed"), Some(at)) => {
-                let key = (data["channel"].as_str().unwrap_or("").to_string(), data["topic"].as_str().unwrap_or("marketing").to_string());
+                let key = (
+                    data["channel"].as_str().unwrap_or("").to_string(),
+                    data["topic"].as_str().unwrap_or("marketing").to_string(),
+                );
                 p.consents.entry(key).or_default().push((at, data["status"] == "granted"));
             }
             (Some("suppression_changed"), Some(at)) => {
@@ -86,7 +92,9 @@ pub fn check(dir: &Path, caps: &Caps, windows: &BTreeMap<String, (NaiveTime, Nai
     let mut sent: HashMap<(String, String), Vec<DateTime<FixedOffset>>> = HashMap::new();
     for m in lines(&dir.join("outbox.jsonl"))? {
         f.messages += 1;
-        let (Some(customer), Some(channel), Some(local)) = (m["customer_id"].as_str(), m["channel"].as_str(), at_of(&m, "sent_at")) else {
+        let (Some(customer), Some(channel), Some(local)) =
+            (m["customer_id"].as_str(), m["channel"].as_str(), at_of(&m, "sent_at"))
+        else {
             f.violations.push(format!("an outbox line without customer, channel or time: {m}"));
             continue;
         };
@@ -140,7 +148,9 @@ pub fn check(dir: &Path, caps: &Caps, windows: &BTreeMap<String, (NaiveTime, Nai
             for (i, t) in times.iter().enumerate() {
                 let within = times[i..].iter().take_while(|u| **u < *t + Duration::days(7)).count() as u32;
                 if within > week {
-                    f.violations.push(format!("{customer}: {within} {channel} messages in the 7 days from {t} (cap {week} a week)"));
+                    f.violations.push(format!(
+                        "{customer}: {within} {channel} messages in the 7 days from {t} (cap {week} a week)"
+                    ));
                     break;
                 }
             }
@@ -155,7 +165,10 @@ pub fn check(dir: &Path, caps: &Caps, windows: &BTreeMap<String, (NaiveTime, Nai
             f.violations.push(format!("{customer}: {produced} distinct events produced, {applied} applied"));
         }
         if let Some(l) = a.get("loyalty").filter(|l| !l.is_null()) {
-            if l["entries_pending"] != l["pending"] || l["entries_active"] != l["active"] || l["numbered"] != l["entries"] {
+            if l["entries_pending"] != l["pending"]
+                || l["entries_active"] != l["active"]
+                || l["numbered"] != l["entries"]
+            {
                 f.violations.push(format!("{customer}: the ledger does not add up to the balances: {l}"));
             }
         }

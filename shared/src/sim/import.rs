@@ -39,7 +39,8 @@ pub fn transactions_csv(text: &str) -> Result<Vec<Value>, String> {
         let customer = row.get(c).unwrap_or("");
         let day = NaiveDate::parse_from_str(row.get(d).unwrap_or(""), "%Y-%m-%d")
             .map_err(|_| format!("line {line}: date: must be YYYY-MM-DD"))?;
-        let amount = crate::money::Amount::parse(row.get(a).unwrap_or("")).map_err(|e| format!("line {line}: amount: {e}"))?;
+        let amount =
+            crate::money::Amount::parse(row.get(a).unwrap_or("")).map_err(|e| format!("line {line}: amount: {e}"))?;
         let at = day.and_hms_opt(12, 0, 0).map_or_else(Utc::now, |t| t.and_utc());
         let event = json!({"schema_version": 1, "id": format!("tx-{line}"), "customer_id": customer,
             "occurred_at": at.to_rfc3339(), "source": "import", "type": "order_placed",
@@ -85,12 +86,18 @@ pub fn customers(events: &[Value], catalogue: &Catalogue, rng: &mut ChaCha8Rng) 
                 };
                 c.consents[i] = data["status"] == "granted";
             }
-            for cat in [data.get("category"), data.pointer("/lines/0/category")].into_iter().flatten().filter_map(Value::as_str) {
+            for cat in [data.get("category"), data.pointer("/lines/0/category")]
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 if let Some(k) = (0..catalogue.categories()).find(|k| catalogue.category_name(*k) == cat) {
                     taste[k] += 1.0;
                 }
             }
-            if let Some(at) = e.get("occurred_at").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
+            if let Some(at) =
+                e.get("occurred_at").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            {
                 let local = at.with_timezone(&c.zone);
                 hours[local.weekday().num_days_from_monday() as usize * 24 + local.hour() as usize] += 1.0;
                 let at = at.with_timezone(&Utc);
@@ -107,7 +114,10 @@ pub fn customers(events: &[Value], catalogue: &Catalogue, rng: &mut ChaCha8Rng) 
     }
     let mut history: Vec<Value> = events.to_vec();
     history.sort_by_key(|e| {
-        e.get("occurred_at").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+        e.get("occurred_at")
+            .and_then(Value::as_str)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
     });
     (out, history)
 }

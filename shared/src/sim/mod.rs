@@ -61,7 +61,11 @@ impl<S: Store> Store for Recording<S> {
         self.inner.get_many(keys, consistency).await
     }
 
-    async fn query(&self, pk: &str, query: &crate::store::Query) -> Result<crate::store::Page, crate::store::StoreError> {
+    async fn query(
+        &self,
+        pk: &str,
+        query: &crate::store::Query,
+    ) -> Result<crate::store::Page, crate::store::StoreError> {
         self.inner.query(pk, query).await
     }
 
@@ -77,8 +81,12 @@ impl<S: Store> Store for Recording<S> {
 
     async fn write(&self, writes: Vec<crate::store::Write>) -> Result<(), crate::store::StoreError> {
         use crate::store::Write;
-        let kept: Vec<crate::store::Key> =
-            writes.iter().filter(|w| !matches!(w, Write::Check { .. })).map(|w| w.key().clone()).filter(|k| (self.keep)(k)).collect();
+        let kept: Vec<crate::store::Key> = writes
+            .iter()
+            .filter(|w| !matches!(w, Write::Check { .. }))
+            .map(|w| w.key().clone())
+            .filter(|k| (self.keep)(k))
+            .collect();
         let before = if kept.is_empty() {
             Vec::new()
         } else {

@@ -111,7 +111,13 @@ pub async fn gather<S: Store>(store: &S, customers: &[Customer]) -> Result<Facts
                 f.tier.push(a.tier.as_ref().map(|t| t.id.clone()));
                 f.points.push(a.active_points());
                 let t = &a.totals;
-                for (k, v) in [("earned", t.earned), ("redeemed", t.redeemed), ("expired", t.expired), ("reversed", t.reversed), ("shortfall", t.shortfall)] {
+                for (k, v) in [
+                    ("earned", t.earned),
+                    ("redeemed", t.redeemed),
+                    ("expired", t.expired),
+                    ("reversed", t.reversed),
+                    ("shortfall", t.shortfall),
+                ] {
                     *f.loyalty.entry(k.into()).or_default() += v;
                 }
                 *f.loyalty.entry("pending".into()).or_default() += a.pending_points();
@@ -186,7 +192,11 @@ fn clustered(outcomes: &[(usize, bool)]) -> (f64, f64, usize) {
     let y: f64 = per.values().map(|v| v.1).sum();
     let m = per.len() as f64;
     let r = if n > 0.0 { y / n } else { 0.0 };
-    let var = if m > 1.0 { m / (m - 1.0) * per.values().map(|v| (v.1 - r * v.0).powi(2)).sum::<f64>() / (n * n) } else { f64::NAN };
+    let var = if m > 1.0 {
+        m / (m - 1.0) * per.values().map(|v| (v.1 - r * v.0).powi(2)).sum::<f64>() / (n * n)
+    } else {
+        f64::NAN
+    };
     (r, var, per.len())
 }
 
@@ -317,7 +327,8 @@ pub fn summarize(
     for s in &in_window {
         *messages.entry(s.channel.as_str().to_string()).or_insert(0) += 1;
         *by_campaign.entry(s.campaign.clone()).or_insert(0) += 1;
-        *by_day.entry(s.at.date_naive().to_string()).or_default().entry(s.channel.as_str().to_string()).or_insert(0) += 1;
+        *by_day.entry(s.at.date_naive().to_string()).or_default().entry(s.channel.as_str().to_string()).or_insert(0) +=
+            1;
         heat[s.local.weekday().num_days_from_monday() as usize][s.local.hour() as usize] += 1;
     }
     let mut truth = vec![vec![0.0; 24]; 7];
@@ -359,7 +370,8 @@ pub fn summarize(
     // end has had less time to convert, and only held-out causes are seen before their send is due.
     let observed = |at: DateTime<Utc>| at + Duration::days(7) <= end;
     let mut lifts = Vec::new();
-    let campaigns: HashSet<&String> = log.treated.iter().map(|t| &t.0).chain(log.held_out.iter().map(|h| &h.0)).collect();
+    let campaigns: HashSet<&String> =
+        log.treated.iter().map(|t| &t.0).chain(log.held_out.iter().map(|h| &h.0)).collect();
     let mut campaigns: Vec<&String> = campaigns.into_iter().collect();
     campaigns.sort();
     for campaign in campaigns {
@@ -381,7 +393,10 @@ pub fn summarize(
     win_back.insert("clicked".to_string(), winback.iter().filter(|s| s.clicked).count());
     win_back.insert(
         "ordered within 14 days".to_string(),
-        winback.iter().filter(|s| orders_of[s.customer].iter().any(|o| *o > s.at && *o <= s.at + Duration::days(14))).count(),
+        winback
+            .iter()
+            .filter(|s| orders_of[s.customer].iter().any(|o| *o > s.at && *o <= s.at + Duration::days(14)))
+            .count(),
     );
     win_back.insert("customers revived".to_string(), log.revived as usize);
     let mut tiers = BTreeMap::new();
@@ -404,7 +419,8 @@ pub fn summarize(
         *orders_by_product.entry(p.as_str()).or_insert(0) += 1;
     }
     let mut recommendations = BTreeMap::new();
-    recommendations.insert("customers with recommendations".into(), facts.recs.iter().filter(|r| !r.is_empty()).count() as f64);
+    recommendations
+        .insert("customers with recommendations".into(), facts.recs.iter().filter(|r| !r.is_empty()).count() as f64);
     recommendations.insert("catalogue coverage".into(), distinct.len() as f64 / catalogue.products.len().max(1) as f64);
     recommendations.insert(
         "long-tail share of slots".into(),
@@ -421,7 +437,9 @@ pub fn summarize(
         // The first reason is the cause; the policy's are those after it. A channel's consent
         // and provenance are why it could go, not why it did not.
         for r in d.reasons.iter().skip(1) {
-            for part in r.split("; ").filter(|p| !p.contains(": consented to") && !p.contains("inside quiet hours rules")) {
+            for part in
+                r.split("; ").filter(|p| !p.contains(": consented to") && !p.contains("inside quiet hours rules"))
+            {
                 *into.entry(kind_of(part)).or_insert(0) += 1;
             }
         }
@@ -443,9 +461,15 @@ pub fn summarize(
         "quiet hours".into(),
         "marketing SMS: US 08:00-21:00 (TCPA), Florida and Oklahoma 08:00-20:00, other US states 09:00-20:00 and Sundays from 12:00; France 08:00-22:00, no Sundays or public holidays; plus each campaign's own window; the strictest wins, in the customer's zone (every zone their country spans when unknown)".into(),
     );
-    rules.insert("consent".into(), "marketing needs consent to the campaign's topic on the channel; transactional needs an address".into());
+    rules.insert(
+        "consent".into(),
+        "marketing needs consent to the campaign's topic on the channel; transactional needs an address".into(),
+    );
     let mut checks = BTreeMap::new();
-    checks.insert("loyalty ledgers that add up to their balances".into(), format!("{} of {}", facts.ledgers_balanced, facts.ledgers_balanced + facts.ledgers_off.len()));
+    checks.insert(
+        "loyalty ledgers that add up to their balances".into(),
+        format!("{} of {}", facts.ledgers_balanced, facts.ledgers_balanced + facts.ledgers_off.len()),
+    );
     Summary {
         customers: customers.len(),
         days: config.days,
@@ -478,7 +502,13 @@ pub fn summarize(
 
 /// Exposure by group, and the groups left out or over-messaged: messages (and offers) per
 /// customer under half or over twice everyone's, in groups of at least 20 customers.
-fn fairness(customers: &[Customer], sent: &[&Sent], facts: &Facts, orders: &[Vec<DateTime<Utc>>], start: DateTime<Utc>) -> Vec<Group> {
+fn fairness(
+    customers: &[Customer],
+    sent: &[&Sent],
+    facts: &Facts,
+    orders: &[Vec<DateTime<Utc>>],
+    start: DateTime<Utc>,
+) -> Vec<Group> {
     let mut per = vec![(0usize, 0usize, 0usize); customers.len()];
     for s in sent {
         per[s.customer].0 += 1;
@@ -542,10 +572,15 @@ const COLOURS: [&str; 6] = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c
 /// Bars (stacked by series) over labelled columns.
 fn bars(title: &str, columns: &[String], series: &[(String, Vec<f64>)]) -> String {
     let (w, h, left, bottom) = (720.0, 240.0, 40.0, 40.0);
-    let totals: Vec<f64> = (0..columns.len()).map(|i| series.iter().map(|s| s.1.get(i).copied().unwrap_or(0.0)).sum()).collect();
+    let totals: Vec<f64> =
+        (0..columns.len()).map(|i| series.iter().map(|s| s.1.get(i).copied().unwrap_or(0.0)).sum()).collect();
     let max = totals.iter().copied().fold(1e-9, f64::max);
     let step = (w - left) / columns.len().max(1) as f64;
-    let mut svg = format!("<svg class=\"chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {w} {}\" width=\"100%\">", esc(title), h + bottom);
+    let mut svg = format!(
+        "<svg class=\"chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {w} {}\" width=\"100%\">",
+        esc(title),
+        h + bottom
+    );
     let _ = write!(svg, "<text x=\"{left}\" y=\"12\" font-size=\"12\" fill=\"#444\">max {max:.0}</text>");
     for (i, col) in columns.iter().enumerate() {
         let mut y = h;
@@ -578,7 +613,9 @@ fn bars(title: &str, columns: &[String], series: &[(String, Vec<f64>)]) -> Strin
     let legend: String = series
         .iter()
         .enumerate()
-        .map(|(k, (name, _))| format!("<span class=\"key\" style=\"background:{}\"></span>{} ", COLOURS[k % COLOURS.len()], esc(name)))
+        .map(|(k, (name, _))| {
+            format!("<span class=\"key\" style=\"background:{}\"></span>{} ", COLOURS[k % COLOURS.len()], esc(name))
+        })
         .collect();
     format!("<figure><figcaption>{}</figcaption>{svg}<div>{legend}</div></figure>", esc(title))
 }
@@ -587,12 +624,22 @@ fn bars(title: &str, columns: &[String], series: &[(String, Vec<f64>)]) -> Strin
 fn heatmap(title: &str, grid: &[Vec<f64>]) -> String {
     let max = grid.iter().flatten().copied().fold(1e-12, f64::max);
     let (cell, left, top) = (24.0, 40.0, 16.0);
-    let mut svg = format!("<svg class=\"chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {} {}\" width=\"100%\">", esc(title), left + 24.0 * cell, top + 7.0 * cell + 10.0);
+    let mut svg = format!(
+        "<svg class=\"chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {} {}\" width=\"100%\">",
+        esc(title),
+        left + 24.0 * cell,
+        top + 7.0 * cell + 10.0
+    );
     for h in (0..24).step_by(3) {
         let _ = write!(svg, "<text x=\"{:.0}\" y=\"12\" font-size=\"10\">{h}h</text>", left + h as f64 * cell);
     }
     for (d, row) in grid.iter().enumerate() {
-        let _ = write!(svg, "<text x=\"0\" y=\"{:.0}\" font-size=\"10\">{}</text>", top + d as f64 * cell + 16.0, ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][d % 7]);
+        let _ = write!(
+            svg,
+            "<text x=\"0\" y=\"{:.0}\" font-size=\"10\">{}</text>",
+            top + d as f64 * cell + 16.0,
+            ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][d % 7]
+        );
         for (h, v) in row.iter().enumerate() {
             let shade = (v / max).clamp(0.0, 1.0);
             let _ = write!(
@@ -617,13 +664,25 @@ fn forest(title: &str, rows: &[(String, f64, f64, f64)]) -> String {
     let span = rows.iter().flat_map(|r| [r.2.abs(), r.3.abs()]).fold(0.01, f64::max);
     let x = |v: f64| left + (v / span + 1.0) / 2.0 * (w - left - 20.0);
     let h = row * rows.len().max(1) as f64 + 20.0;
-    let mut svg = format!("<svg class=\"chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {w} {h}\" width=\"100%\">", esc(title));
+    let mut svg = format!(
+        "<svg class=\"chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {w} {h}\" width=\"100%\">",
+        esc(title)
+    );
     let _ = write!(svg, "<line x1=\"{0:.1}\" y1=\"0\" x2=\"{0:.1}\" y2=\"{h}\" stroke=\"#999\"/>", x(0.0));
     for (i, (label, v, lo, hi)) in rows.iter().enumerate() {
         let y = 12.0 + i as f64 * row;
         let _ = write!(svg, "<text x=\"0\" y=\"{:.0}\" font-size=\"11\">{}</text>", y + 4.0, esc(label));
-        let _ = write!(svg, "<line x1=\"{:.1}\" y1=\"{y:.0}\" x2=\"{:.1}\" y2=\"{y:.0}\" stroke=\"#2b6cb0\" stroke-width=\"2\"/>", x(*lo), x(*hi));
-        let _ = write!(svg, "<circle cx=\"{:.1}\" cy=\"{y:.0}\" r=\"4\" fill=\"#2b6cb0\"><title>{v:+.3} ({lo:+.3} to {hi:+.3})</title></circle>", x(*v));
+        let _ = write!(
+            svg,
+            "<line x1=\"{:.1}\" y1=\"{y:.0}\" x2=\"{:.1}\" y2=\"{y:.0}\" stroke=\"#2b6cb0\" stroke-width=\"2\"/>",
+            x(*lo),
+            x(*hi)
+        );
+        let _ = write!(
+            svg,
+            "<circle cx=\"{:.1}\" cy=\"{y:.0}\" r=\"4\" fill=\"#2b6cb0\"><title>{v:+.3} ({lo:+.3} to {hi:+.3})</title></circle>",
+            x(*v)
+        );
     }
     svg.push_str("</svg>");
     format!("<figure><figcaption>{}</figcaption>{svg}</figure>", esc(title))
@@ -669,7 +728,9 @@ pub fn html(s: &Summary, traces: &BTreeMap<String, Vec<Decision>>) -> String {
     let channels = ["email", "sms", "push"];
     let series: Vec<(String, Vec<f64>)> = channels
         .iter()
-        .map(|c| (c.to_string(), days.iter().map(|d| s.messages_by_day[d].get(*c).copied().unwrap_or(0) as f64).collect()))
+        .map(|c| {
+            (c.to_string(), days.iter().map(|d| s.messages_by_day[d].get(*c).copied().unwrap_or(0) as f64).collect())
+        })
         .collect();
     body.push_str(&bars("Messages per day, by channel", &days, &series));
     let campaigns: Vec<String> = s.messages_by_campaign.keys().cloned().collect();
@@ -705,7 +766,8 @@ pub fn html(s: &Summary, traces: &BTreeMap<String, Vec<Decision>>) -> String {
         None => body.push_str("<p>No optimised sends in this run.</p>"),
     }
     body.push_str("<h2>Campaigns against their holdouts</h2>");
-    let rows: Vec<(String, f64, f64, f64)> = s.lifts.iter().map(|l| (l.campaign.clone(), l.difference, l.low, l.high)).collect();
+    let rows: Vec<(String, f64, f64, f64)> =
+        s.lifts.iter().map(|l| (l.campaign.clone(), l.difference, l.low, l.high)).collect();
     if rows.is_empty() {
         body.push_str("<p>No campaign had both sends and held-out customers in this run.</p>");
     } else {
@@ -714,26 +776,62 @@ pub fn html(s: &Summary, traces: &BTreeMap<String, Vec<Decision>>) -> String {
     let lift_rows: Vec<Vec<String>> = s
         .lifts
         .iter()
-        .map(|l| vec![l.campaign.clone(), format!("{} of {} ({} customers)", pct(l.treated.rate), l.treated.n, l.treated_customers), format!("{} of {} ({} customers)", pct(l.holdout.rate), l.holdout.n, l.holdout_customers), format!("{:+.1} points ({:+.1} to {:+.1})", 100.0 * l.difference, 100.0 * l.low, 100.0 * l.high)])
+        .map(|l| {
+            vec![
+                l.campaign.clone(),
+                format!("{} of {} ({} customers)", pct(l.treated.rate), l.treated.n, l.treated_customers),
+                format!("{} of {} ({} customers)", pct(l.holdout.rate), l.holdout.n, l.holdout_customers),
+                format!("{:+.1} points ({:+.1} to {:+.1})", 100.0 * l.difference, 100.0 * l.low, 100.0 * l.high),
+            ]
+        })
         .collect();
-    body.push_str(&table(&["campaign", "treated causes converted", "held-out causes converted", "difference"], &lift_rows));
+    body.push_str(&table(
+        &["campaign", "treated causes converted", "held-out causes converted", "difference"],
+        &lift_rows,
+    ));
     body.push_str("<h2>Churn and win-back</h2>");
     let bands: Vec<String> = s.churn_risk.keys().cloned().collect();
-    body.push_str(&bars("Customers by churn risk (the nightly model)", &bands, &[("customers".into(), bands.iter().map(|b| s.churn_risk[b] as f64).collect())]));
-    body.push_str(&table(&["win-back", "count"], &s.win_back.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect::<Vec<_>>()));
+    body.push_str(&bars(
+        "Customers by churn risk (the nightly model)",
+        &bands,
+        &[("customers".into(), bands.iter().map(|b| s.churn_risk[b] as f64).collect())],
+    ));
+    body.push_str(&table(
+        &["win-back", "count"],
+        &s.win_back.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect::<Vec<_>>(),
+    ));
     body.push_str("<h2>Loyalty</h2>");
     let tiers: Vec<String> = s.tiers.keys().cloned().collect();
-    body.push_str(&bars("Members by tier", &tiers, &[("customers".into(), tiers.iter().map(|t| s.tiers[t] as f64).collect())]));
+    body.push_str(&bars(
+        "Members by tier",
+        &tiers,
+        &[("customers".into(), tiers.iter().map(|t| s.tiers[t] as f64).collect())],
+    ));
     let flows: Vec<String> = s.loyalty.keys().cloned().collect();
-    body.push_str(&bars("Points and flows", &flows, &[("points".into(), flows.iter().map(|f| s.loyalty[f].max(0) as f64).collect())]));
-    body.push_str(&table(&["", "total"], &s.loyalty.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect::<Vec<_>>()));
-    body.push_str(&table(&["tier change", "members"], &s.tier_flows.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect::<Vec<_>>()));
+    body.push_str(&bars(
+        "Points and flows",
+        &flows,
+        &[("points".into(), flows.iter().map(|f| s.loyalty[f].max(0) as f64).collect())],
+    ));
+    body.push_str(&table(
+        &["", "total"],
+        &s.loyalty.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect::<Vec<_>>(),
+    ));
+    body.push_str(&table(
+        &["tier change", "members"],
+        &s.tier_flows.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect::<Vec<_>>(),
+    ));
     body.push_str("<h2>Recommendations</h2>");
     body.push_str(&table(
         &["", "value"],
         &s.recommendations
             .iter()
-            .map(|(k, v)| vec![k.clone(), if *v <= 1.0 && k != "customers with recommendations" { pct(*v) } else { format!("{v:.0}") }])
+            .map(|(k, v)| {
+                vec![
+                    k.clone(),
+                    if *v <= 1.0 && k != "customers with recommendations" { pct(*v) } else { format!("{v:.0}") },
+                ]
+            })
             .collect::<Vec<_>>(),
     ));
     body.push_str("<h2>Why messages did not go (yet)</h2>");
@@ -744,7 +842,10 @@ pub fn html(s: &Summary, traces: &BTreeMap<String, Vec<Decision>>) -> String {
     };
     let _ = write!(body, "<h3>Suppressed</h3>{}", table(&["reason", "count"], &reasons(&s.reasons_suppressed)));
     let _ = write!(body, "<h3>Deferred</h3>{}", table(&["reason", "count"], &reasons(&s.reasons_deferred)));
-    body.push_str(&table(&["rule in force", ""], &s.rules.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect::<Vec<_>>()));
+    body.push_str(&table(
+        &["rule in force", ""],
+        &s.rules.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect::<Vec<_>>(),
+    ));
     body.push_str("<h2>Fairness audit</h2><p>Exposure to messages, offers and recommendations by group. A group of 20 or more customers is flagged when it gets under half or over twice everyone's messages per customer, or under half the offers.</p>");
     let fair: Vec<Vec<String>> = s
         .fairness
@@ -762,7 +863,10 @@ pub fn html(s: &Summary, traces: &BTreeMap<String, Vec<Decision>>) -> String {
             ]
         })
         .collect();
-    body.push_str(&table(&["dimension", "group", "customers", "messages each", "offers each", "with recommendations", "opened", "flag"], &fair));
+    body.push_str(&table(
+        &["dimension", "group", "customers", "messages each", "offers each", "with recommendations", "opened", "flag"],
+        &fair,
+    ));
     body.push_str("<h2>Decision trace, per customer</h2><p>The customers with the most decisions; each answers \"why did or didn't they get that message?\" as <code>kairos why</code> does.</p>");
     let mut busiest: Vec<(&String, &Vec<Decision>)> = traces.iter().filter(|(_, d)| !d.is_empty()).collect();
     busiest.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));

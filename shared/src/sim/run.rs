@@ -21,9 +21,9 @@ use crate::contact::Channel;
 use crate::delivery::channel::{Address, Deliver, DeliveryError, Envelope, Outbox};
 use crate::delivery::dispatch::{Dispatcher, Settings, Ticker, message_id};
 use crate::ingest::{IngestConfig, Record, ingest_batch};
+use crate::jobs::SegmentedJob;
 use crate::jobs::local::LocalQueue;
 use crate::jobs::runner::{Runner, drain_parallel};
-use crate::jobs::SegmentedJob;
 use crate::loyalty::Program;
 use crate::store::StoreError;
 
@@ -55,7 +55,8 @@ impl Default for Config {
             days: 30,
             seed: 2026,
             // A Monday; the window spans the European and American autumn clock changes.
-            start: DateTime::parse_from_rfc3339("2026-10-19T00:00:00Z").map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc)),
+            start: DateTime::parse_from_rfc3339("2026-10-19T00:00:00Z")
+                .map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc)),
             history_days: 180,
             products: 600,
             campaigns: Vec::new(),
@@ -101,11 +102,21 @@ enum Action {
     /// A one-click unsubscribe POST to this path of the unsubscribe endpoint.
     Unsubscribe(String),
     /// An inbound SMS of `word` from `phone`.
-    Sms { phone: String, word: String },
+    Sms {
+        phone: String,
+        word: String,
+    },
     /// The customer redeems a reward.
-    Redeem { customer: usize },
+    Redeem {
+        customer: usize,
+    },
     /// The customer comes back to the shop from a message (a session about what it showed).
-    Visit { customer: usize, products: Vec<usize>, boost: f64, attribution: Option<(String, String, String)> },
+    Visit {
+        customer: usize,
+        products: Vec<usize>,
+        boost: f64,
+        attribution: Option<(String, String, String)>,
+    },
 }
 
 /// The channel dispatch delivers through: the outbox file, and what the shop will answer.
@@ -186,13 +197,17 @@ pub fn simulate<S: Streamed + 'static>(
     let _ = std::fs::remove_file(&outbox_path);
     let outbox = Outbox::open(&outbox_path).map_err(|e| SimError::File(outbox_path.display().to_string(), e))?;
     let settings = settings(config.seed)?;
-    let dispatcher = Arc::new(Dispatcher::new(store.clone(), SimChannel { outbox, sent: Mutex::new(Vec::new()) }, settings));
+    let dispatcher =
+        Arc::new(Dispatcher::new(store.clone(), SimChannel { outbox, sent: Mutex::new(Vec::new()) }, settings));
     let mut rng = shop::rng(config.seed, 1);
     let catalogue = Catalogue::new(config.products, &mut shop::rng(config.seed, 2));
     let end = config.start + Duration::days(i64::from(config.days));
     let (customers, imported) = match &config.imported {
         Some(events) => super::import::customers(events, &catalogue, &mut rng),
-        None => (shop::customers(config.customers, (config.start, end), i64::from(config.history_days), &mut rng), Vec::new()),
+        None => (
+            shop::customers(config.customers, (config.start, end), i64::from(config.history_days), &mut rng),
+            Vec::new(),
+        ),
     };
     let index = customers.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
     let events_path = config.out.join("events.jsonl");
@@ -265,7 +280,8 @@ impl<S: Streamed + 'static> World<S> {
             }
         } else {
             for e in imported {
-                let at = e.get("occurred_at").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+                let at =
+                    e.get("occurred_at").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok());
                 if let Some(at) = at {
                     self.schedule(at.with_timezone(&Utc), Action::Event(e));
                 }
@@ -307,7 +323,8 @@ impl<S: Streamed + 'static> World<S> {
     fn shop_hour(&mut self, at: DateTime<Utc>) {
         for i in 0..self.customers.len() {
             let mut later = Vec::new();
-            let events = shop::hour(&mut self.customers[i], &self.catalogue, at, &mut self.ev, &mut self.rng, &mut later);
+            let events =
+                shop::hour(&mut self.customers[i], &self.catalogue, at, &mut self.ev, &mut self.rng, &mut later);
             for e in events {
                 let t = time_of(&e).unwrap_or(at);
                 self.schedule(t, Action::Event(e));
@@ -359,7 +376,10 @@ impl<S: Streamed + 'static> World<S> {
             }
             let bodies: Vec<String> = chunk.iter().map(Value::to_string).collect();
             for b in &bodies {
-                self.events_out.write_all(b.as_bytes()).and_then(|()| self.events_out.write_all(b"\n")).map_err(|e| SimError::File("events.jsonl".into(), e))?;
+                self.events_out
+                    .write_all(b.as_bytes())
+                    .and_then(|()| self.events_out.write_all(b"\n"))
+                    .map_err(|e| SimError::File("events.jsonl".into(), e))?;
             }
             let ids: Vec<String> = (0..bodies.len()).map(|i| format!("sim-{}-{i}", self.progress.events)).collect();
             let records: Vec<Record> = bodies.iter().zip(&ids).map(|(body, id)| Record { id, body }).collect();
@@ -389,11 +409,20 @@ impl<S: Streamed + 'static> World<S> {
                 let keys = &self.dispatcher.settings.keys;
                 if let Ok(claims) = keys.verify(path.rsplit('/').next().unwrap_or(""), at) {
                     let token = path.rsplit('/').next().unwrap_or("");
-                    let event = crate::delivery::unsubscribe::one_click_event(&claims.customer, claims.topic.as_str(), token, at);
+                    let event = crate::delivery::unsubscribe::one_click_event(
+                        &claims.customer,
+                        claims.topic.as_str(),
+                        token,
+                        at,
+                    );
                     let line = event.to_string();
-                    self.events_out.write_all(line.as_bytes()).and_then(|()| self.events_out.write_all(b"\n")).map_err(|e| SimError::File("events.jsonl".into(), e))?;
+                    self.events_out
+                        .write_all(line.as_bytes())
+                        .and_then(|()| self.events_out.write_all(b"\n"))
+                        .map_err(|e| SimError::File("events.jsonl".into(), e))?;
                 }
-                let reply = self.rt.block_on(crate::delivery::unsubscribe::answer(&*self.store, keys, "POST", &path, at))?;
+                let reply =
+                    self.rt.block_on(crate::delivery::unsubscribe::answer(&*self.store, keys, "POST", &path, at))?;
                 if reply.status == 200 {
                     self.log.unsubscribes += 1;
                 }
@@ -414,12 +443,21 @@ impl<S: Streamed + 'static> World<S> {
                 let request = crate::loyalty::redeem::Request {
                     customer_id: crate::ids::CustomerId::new(id.clone()).map_err(|e| SimError::Setup(e.to_string()))?,
                     reward_id: crate::ids::Ident::new("free-shipping").map_err(|e| SimError::Setup(e.to_string()))?,
-                    idempotency_key: crate::loyalty::redeem::IdempotencyKey::try_from(format!("sim-{id}-{}", at.timestamp()))
-                        .map_err(SimError::Setup)?,
+                    idempotency_key: crate::loyalty::redeem::IdempotencyKey::try_from(format!(
+                        "sim-{id}-{}",
+                        at.timestamp()
+                    ))
+                    .map_err(SimError::Setup)?,
                 };
                 let program = self.rt.block_on(crate::loyalty::stored::current(&*self.store))?;
                 if program.as_ref().is_some_and(|p| p.program.reward("free-shipping").is_some()) {
-                    let answer = self.rt.block_on(crate::loyalty::accounts::redeem(&*self.store, program.as_ref(), &request, b"sim", at))?;
+                    let answer = self.rt.block_on(crate::loyalty::accounts::redeem(
+                        &*self.store,
+                        program.as_ref(),
+                        &request,
+                        b"sim",
+                        at,
+                    ))?;
                     if answer.status == 200 {
                         self.log.redemptions += 1;
                     }
@@ -454,9 +492,12 @@ impl<S: Streamed + 'static> World<S> {
         }
         let campaigns = self.rt.block_on(self.campaigns.get(&*self.store, now))?;
         for change in changes {
-            let outcome = self.rt.block_on(crate::campaign::triggers::handle(&*self.store, &campaigns, &change, now))?;
+            let outcome =
+                self.rt.block_on(crate::campaign::triggers::handle(&*self.store, &campaigns, &change, now))?;
             self.log.queued += outcome.queued as u64;
-            if let Some(customer) = crate::keys::customer_of(&change.key.pk).and_then(|c| self.index.get(c.as_str()).copied()) {
+            if let Some(customer) =
+                crate::keys::customer_of(&change.key.pk).and_then(|c| self.index.get(c.as_str()).copied())
+            {
                 for h in outcome.held_out_causes {
                     if self.held_out_seen.insert((h.campaign.to_string(), customer, h.occurrence)) {
                         self.log.held_out.push((h.campaign.to_string(), customer, h.cause_at));
@@ -467,7 +508,13 @@ impl<S: Streamed + 'static> World<S> {
         Ok(())
     }
 
-    fn run_job<J: SegmentedJob>(&mut self, job: J, run: &str, model: Option<J::Model>, now: DateTime<Utc>) -> Result<(), SimError> {
+    fn run_job<J: SegmentedJob>(
+        &mut self,
+        job: J,
+        run: &str,
+        model: Option<J::Model>,
+        now: DateTime<Utc>,
+    ) -> Result<(), SimError> {
         let queue = LocalQueue::new();
         let runner = Runner { store: &*self.store, queue: &queue, job: &job };
         let started = match &model {
@@ -475,7 +522,8 @@ impl<S: Streamed + 'static> World<S> {
             None => self.rt.block_on(runner.start(run, 4, now)),
         };
         started.map_err(|e| SimError::Setup(format!("{} run {run}: {e}", J::NAME)))?;
-        drain_parallel(&runner, now, self.config.workers).map_err(|e| SimError::Setup(format!("{} run {run}: {e}", J::NAME)))?;
+        drain_parallel(&runner, now, self.config.workers)
+            .map_err(|e| SimError::Setup(format!("{} run {run}: {e}", J::NAME)))?;
         Ok(())
     }
 
@@ -487,7 +535,8 @@ impl<S: Streamed + 'static> World<S> {
         if program.is_some() {
             self.run_job(crate::loyalty::job::LoyaltyJob, &run, Some(crate::loyalty::job::RunModel { program }), at)?;
         }
-        let config = crate::churn::job::ChurnConfig::from_lookup(|_| None).map_err(|e| SimError::Setup(e.to_string()))?;
+        let config =
+            crate::churn::job::ChurnConfig::from_lookup(|_| None).map_err(|e| SimError::Setup(e.to_string()))?;
         self.run_job(crate::churn::job::ChurnJob { config }, &run, None, at + Duration::hours(1))?;
         self.run_job(crate::recommend::job::RecommendJob, &run, None, at + Duration::hours(4))?;
         self.triggers(at + Duration::hours(4))
@@ -516,7 +565,8 @@ impl<S: Streamed + 'static> World<S> {
         for minute in minutes {
             let (sends, _) = self.rt.block_on(Ticker::due_in(&*self.store, minute))?;
             for due in sends {
-                if let std::collections::hash_map::Entry::Vacant(v) = self.first_due.entry(message_id(&due).to_string()) {
+                if let std::collections::hash_map::Entry::Vacant(v) = self.first_due.entry(message_id(&due).to_string())
+                {
                     v.insert(due.first_due());
                     if let Some(&i) = self.index.get(due.customer_id.as_str()) {
                         self.log.treated.push((due.campaign_id.to_string(), i, due.cause_at.unwrap_or(due.created_at)));
@@ -526,7 +576,8 @@ impl<S: Streamed + 'static> World<S> {
         }
         let counts = self.rt.block_on(self.dispatcher.run_due(now, 16))?;
         self.log.add_counts(&counts);
-        let mut sent: Vec<Envelope> = std::mem::take(&mut *self.dispatcher.channel.sent.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut sent: Vec<Envelope> =
+            std::mem::take(&mut *self.dispatcher.channel.sent.lock().unwrap_or_else(|p| p.into_inner()));
         // In a fixed order (dispatch works sends side by side): the answers draw from one
         // generator, so the same seed answers the same way.
         sent.sort_by(|a, b| (a.sent_at, a.message_id.as_str()).cmp(&(b.sent_at, b.message_id.as_str())));
@@ -558,7 +609,10 @@ impl<S: Streamed + 'static> World<S> {
             if shown.is_empty() {
                 0.3
             } else {
-                (shown.iter().map(|p| c.taste[self.catalogue.products[*p].category] * k).sum::<f64>() / shown.len() as f64 / 2.0).min(1.0)
+                (shown.iter().map(|p| c.taste[self.catalogue.products[*p].category] * k).sum::<f64>()
+                    / shown.len() as f64
+                    / 2.0)
+                    .min(1.0)
             }
         };
         let offer = campaign.as_ref().is_some_and(|c| c.offer.is_some());
@@ -566,7 +620,8 @@ impl<S: Streamed + 'static> World<S> {
         c.received.push(at);
         c.received.retain(|t| *t > at - Duration::days(7));
         let fatigue = c.received.len() as f64;
-        let read_chance = if email { (0.22 * reach).min(0.85) } else { (0.45 * reach).min(0.95) } * if c.alive { 1.0 } else { 0.3 };
+        let read_chance =
+            if email { (0.22 * reach).min(0.85) } else { (0.45 * reach).min(0.95) } * if c.alive { 1.0 } else { 0.3 };
         let mut sent = Sent {
             customer: i,
             campaign: e.campaign_id.to_string(),
@@ -597,7 +652,11 @@ impl<S: Streamed + 'static> World<S> {
         let reads = c.email_ok || !email;
         if reads && self.rng.random::<f64>() < read_chance {
             sent.opened = true;
-            let delay = if email { Duration::minutes(self.rng.random_range(5..180)) } else { Duration::minutes(self.rng.random_range(1..15)) };
+            let delay = if email {
+                Duration::minutes(self.rng.random_range(5..180))
+            } else {
+                Duration::minutes(self.rng.random_range(1..15))
+            };
             let seen = at + delay;
             if email {
                 plan.push((seen, Action::Ses(ses(&e, "Open", seen))));
@@ -621,12 +680,15 @@ impl<S: Streamed + 'static> World<S> {
                     c.alive = true;
                     self.log.revived += 1;
                 }
-                plan.push((click + Duration::minutes(2), Action::Visit {
-                    customer: i,
-                    products: shown.clone(),
-                    boost,
-                    attribution: Some((message.clone(), e.campaign_id.to_string(), e.variant.to_string())),
-                }));
+                plan.push((
+                    click + Duration::minutes(2),
+                    Action::Visit {
+                        customer: i,
+                        products: shown.clone(),
+                        boost,
+                        attribution: Some((message.clone(), e.campaign_id.to_string(), e.variant.to_string())),
+                    },
+                ));
             }
         }
         // Too many messages, or one in the night, and some leave.
@@ -676,7 +738,9 @@ impl<S: Streamed + 'static> World<S> {
             }
         }
         if out.is_empty() {
-            out.extend(self.customers[i].cart.iter().copied().filter(|p| text.contains(&self.catalogue.products[*p].id)));
+            out.extend(
+                self.customers[i].cart.iter().copied().filter(|p| text.contains(&self.catalogue.products[*p].id)),
+            );
         }
         out
     }
@@ -708,21 +772,40 @@ impl<S: Streamed + 'static> World<S> {
             writeln!(accounts, "{line}").map_err(|e| SimError::File("accounts.jsonl".into(), e))?;
         }
         accounts.flush().map_err(|e| SimError::File("accounts.jsonl".into(), e))?;
-        let summary = super::report::summarize(&self.config, &self.customers, &self.catalogue, &self.log, &traces, &facts, &self.dispatcher.settings);
+        let summary = super::report::summarize(
+            &self.config,
+            &self.customers,
+            &self.catalogue,
+            &self.log,
+            &traces,
+            &facts,
+            &self.dispatcher.settings,
+        );
         let summary_path = out.join("summary.json");
         std::fs::write(&summary_path, serde_json::to_string_pretty(&summary).unwrap_or_default())
             .map_err(|e| SimError::File(summary_path.display().to_string(), e))?;
         let report_path = out.join("report.html");
-        std::fs::write(&report_path, super::report::html(&summary, &traces)).map_err(|e| SimError::File(report_path.display().to_string(), e))?;
+        std::fs::write(&report_path, super::report::html(&summary, &traces))
+            .map_err(|e| SimError::File(report_path.display().to_string(), e))?;
         Ok(Outcome {
             summary,
-            files: vec![out.join("events.jsonl"), out.join("outbox.jsonl"), decisions_path, accounts_path, summary_path, report_path],
+            files: vec![
+                out.join("events.jsonl"),
+                out.join("outbox.jsonl"),
+                decisions_path,
+                accounts_path,
+                summary_path,
+                report_path,
+            ],
         })
     }
 }
 
 fn time_of(e: &Value) -> Option<DateTime<Utc>> {
-    e.get("occurred_at").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+    e.get("occurred_at")
+        .and_then(Value::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// An SES event notification about message `e`, as the configuration set publishes it.
@@ -739,7 +822,10 @@ fn ses(e: &Envelope, kind: &str, at: DateTime<Utc>) -> String {
         "Delivery" => v["delivery"] = json!({"timestamp": stamp}),
         "Open" => v["open"] = json!({"timestamp": stamp}),
         "Click" => v["click"] = json!({"timestamp": stamp, "link": "https://shop.example"}),
-        "Bounce" => v["bounce"] = json!({"timestamp": stamp, "bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": to}]}),
+        "Bounce" => {
+            v["bounce"] =
+                json!({"timestamp": stamp, "bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": to}]})
+        }
         _ => {}
     }
     v.to_string()

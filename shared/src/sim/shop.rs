@@ -236,7 +236,12 @@ fn attention(rng: &mut ChaCha8Rng) -> (Vec<f64>, u32) {
 }
 
 /// `n` customers, a `share_new` of whom join during the window (the others before it).
-pub fn customers(n: usize, window: (DateTime<Utc>, DateTime<Utc>), history_days: i64, rng: &mut ChaCha8Rng) -> Vec<Customer> {
+pub fn customers(
+    n: usize,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    history_days: i64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Customer> {
     let (start, end) = window;
     (0..n)
         .map(|i| {
@@ -249,8 +254,11 @@ pub fn customers(n: usize, window: (DateTime<Utc>, DateTime<Utc>), history_days:
             let t: f64 = taste.iter().sum();
             taste.iter_mut().for_each(|v| *v /= t);
             let heavy = rng.random::<f64>() < 0.15;
-            let sessions_per_week =
-                if heavy { rng.random_range(4.0..10.0) } else { LogNormal::new(0.0_f64, 0.8).map_or(1.0_f64, |d| d.sample(rng)).min(5.0) };
+            let sessions_per_week = if heavy {
+                rng.random_range(4.0..10.0)
+            } else {
+                LogNormal::new(0.0_f64, 0.8).map_or(1.0_f64, |d| d.sample(rng)).min(5.0)
+            };
             let joined = if rng.random::<f64>() < 0.2 {
                 start + Duration::seconds(rng.random_range(0..(end - start).num_seconds().max(1)))
             } else {
@@ -271,7 +279,11 @@ pub fn customers(n: usize, window: (DateTime<Utc>, DateTime<Utc>), history_days:
                 churn_per_week: rng.random_range(0.002..0.03),
                 alive: true,
                 email_ok: rng.random::<f64>() > 0.01,
-                consents: [rng.random::<f64>() < 0.75, phone.is_some() && rng.random::<f64>() < 0.35, rng.random::<f64>() < 0.3],
+                consents: [
+                    rng.random::<f64>() < 0.75,
+                    phone.is_some() && rng.random::<f64>() < 0.35,
+                    rng.random::<f64>() < 0.3,
+                ],
                 push: rng.random::<f64>() < 0.4,
                 phone,
                 birthday: (rng.random::<f64>() < 0.6).then(|| (rng.random_range(1..=12), rng.random_range(1..=28))),
@@ -332,8 +344,12 @@ pub fn sign_up(c: &Customer, ev: &mut Events) -> Vec<Value> {
     for (i, channel) in ["email", "sms", "push"].iter().enumerate() {
         if c.consents[i] {
             for topic in ["marketing", "loyalty", "newsletter"] {
-                out.push(ev.event(&c.id, at + Duration::seconds(1), "consent_changed",
-                    json!({"channel": channel, "topic": topic, "status": "granted", "source": "signup_form"})));
+                out.push(ev.event(
+                    &c.id,
+                    at + Duration::seconds(1),
+                    "consent_changed",
+                    json!({"channel": channel, "topic": topic, "status": "granted", "source": "signup_form"}),
+                ));
             }
         }
     }
@@ -392,14 +408,24 @@ pub fn session(
     for &p in &seen {
         t += Duration::seconds(rng.random_range(20..180));
         let product = &catalogue.products[p];
-        out.push(ev.event(&c.id, t, "product_viewed", json!({"product_id": product.id,
+        out.push(ev.event(
+            &c.id,
+            t,
+            "product_viewed",
+            json!({"product_id": product.id,
             "category": catalogue.category_name(product.category), "price": price(product.price_eur, c.currency),
-            "currency": c.currency, "session_id": sid})));
+            "currency": c.currency, "session_id": sid}),
+        ));
         if rng.random::<f64>() < 0.2 {
             c.cart.push(p);
-            out.push(ev.event(&c.id, t + Duration::seconds(5), "cart_item_added", json!({"product_id": product.id,
+            out.push(ev.event(
+                &c.id,
+                t + Duration::seconds(5),
+                "cart_item_added",
+                json!({"product_id": product.id,
                 "category": catalogue.category_name(product.category), "quantity": 1,
-                "unit_price": price(product.price_eur, c.currency), "currency": c.currency})));
+                "unit_price": price(product.price_eur, c.currency), "currency": c.currency}),
+            ));
         }
     }
     let boost = about.map_or(0.0, |(_, b, _)| b);
@@ -407,7 +433,12 @@ pub fn session(
     // Some carts get as far as the checkout and no further.
     if !buys && !c.cart.is_empty() && rng.random::<f64>() < 0.15 {
         t += Duration::minutes(rng.random_range(1..5));
-        out.push(ev.event(&c.id, t, "checkout_started", json!({"checkout_id": format!("co-{}-{}", c.id, t.timestamp())})));
+        out.push(ev.event(
+            &c.id,
+            t,
+            "checkout_started",
+            json!({"checkout_id": format!("co-{}-{}", c.id, t.timestamp())}),
+        ));
     }
     if buys {
         if c.cart.is_empty() {
@@ -424,7 +455,12 @@ pub fn session(
                     "unit_price": price(product.price_eur, c.currency), "quantity": 1})
             })
             .collect();
-        out.push(ev.event(&c.id, t - Duration::minutes(1), "checkout_started", json!({"checkout_id": format!("co-{order_id}")})));
+        out.push(ev.event(
+            &c.id,
+            t - Duration::minutes(1),
+            "checkout_started",
+            json!({"checkout_id": format!("co-{order_id}")}),
+        ));
         let mut data = json!({"order_id": order_id, "currency": c.currency, "lines": lines});
         if let Some((_, _, Some((message, campaign, variant)))) = about {
             data["attribution"] = json!({"message_id": message, "campaign_id": campaign, "variant": variant});
@@ -434,13 +470,27 @@ pub fn session(
         c.cart.clear();
         if rng.random::<f64>() < 0.04 {
             let when = t + Duration::days(rng.random_range(3..14));
-            later.push((when, ev.event(&c.id, when, "order_refunded",
-                json!({"order_id": order_id, "refund_id": format!("r-{order_id}"), "scope": "whole"}))));
+            later.push((
+                when,
+                ev.event(
+                    &c.id,
+                    when,
+                    "order_refunded",
+                    json!({"order_id": order_id, "refund_id": format!("r-{order_id}"), "scope": "whole"}),
+                ),
+            ));
         }
         if rng.random::<f64>() < 0.1 {
             let when = t + Duration::days(rng.random_range(5..20));
-            later.push((when, ev.event(&c.id, when, "action_performed",
-                json!({"action": "review", "reference": format!("rev-{order_id}")}))));
+            later.push((
+                when,
+                ev.event(
+                    &c.id,
+                    when,
+                    "action_performed",
+                    json!({"action": "review", "reference": format!("rev-{order_id}")}),
+                ),
+            ));
         }
     }
     out

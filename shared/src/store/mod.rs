@@ -512,7 +512,11 @@ impl<S: Store> Store for Arc<S> {
         (**self).get(key)
     }
 
-    fn get_many(&self, keys: &[Key], consistency: Consistency) -> impl Future<Output = Result<Vec<Fetched>, StoreError>> + Send {
+    fn get_many(
+        &self,
+        keys: &[Key],
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Vec<Fetched>, StoreError>> + Send {
         (**self).get_many(keys, consistency)
     }
 
