@@ -365,7 +365,36 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
             let channel = decision.channel;
             if let Rule::DeferUntil(at) = decision.rule {
                 reasons.extend(tried);
-                return self.defer(due, at, latest, reasons, now).await;
+                // A campaign that names a local time keeps it on the day it is held to, when
+                // every rule allows that moment (else the first minute they do).
+                let kept = match &campaign.send_time {
+                    SendTime::LocalTime { at: time } => chrono::NaiveTime::parse_from_str(time, "%H:%M")
+                        .ok()
+                        .map(|time| send_time::next_local(at, time, tz))
+                        .filter(|candidate| {
+                            let ask = Ask {
+                                profile,
+                                purpose,
+                                topic: campaign.topic.as_ref(),
+                                channel,
+                                at: *candidate,
+                                campaign_window: window.as_ref(),
+                                caps: &self.settings.caps,
+                                ledger: &ledger,
+                                cap_transactional: self.settings.cap_transactional,
+                            };
+                            policy::decide(&ask).rule == Rule::Allow
+                        }),
+                    _ => None,
+                };
+                if let Some(kept) = kept {
+                    reasons.push(format!(
+                        "send time: kept at {} in the customer's zone ({}) on the day the rules allow",
+                        kept.with_timezone(&tz).format("%H:%M"),
+                        tz.name()
+                    ));
+                }
+                return self.defer(due, kept.unwrap_or(at), latest, reasons, now).await;
             }
             let message = match templates.render(&variant, channel, &composed.context) {
                 Ok(m) => m,

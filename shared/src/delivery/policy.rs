@@ -1,7 +1,8 @@
 //! The policy every send passes, channel by channel: consent (with its provenance), the
 //! suppression list, quiet hours (the law's and the campaign's, in the recipient's zone), and
 //! the frequency caps. Each rule is a small pure function; the first that suppresses decides,
-//! and a deferral moves the send to the first minute every rule allows.
+//! and a deferral moves the send to the first minute every rule allows (a cap that frees at the
+//! customer's midnight holds the send until 09:00 there: a held message opens their day).
 //!
 //! A customer without a known time zone is held to the quiet hours of every zone their number's
 //! country spans (a US number: Hawaii to New York), so a guess can never put a message in
@@ -12,6 +13,8 @@ use chrono_tz::Tz;
 
 use super::caps::{CapReached, CapVerdict, Caps, Ledger};
 use super::quiet::{self, Allowed, Blocked, Verdict};
+use crate::campaign::scheduled::DAY_STARTS;
+use crate::campaign::send_time::local_instant;
 use crate::clock::Minute;
 use crate::contact::Channel;
 use crate::event::SuppressionReason;
@@ -155,6 +158,7 @@ pub fn decide<'a>(ask: &Ask<'a>) -> Decision<'a> {
             match ask.ledger.check(ask.caps, ask.channel, at, zones[0]) {
                 CapVerdict::Allow => {}
                 CapVerdict::DeferUntil { at: later, because } => {
+                    let later = after_night(later, zones[0]);
                     reasons.push(Reason::Capped { because, moved_to: later });
                     at = later;
                     moved = true;
@@ -171,6 +175,16 @@ pub fn decide<'a>(ask: &Ask<'a>) -> Decision<'a> {
     }
     reasons.push(Reason::NoMinute);
     done(Rule::Suppress, reasons)
+}
+
+/// `at`, or the start of that local day's sending when `at` is earlier in the day: a cap frees at
+/// the customer's midnight, and a message held for it should open their day, not wake them.
+fn after_night(at: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    let local = at.with_timezone(&tz);
+    if local.time() >= DAY_STARTS {
+        return at;
+    }
+    local_instant(local.date_naive(), DAY_STARTS, tz).filter(|s| *s > at).unwrap_or(at)
 }
 
 /// The legal windows for the customer on `channel`.

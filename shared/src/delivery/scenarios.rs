@@ -262,13 +262,13 @@ pub async fn caps_hold_under_a_race<S: Store + 'static>(store: S) {
     assert!(deferred >= 3, "the others wait for the next day (in Berlin): {outcomes:?}");
     for o in &outcomes {
         if let Ok(Outcome::Deferred { until }) = o {
-            assert_eq!(*until, utc("2026-12-02T23:00:00Z"), "midnight in Berlin");
+            assert_eq!(*until, utc("2026-12-03T08:00:00Z"), "the start of the next day in Berlin, not its midnight");
         }
     }
     // The next day one more fits the week's three; the fourth and fifth wait past their expiry
     // and are dropped, never sent late.
     // (The tick of the minute they moved to, as of the next morning.)
-    let (moved, problems) = super::dispatch::Ticker::due_in(&d.store, utc("2026-12-02T23:00:00Z")).await.expect("due");
+    let (moved, problems) = super::dispatch::Ticker::due_in(&d.store, utc("2026-12-03T08:00:00Z")).await.expect("due");
     // At least the three that waited (a racing attempt that lost to a send may have moved its
     // copy too: that copy finds the claim and does nothing).
     assert!(problems.is_empty() && moved.len() >= 3, "{moved:?}");
@@ -371,6 +371,33 @@ pub async fn send_time_audience_reads_the_posterior<S: Store + 'static>(store: S
     assert!(decisions.iter().any(|x| x.reasons.iter().any(|r| r.contains("audience"))), "{decisions:?}");
 }
 
+/// A send the daily cap holds opens the customer's next day instead of waking them at midnight,
+/// and a campaign that names a local time keeps it on that day.
+pub async fn a_held_send_waits_for_the_customers_day<S: Store + 'static>(store: S) {
+    // Wednesday 2 December 2026, 11:00 in Paris.
+    let now = utc("2026-12-02T10:00:00Z");
+    customer(&store, "c-day", "Europe/Paris", "FR", "+33612345678", now - Duration::hours(3)).await;
+    let mut morning = campaign("morning", "email", false);
+    morning.send_time = crate::campaign::SendTime::LocalTime { at: "10:30".into() };
+    deploy(&store, &[campaign("first", "email", false), campaign("plain", "email", false), morning], now).await;
+    let d = Dispatcher::new(store, Recorder::default(), settings("email:1/day,5/week"));
+    let first = queue(&d.store, "c-day", "first", "1", now).await;
+    assert!(matches!(d.send(&first, now).await.expect("send"), Outcome::Sent { .. }));
+    let plain = queue(&d.store, "c-day", "plain", "1", now).await;
+    assert_eq!(
+        d.send(&plain, now).await.expect("send"),
+        Outcome::Deferred { until: utc("2026-12-03T08:00:00Z") },
+        "09:00 in Paris, not midnight"
+    );
+    // Placed at 10:30 already (due then), held by the cap: 10:30 the next day.
+    let due = queue(&d.store, "c-day", "morning", "1", utc("2026-12-02T09:30:00Z"))
+        .await
+        .moved_to(utc("2026-12-02T09:30:00Z"));
+    assert_eq!(d.send(&due, now).await.expect("send"), Outcome::Deferred { until: utc("2026-12-03T09:30:00Z") });
+    let (decisions, _) = trace::of(&d.store, &due.customer_id, Some(&due.campaign_id)).await.expect("trace");
+    assert!(decisions.iter().any(|x| x.reasons.iter().any(|r| r.contains("kept at 10:30"))), "{decisions:?}");
+}
+
 /// Every scenario as a test of the store `$make` builds (an expression giving a fresh store).
 #[macro_export]
 macro_rules! delivery_scenarios {
@@ -390,6 +417,10 @@ macro_rules! delivery_scenarios {
         #[tokio::test]
         async fn delivery_suppression_expiry_and_pause_stop_sends() {
             $crate::delivery::scenarios::suppression_expiry_and_pause_stop_sends($make).await;
+        }
+        #[tokio::test]
+        async fn delivery_a_held_send_waits_for_the_customers_day() {
+            $crate::delivery::scenarios::a_held_send_waits_for_the_customers_day($make).await;
         }
         #[tokio::test]
         async fn delivery_send_time_audience_reads_the_posterior() {
