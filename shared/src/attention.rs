@@ -1,9 +1,12 @@
 //! When a customer pays attention: recency-weighted engagement per hour of the week.
 //!
-//! Every signal adds a weight to the hour of the week it happened in. Clicks, purchases and
-//! sessions say more than opens; an open within seconds of its delivery is a mail client or
-//! privacy proxy fetching the message, not a person, and says almost nothing. Old behaviour
-//! fades with a half-life.
+//! Every signal adds a weight to the hour of the week it happened in. Clicks and purchases say
+//! more than opens. Visits to the shop weigh as much as clicks: the customer chose their hour,
+//! while an open or a click happens in the hours after a send the shop timed, so a history of
+//! newsletters at one fixed time piles its opens there whatever the customer's routine. An open
+//! within seconds of its delivery is a mail client or privacy proxy fetching the message, not a
+//! person: its hour is the sender's, and it counts for nothing. Old behaviour fades with a
+//! half-life.
 //!
 //! Two forms:
 //! - [`Attention`]: masses per hour of the customer's *local* week, what send-time optimization
@@ -54,9 +57,9 @@ impl Signal {
     pub fn weight(self) -> f64 {
         match self {
             Signal::Open => 1.0,
-            Signal::MachineOpen => 0.1,
+            Signal::MachineOpen => 0.0,
             Signal::Click => 3.0,
-            Signal::Session => 1.5,
+            Signal::Session => 3.0,
             Signal::Purchase => 4.0,
         }
     }
@@ -91,6 +94,9 @@ fn block_start(at: i64) -> i64 {
 impl Attention {
     /// Records a signal at unix second `at`, bucketed in `tz`.
     pub fn add(&mut self, at: i64, tz: Tz, signal: Signal) {
+        if signal.weight() <= 0.0 {
+            return;
+        }
         let hour = HourOfWeek::at(Utc.timestamp_opt(at, 0).single().unwrap_or_default(), tz);
         self.add_at_hour(at, hour, signal.weight());
     }
@@ -245,11 +251,24 @@ impl StoredAttention {
         }
     }
 
-    /// Records one signal.
+    /// Records one signal. One that weighs nothing (a machine's open) is not counted either, so
+    /// explanations do not cite it as the customer's own.
     pub fn record(&mut self, at: i64, signal: Signal) {
+        if signal.weight() <= 0.0 {
+            return;
+        }
         self.add(at, signal.weight());
         self.signals = self.signals.saturating_add(1);
         self.last_signal_at = self.last_signal_at.max(at);
+    }
+
+    /// Takes back a signal recorded at `at` whose weight turned out to be `wrong` rather than
+    /// that of `right` (an open that was a machine's after all).
+    pub fn correct(&mut self, at: i64, wrong: Signal, right: Signal) {
+        self.add(at, right.weight() - wrong.weight());
+        if right.weight() <= 0.0 && wrong.weight() > 0.0 {
+            self.signals = self.signals.saturating_sub(1);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -386,8 +405,11 @@ mod tests {
     fn kinds_weigh_differently() {
         let mut a = Attention::default();
         a.add(at(0.0), chrono_tz::UTC, Signal::Click);
+        a.add(at(0.0), chrono_tz::UTC, Signal::Session);
+        a.add(at(0.0), chrono_tz::UTC, Signal::Open);
         a.add(at(0.0), chrono_tz::UTC, Signal::MachineOpen);
-        assert!((a.total_at(now(0.0)) - 3.1).abs() < 1e-9);
+        assert!((a.total_at(now(0.0)) - 7.0).abs() < 1e-9, "a click and a visit 3 each, an open 1, a machine 0");
+        assert_eq!(a.signals, 3, "the machine's open is not counted");
     }
 
     #[test]
@@ -486,7 +508,8 @@ mod tests {
             for h in 0..HOURS_PER_WEEK {
                 prop_assert!((a[h] - b[h]).abs() <= 2e-4 * a[h].max(1e-12), "hour {}: {} vs {}", h, a[h], b[h]);
             }
-            prop_assert_eq!(back.signals as usize, signals.len());
+            let counted = signals.iter().filter(|(_, k)| kinds[*k] != Signal::MachineOpen).count();
+            prop_assert_eq!(back.signals as usize, counted);
         }
 
         /// Arrival order does not matter, whatever the zone.

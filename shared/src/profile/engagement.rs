@@ -155,7 +155,7 @@ impl Engagement {
                     // machine's after all.
                     for t in self.touches.0.iter_mut().filter(|t| t.message == m && t.kind == 'o') {
                         if (0..=MACHINE_OPEN_SECS).contains(&(t.at - at)) {
-                            self.attention.add(t.at, Signal::MachineOpen.weight() - Signal::Open.weight());
+                            self.attention.correct(t.at, Signal::Open, Signal::MachineOpen);
                             t.kind = 'x';
                         }
                     }
@@ -214,7 +214,7 @@ mod tests {
     }
 
     #[test]
-    fn opens_right_after_delivery_barely_count_whichever_arrives_first() {
+    fn opens_right_after_delivery_count_for_nothing_whichever_arrives_first() {
         let m = MessageId::new("a").unwrap();
         let mut delivered_first = Engagement::default();
         delivered_first.record(T, EngagementKind::Delivered, Some(&m));
@@ -223,13 +223,14 @@ mod tests {
         opened_first.record(T + 5, EngagementKind::Opened, Some(&m));
         opened_first.record(T, EngagementKind::Delivered, Some(&m));
         for e in [&delivered_first, &opened_first] {
-            // (Seen 95 seconds later, a whisker decayed.)
-            assert!((total_attention(e) - Signal::MachineOpen.weight()).abs() < 1e-5, "{}", total_attention(e));
+            assert!(total_attention(e).abs() < 1e-9, "{}", total_attention(e));
+            assert_eq!(e.attention.signals, 0, "a machine's open is not the customer's signal");
         }
-        // A person opening later counts fully.
+        // A person opening later counts fully. (Seen 10 seconds later, a whisker decayed.)
         delivered_first.record(T + 90, EngagementKind::Opened, Some(&m));
-        assert!((total_attention(&delivered_first) - 1.1).abs() < 1e-4);
-        assert_eq!(delivered_first.total(EngagementKind::Opened), 2);
+        assert!((total_attention(&delivered_first) - Signal::Open.weight()).abs() < 1e-4);
+        assert_eq!(delivered_first.attention.signals, 1);
+        assert_eq!(delivered_first.total(EngagementKind::Opened), 2, "both opens are still counted as opens");
     }
 
     #[test]

@@ -601,21 +601,26 @@ mod tests {
 
     /// The sparse, noisy population (1 to 40 signals, a third behind proxies, clocks changed
     /// between history and window): Kairos still beats local-time sending for email, and SMS
-    /// is better served by the on-arrival reading than by email's.
+    /// is better served by the on-arrival reading than by email's. Both shares hold the level
+    /// reached once visits weighed as much as clicks and machine opens nothing (on this run,
+    /// email 74% and SMS 66% over three weeks; 71% and 62% before).
     #[test]
     fn sparse_noisy_histories_across_a_clock_change() {
         let base = SimConfig { customers: 800, weeks: 3, sparse: true, ..SimConfig::default() };
+        let mean_share = |report: &Report| {
+            report.weeks.iter().map(WeekResult::share_of_oracle_lift).sum::<f64>() / report.weeks.len() as f64
+        };
         let email = evaluate(&base);
         for w in &email.weeks {
             assert!(w.rate(Strategy::Kairos) > w.rate(Strategy::LocalFixed), "{email}");
         }
+        assert!(mean_share(&email) >= 0.72, "email: {:.3}\n{email}", mean_share(&email));
         let sms = SimConfig { reading: Reading::OnArrival, ..base };
-        let with = |reading| {
-            let report = evaluate(&SimConfig { policy: Policy { reading, ..sms.policy }, ..sms.clone() });
-            report.weeks.iter().map(WeekResult::share_of_oracle_lift).sum::<f64>() / report.weeks.len() as f64
-        };
+        let with =
+            |reading| mean_share(&evaluate(&SimConfig { policy: Policy { reading, ..sms.policy }, ..sms.clone() }));
         let (on_arrival, within_hours) = (with(Reading::OnArrival), with(Reading::WithinHours));
         assert!(on_arrival > within_hours, "on arrival {on_arrival:.3}, within hours {within_hours:.3}");
+        assert!(on_arrival >= 0.64, "SMS on arrival: {on_arrival:.3}");
     }
 
     #[test]
