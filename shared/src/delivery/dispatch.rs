@@ -365,33 +365,43 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
             let channel = decision.channel;
             if let Rule::DeferUntil(at) = decision.rule {
                 reasons.extend(tried);
-                // A campaign that names a local time keeps it on the day it is held to, when
-                // every rule allows that moment (else the first minute they do).
+                // A campaign that names a local time keeps it on the day it is held to (or the
+                // next), when every rule allows that moment and it is not past the latest the
+                // send may go; else the first minute the rules allow. The time is read in the
+                // zone the caps count days in (the first candidate when the customer's is unknown).
+                let zone = policy::day_zone(profile, channel);
                 let kept = match &campaign.send_time {
-                    SendTime::LocalTime { at: time } => chrono::NaiveTime::parse_from_str(time, "%H:%M")
-                        .ok()
-                        .map(|time| send_time::next_local(at, time, tz))
-                        .filter(|candidate| {
-                            let ask = Ask {
-                                profile,
-                                purpose,
-                                topic: campaign.topic.as_ref(),
-                                channel,
-                                at: *candidate,
-                                campaign_window: window.as_ref(),
-                                caps: &self.settings.caps,
-                                ledger: &ledger,
-                                cap_transactional: self.settings.cap_transactional,
-                            };
-                            policy::decide(&ask).rule == Rule::Allow
-                        }),
+                    SendTime::LocalTime { at: time } => {
+                        chrono::NaiveTime::parse_from_str(time, "%H:%M").ok().and_then(|time| {
+                            let held_day = at.with_timezone(&zone).date_naive();
+                            [Some(held_day), held_day.succ_opt()]
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|day| send_time::local_instant(day, time, zone))
+                                .filter(|candidate| *candidate > now && *candidate <= latest)
+                                .find(|candidate| {
+                                    let ask = Ask {
+                                        profile,
+                                        purpose,
+                                        topic: campaign.topic.as_ref(),
+                                        channel,
+                                        at: *candidate,
+                                        campaign_window: window.as_ref(),
+                                        caps: &self.settings.caps,
+                                        ledger: &ledger,
+                                        cap_transactional: self.settings.cap_transactional,
+                                    };
+                                    policy::decide(&ask).rule == Rule::Allow
+                                })
+                        })
+                    }
                     _ => None,
                 };
                 if let Some(kept) = kept {
                     reasons.push(format!(
-                        "send time: kept at {} in the customer's zone ({}) on the day the rules allow",
-                        kept.with_timezone(&tz).format("%H:%M"),
-                        tz.name()
+                        "send time: kept at the campaign's {} ({}) on the first day the rules allow",
+                        kept.with_timezone(&zone).format("%H:%M"),
+                        zone.name()
                     ));
                 }
                 return self.defer(due, kept.unwrap_or(at), latest, reasons, now).await;

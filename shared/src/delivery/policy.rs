@@ -2,7 +2,8 @@
 //! suppression list, quiet hours (the law's and the campaign's, in the recipient's zone), and
 //! the frequency caps. Each rule is a small pure function; the first that suppresses decides,
 //! and a deferral moves the send to the first minute every rule allows (a cap that frees at the
-//! customer's midnight holds the send until 09:00 there: a held message opens their day).
+//! customer's midnight holds a send of a campaign without a window of its own until 09:00
+//! there: a held message opens their day).
 //!
 //! A customer without a known time zone is held to the quiet hours of every zone their number's
 //! country spans (a US number: Hawaii to New York), so a guess can never put a message in
@@ -158,7 +159,10 @@ pub fn decide<'a>(ask: &Ask<'a>) -> Decision<'a> {
             match ask.ledger.check(ask.caps, ask.channel, at, zones[0]) {
                 CapVerdict::Allow => {}
                 CapVerdict::DeferUntil { at: later, because } => {
-                    let later = after_night(later, zones[0]);
+                    // A campaign with a window of its own has said when its messages may go:
+                    // the quiet-hours check moves the send into it (an earlier opening than
+                    // 09:00 is the marketer's to choose, and may be all its expiry allows).
+                    let later = if ask.campaign_window.is_none() { after_night(later, zones[0]) } else { later };
                     reasons.push(Reason::Capped { because, moved_to: later });
                     at = later;
                     moved = true;
@@ -213,6 +217,12 @@ const US_ZONES: [Tz; 7] = {
         Pacific::Honolulu,
     ]
 };
+
+/// The zone whose days the caps count for `profile` on `channel`: their own, else the first of
+/// those their number's country spans. A send time named in local time is read in it.
+pub fn day_zone(profile: &Profile, channel: Channel) -> Tz {
+    Zones::of(profile, channel).as_slice()[0]
+}
 
 impl Zones {
     fn of(profile: &Profile, channel: Channel) -> Zones {

@@ -395,7 +395,90 @@ pub async fn a_held_send_waits_for_the_customers_day<S: Store + 'static>(store: 
         .moved_to(utc("2026-12-02T09:30:00Z"));
     assert_eq!(d.send(&due, now).await.expect("send"), Outcome::Deferred { until: utc("2026-12-03T09:30:00Z") });
     let (decisions, _) = trace::of(&d.store, &due.customer_id, Some(&due.campaign_id)).await.expect("trace");
-    assert!(decisions.iter().any(|x| x.reasons.iter().any(|r| r.contains("kept at 10:30"))), "{decisions:?}");
+    assert!(
+        decisions.iter().any(|x| x.reasons.iter().any(|r| r.contains("kept at the campaign's 10:30"))),
+        "{decisions:?}"
+    );
+}
+
+/// Holding a send for the customer's day never costs it the campaign's own hours or its expiry:
+/// a local time before 09:00 is kept on the held day, a campaign's window opens the day instead
+/// of 09:00 (also when the window closes before 09:00), and a customer whose zone is unknown
+/// keeps the campaign's time in the zone their caps count days in.
+pub async fn held_sends_keep_the_campaigns_hours_and_expiry<S: Store + 'static>(store: S) {
+    use crate::campaign::{QuietHours, SendTime};
+    let t0 = utc("2026-12-02T04:00:00Z");
+    for id in ["c-early", "c-window", "c-dawn"] {
+        customer(&store, id, "Europe/Paris", "FR", "+33612345678", t0).await;
+    }
+    // A US customer with no known zone (the caps count New York's days, the first of theirs).
+    let consent =
+        serde_json::json!({"channel": "email", "topic": "marketing", "status": "granted", "source": "signup_form"});
+    ingest(
+        &store,
+        t0,
+        &[
+            event(
+                "us-u",
+                "c-us",
+                t0,
+                "customer_updated",
+                serde_json::json!({"email": "c-us@example.com", "country": "US"}),
+            ),
+            event("us-k", "c-us", t0, "consent_changed", consent),
+        ],
+    )
+    .await;
+    let mut early = campaign("early", "email", false);
+    early.send_time = SendTime::LocalTime { at: "08:00".into() };
+    early.expire_after_hours = Some(30);
+    let mut window = campaign("window", "email", false);
+    window.quiet_hours = Some(QuietHours { send_from: "08:00".into(), send_until: "22:00".into() });
+    window.expire_after_hours = Some(24);
+    let mut dawn = campaign("dawn", "email", false);
+    dawn.quiet_hours = Some(QuietHours { send_from: "06:00".into(), send_until: "08:30".into() });
+    dawn.expire_after_hours = Some(24);
+    let mut us = campaign("us", "email", false);
+    us.send_time = SendTime::LocalTime { at: "10:30".into() };
+    deploy(&store, &[campaign("first", "email", false), early, window, dawn, us], t0).await;
+    let d = Dispatcher::new(store, Recorder::default(), settings("email:1/day"));
+    let held = async |customer: &str, campaign: &str, due_at: &str, now: &str| {
+        let now = utc(now);
+        let first = queue(&d.store, customer, "first", "1", now).await;
+        assert!(matches!(d.send(&first, now).await.expect("send"), Outcome::Sent { .. }));
+        let due = queue(&d.store, customer, campaign, "1", utc(due_at)).await.moved_to(utc(due_at));
+        d.send(&due, now).await.expect("send")
+    };
+    // Due at 08:00 Paris, handled at 11:00 after the day's one email: 08:00 tomorrow (within
+    // its 30 hours), not 08:00 the day after (past them: dropped).
+    assert_eq!(
+        held("c-early", "early", "2026-12-02T07:00:00Z", "2026-12-02T10:00:00Z").await,
+        Outcome::Deferred { until: utc("2026-12-03T07:00:00Z") }
+    );
+    // The samples' 08:00-22:00 window with 24 hours to go, due at 08:30: its window opens the
+    // day (08:00, inside the expiry), not 09:00 (past it).
+    assert_eq!(
+        held("c-window", "window", "2026-12-02T07:30:00Z", "2026-12-02T07:30:00Z").await,
+        Outcome::Deferred { until: utc("2026-12-03T07:00:00Z") }
+    );
+    // A window that closes at 08:30: 06:00 tomorrow, not a day later.
+    assert_eq!(
+        held("c-dawn", "dawn", "2026-12-02T06:00:00Z", "2026-12-02T06:00:00Z").await,
+        Outcome::Deferred { until: utc("2026-12-03T05:00:00Z") }
+    );
+    // No zone: 10:30 in New York tomorrow (15:30 UTC), not 10:30 UTC (05:30 there).
+    assert_eq!(
+        held("c-us", "us", "2026-12-02T15:00:00Z", "2026-12-02T15:00:00Z").await,
+        Outcome::Deferred { until: utc("2026-12-03T15:30:00Z") }
+    );
+    let (decisions, _) =
+        trace::of(&d.store, &crate::ids::CustomerId::new("c-us").expect("id"), None).await.expect("trace");
+    assert!(
+        decisions
+            .iter()
+            .any(|x| x.reasons.iter().any(|r| r.contains("kept at the campaign's 10:30 (America/New_York)"))),
+        "{decisions:?}"
+    );
 }
 
 /// Every scenario as a test of the store `$make` builds (an expression giving a fresh store).
@@ -421,6 +504,10 @@ macro_rules! delivery_scenarios {
         #[tokio::test]
         async fn delivery_a_held_send_waits_for_the_customers_day() {
             $crate::delivery::scenarios::a_held_send_waits_for_the_customers_day($make).await;
+        }
+        #[tokio::test]
+        async fn delivery_held_sends_keep_the_campaigns_hours_and_expiry() {
+            $crate::delivery::scenarios::held_sends_keep_the_campaigns_hours_and_expiry($make).await;
         }
         #[tokio::test]
         async fn delivery_send_time_audience_reads_the_posterior() {
