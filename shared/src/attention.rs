@@ -228,7 +228,7 @@ impl StoredAttention {
     /// Records `weight` (a [`Signal::weight`], or a correction of one) at unix second `at`.
     pub fn add(&mut self, at: i64, weight: f64) {
         let block = block_start(at);
-        if self.is_empty() && self.masses.iter().all(Vec::is_empty) {
+        if self.is_empty() {
             self.reference = block;
         } else if block > self.reference {
             let scale = decay_factor(self.reference, block);
@@ -271,8 +271,10 @@ impl StoredAttention {
         }
     }
 
+    /// Nothing recorded: no signal counted and no mass held (a profile leaves it out when
+    /// saved, so anything still held must count).
     pub fn is_empty(&self) -> bool {
-        self.signals == 0
+        self.signals == 0 && self.masses.iter().all(Vec::is_empty)
     }
 
     /// The attention per hour of the local week in `tz`, with each season read at the offset the
