@@ -95,6 +95,10 @@ impl<'de> Deserialize<'de> for Touches {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Engagement {
     #[serde(rename = "m", default)]
@@ -102,6 +106,10 @@ pub struct Engagement {
     /// Lifetime counts per kind: delivered, opened, clicked, sessions.
     #[serde(rename = "n", default)]
     pub totals: [u64; 4],
+    /// Of the opens, those a machine made (within seconds of their delivery): not a person
+    /// reading, so not engagement.
+    #[serde(rename = "x", default, skip_serializing_if = "is_zero")]
+    machine_opens: u64,
     #[serde(rename = "e", default, with = "unix_secs_opt", skip_serializing_if = "Option::is_none")]
     pub last_engaged_at: Option<DateTime<Utc>>,
     /// When the customer pays attention, from engagement signals (purchases are added from the
@@ -156,6 +164,7 @@ impl Engagement {
                     for t in self.touches.0.iter_mut().filter(|t| t.message == m && t.kind == 'o') {
                         if (0..=MACHINE_OPEN_SECS).contains(&(t.at - at)) {
                             self.attention.correct(t.at, Signal::Open, Signal::MachineOpen);
+                            self.machine_opens += 1;
                             t.kind = 'x';
                         }
                     }
@@ -170,6 +179,7 @@ impl Engagement {
                         .any(|t| t.message == m && t.kind == 'd' && (0..=MACHINE_OPEN_SECS).contains(&(at - t.at)))
                 });
                 self.attention.record(at, if machine { Signal::MachineOpen } else { Signal::Open });
+                self.machine_opens += u64::from(machine);
                 if let Some(m) = message {
                     self.remember(Touch { message: m, at, kind: if machine { 'x' } else { 'o' } });
                 }
@@ -195,6 +205,12 @@ impl Engagement {
 
     pub fn total(&self, kind: EngagementKind) -> u64 {
         self.totals[kind.index()]
+    }
+
+    /// Opens by a person: every open but those a machine made on delivery (a profile stored
+    /// before machine opens were counted apart counts all of its opens).
+    pub fn person_opens(&self) -> u64 {
+        self.total(EngagementKind::Opened).saturating_sub(self.machine_opens)
     }
 }
 
@@ -231,6 +247,10 @@ mod tests {
         assert!((total_attention(&delivered_first) - Signal::Open.weight()).abs() < 1e-4);
         assert_eq!(delivered_first.attention.signals, 1);
         assert_eq!(delivered_first.total(EngagementKind::Opened), 2, "both opens are still counted as opens");
+        assert_eq!(opened_first.person_opens(), 0, "a machine's open is no engagement");
+        assert_eq!(delivered_first.person_opens(), 1);
+        let back: Engagement = serde_json::from_value(serde_json::to_value(&delivered_first).unwrap()).unwrap();
+        assert_eq!(back.person_opens(), 1, "kept when stored");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::jobs::{Output, SegmentedJob};
 use crate::keys;
 use crate::profile::Profile;
-use crate::profile::engagement::EngagementKind;
+use crate::profile::engagement::{Engagement, EngagementKind};
 use crate::store::Key;
 use crate::week::{HOURS_PER_WEEK, HourOfWeek};
 
@@ -25,8 +25,12 @@ pub fn segment(p: &Profile) -> Option<String> {
 
 /// Messages delivered and engaged with, as far as the profile knows.
 pub fn history(p: &Profile) -> History {
-    let e = &p.engagement;
-    let engaged = e.total(EngagementKind::Opened).max(e.total(EngagementKind::Clicked));
+    history_of(&p.engagement)
+}
+
+/// Messages delivered and engaged with (opened by a person, or clicked) in an engagement record.
+pub fn history_of(e: &Engagement) -> History {
+    let engaged = e.person_opens().max(e.total(EngagementKind::Clicked));
     History { delivered: e.total(EngagementKind::Delivered), engaged }
 }
 

@@ -200,9 +200,7 @@ struct Observed {
 
 impl Observed {
     fn history(&self) -> History {
-        let e = &self.engagement;
-        let engaged = e.total(EngagementKind::Opened).max(e.total(EngagementKind::Clicked));
-        History { delivered: e.total(EngagementKind::Delivered), engaged }
+        super::job::history_of(&self.engagement)
     }
 
     fn record(&mut self, at: DateTime<Utc>, kind: EngagementKind, message: Option<&str>) {
