@@ -307,9 +307,16 @@ fn reachable(profile: &Profile, campaign: &super::Campaign) -> bool {
 pub fn sends(profile: &Profile, scores: Option<&Scores>, model: &RunModel, now: DateTime<Utc>) -> Vec<DueSend> {
     let churn = scores.and_then(|s| s.churn.as_ref());
     let tz = profile.time_zone();
+    // The customer's send-time posterior, built once for whichever asks (an audience on it, and
+    // every optimised campaign).
+    let built = std::cell::OnceCell::new();
     let posterior = || {
-        let h = history(profile);
-        Posterior::new(&profile.attention(now), h, segment(profile).as_deref(), &model.priors, now)
+        built
+            .get_or_init(|| {
+                let h = history(profile);
+                Posterior::new(&profile.attention(now), h, segment(profile).as_deref(), &model.priors, now)
+            })
+            .clone()
     };
     let asks_send_time =
         model.campaigns.iter().any(|d| d.campaign.audience.as_ref().is_some_and(Filter::uses_send_time));

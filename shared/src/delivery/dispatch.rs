@@ -216,11 +216,16 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
         let (account, loyalty) = crate::campaign::compose::loyalty(&self.store, program, &profile, now).await?;
         let loyalty_offer =
             crate::loyalty::view::offer(account.as_ref(), &style_of(&profile), profile.time_zone(), now);
-        // Read only for an audience that asks for it: it is the posterior the policy would use.
-        let confidence = match campaign.audience.as_ref().is_some_and(audience::Filter::uses_send_time) {
-            true => Some(posterior(&self.store, &profile, now).await?.own_weight()),
+        // The customer's send-time posterior, read once and only for what asks for it: an audience
+        // on the model's confidence, or the optimised send-time policy placing the send.
+        let asks_send_time = campaign.audience.as_ref().is_some_and(audience::Filter::uses_send_time);
+        let places = !due.placed && !matches!(campaign.send_time, SendTime::Immediate);
+        let optimises = places && matches!(campaign.send_time, SendTime::Optimised { .. });
+        let model = match asks_send_time || optimises {
+            true => Some(posterior(&self.store, &profile, now).await?),
             false => None,
         };
+        let confidence = model.as_ref().filter(|_| asks_send_time).map(|p| p.own_weight());
         let facts = audience::Facts::of(&profile, churn.as_ref())
             .with_loyalty(program, account.as_ref())
             .with_send_time(confidence);
@@ -232,11 +237,8 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
             return self.record(due, Outcome::Exited, reasons, now).await;
         }
         // The send-time policy, once: a later moment inside the window moves the send there.
-        if !due.placed && !matches!(campaign.send_time, SendTime::Immediate) {
-            let posterior = match campaign.send_time {
-                SendTime::Optimised { .. } => Some(posterior(&self.store, &profile, now).await?),
-                _ => None,
-            };
+        if places {
+            let posterior = model.filter(|_| optimises);
             let key = format!("{}#{}#{}", due.customer_id, due.campaign_id, due.occurrence);
             let tz = profile.time_zone();
             let fallback = || {

@@ -376,10 +376,7 @@ impl<S: Streamed + 'static> World<S> {
             }
             let bodies: Vec<String> = chunk.iter().map(Value::to_string).collect();
             for b in &bodies {
-                self.events_out
-                    .write_all(b.as_bytes())
-                    .and_then(|()| self.events_out.write_all(b"\n"))
-                    .map_err(|e| SimError::File("events.jsonl".into(), e))?;
+                write_event(&mut self.events_out, b)?;
             }
             let ids: Vec<String> = (0..bodies.len()).map(|i| format!("sim-{}-{i}", self.progress.events)).collect();
             let records: Vec<Record> = bodies.iter().zip(&ids).map(|(body, id)| Record { id, body }).collect();
@@ -415,11 +412,7 @@ impl<S: Streamed + 'static> World<S> {
                         token,
                         at,
                     );
-                    let line = event.to_string();
-                    self.events_out
-                        .write_all(line.as_bytes())
-                        .and_then(|()| self.events_out.write_all(b"\n"))
-                        .map_err(|e| SimError::File("events.jsonl".into(), e))?;
+                    write_event(&mut self.events_out, &event.to_string())?;
                 }
                 let reply =
                     self.rt.block_on(crate::delivery::unsubscribe::answer(&*self.store, keys, "POST", &path, at))?;
@@ -799,6 +792,13 @@ impl<S: Streamed + 'static> World<S> {
             ],
         })
     }
+}
+
+/// One event as a line of `events.jsonl`.
+fn write_event(out: &mut std::io::BufWriter<std::fs::File>, line: &str) -> Result<(), SimError> {
+    out.write_all(line.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(|e| SimError::File("events.jsonl".into(), e))
 }
 
 fn time_of(e: &Value) -> Option<DateTime<Utc>> {
