@@ -220,7 +220,7 @@ impl DynamoStore {
         let expires_at = number(&mut attrs, "ttl")?;
         let body: Document =
             serde_dynamo::aws_sdk_dynamodb_1::from_item(attrs).map_err(|e| corrupt(&key.to_string(), e.to_string()))?;
-        Ok(Item { key, version, expires_at, body: std::sync::Arc::new(body) })
+        Ok(Item { key, version, expires_at, body: body.into() })
     }
 
     fn condition_parts(condition: Condition) -> (Option<&'static str>, Option<AttributeValue>) {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cost::{self, Consistency, Meter, Units};
 use super::{
-    Condition, Document, Fetched, Item, Key, Page, Query, Segment, Store, StoreError, Write, check_writes, item_size,
+    Body, Condition, Document, Fetched, Item, Key, Page, Query, Segment, Store, StoreError, Write, check_writes, item_size,
 };
 
 #[derive(Debug, Default)]
@@ -33,7 +33,9 @@ pub struct EmbeddedStore {
 struct Stored {
     version: u64,
     expires_at: Option<i64>,
-    body: Arc<Document>,
+    /// The item's attributes as JSON text: a tenth of a document tree's memory for a small item,
+    /// and what a decoded read parses anyway.
+    body: Arc<str>,
     /// The item's size as DynamoDB counts it, for the meter.
     size: usize,
     /// The partition key's hash, which picks its scan segment (its remainder by the segment
@@ -50,19 +52,19 @@ impl Stored {
 
     fn sized(item: Item, size: usize) -> (Key, Stored) {
         let pk_hash = crate::hash::fnv1a64(item.key.pk.as_bytes());
-        (item.key, Stored { version: item.version, expires_at: item.expires_at, body: item.body, size, pk_hash })
+        (item.key, Stored { version: item.version, expires_at: item.expires_at, body: item.body.text(), size, pk_hash })
     }
 }
 
 /// One line of a saved table.
 #[derive(Serialize, Deserialize)]
-struct Line {
+struct Line<B> {
     pk: String,
     sk: String,
     v: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ttl: Option<i64>,
-    body: Document,
+    body: B,
 }
 
 impl EmbeddedStore {
@@ -99,7 +101,7 @@ impl EmbeddedStore {
             let mut items = store.items.write().unwrap_or_else(PoisonError::into_inner);
             for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
                 let line = line.map_err(|e| StoreError::Unavailable(format!("cannot read {}: {e}", path.display())))?;
-                let l: Line = match serde_json::from_str(&line) {
+                let l: Line<Document> = match serde_json::from_str(&line) {
                     Ok(l) => l,
                     Err(e) => {
                         let error =
@@ -109,7 +111,7 @@ impl EmbeddedStore {
                         continue;
                     }
                 };
-                let item = Item { key: Key::new(l.pk, l.sk), version: l.v, expires_at: l.ttl, body: Arc::new(l.body) };
+                let item = Item { key: Key::new(l.pk, l.sk), version: l.v, expires_at: l.ttl, body: l.body.into() };
                 let (key, stored) = Stored::of(item);
                 items.insert(key, stored);
             }
@@ -126,13 +128,9 @@ impl EmbeddedStore {
             let mut out = BufWriter::new(std::fs::File::create(&tmp).map_err(fail)?);
             let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
             for (k, s) in items.iter() {
-                let line = Line {
-                    pk: k.pk.clone(),
-                    sk: k.sk.clone(),
-                    v: s.version,
-                    ttl: s.expires_at,
-                    body: (*s.body).clone(),
-                };
+                // The text was written from a document, so it is valid JSON as it stands.
+                let body: &serde_json::value::RawValue = serde_json::from_str(&s.body).map_err(|e| fail(e.into()))?;
+                let line = Line { pk: k.pk.clone(), sk: k.sk.clone(), v: s.version, ttl: s.expires_at, body };
                 serde_json::to_writer(&mut out, &line).map_err(|e| fail(e.into()))?;
                 out.write_all(b"\n").map_err(fail)?;
             }
@@ -167,7 +165,7 @@ impl EmbeddedStore {
     }
 
     fn to_item(key: &Key, s: &Stored) -> Item {
-        Item { key: key.clone(), version: s.version, expires_at: s.expires_at, body: Arc::clone(&s.body) }
+        Item { key: key.clone(), version: s.version, expires_at: s.expires_at, body: Body::of_text(Arc::clone(&s.body)) }
     }
 }
 

@@ -20,7 +20,8 @@ pub mod embedded;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 
 pub use cost::{Consistency, Meter, Reading, Units};
 
@@ -65,18 +66,86 @@ pub struct Item {
     /// Unix seconds after which the item may be removed (DynamoDB TTL). Expired items can still
     /// be read until removed, as in DynamoDB.
     pub expires_at: Option<i64>,
-    /// Shared, not copied: the embedded store hands out the document it holds.
-    pub body: Arc<Document>,
+    pub body: Body,
 }
 
 impl Item {
     pub fn new(key: Key, version: u64, body: Document) -> Self {
-        Item { key, version, expires_at: None, body: Arc::new(body) }
+        Item { key, version, expires_at: None, body: Body::from(body) }
     }
 
     pub fn expiring(mut self, at: i64) -> Self {
         self.expires_at = Some(at);
         self
+    }
+}
+
+/// An item's attributes: a document, or the JSON text of one, which is what the embedded store
+/// keeps (a document tree takes four to ten times the memory of its text, and a large table's
+/// time went into fresh memory for trees). A value decoded from an item reads the text directly
+/// ([`decode`]); reading the body as a document parses the text once for this copy.
+#[derive(Clone)]
+pub struct Body {
+    text: Option<Arc<str>>,
+    tree: OnceLock<Arc<Document>>,
+}
+
+impl Body {
+    /// The body whose document `text` is: only text this module wrote from a document
+    /// ([`Body::text`]), so that it always parses back to that document.
+    fn of_text(text: Arc<str>) -> Body {
+        Body { text: Some(text), tree: OnceLock::new() }
+    }
+
+    /// The body as compact JSON text, shared if it already is text.
+    pub fn text(&self) -> Arc<str> {
+        match (&self.text, self.tree.get()) {
+            (Some(text), _) => Arc::clone(text),
+            // A map of strings to JSON values always serializes.
+            (None, Some(tree)) => serde_json::to_string(&**tree).unwrap_or_default().into(),
+            (None, None) => Arc::from("{}"),
+        }
+    }
+
+    /// The text, when this copy has not parsed it (decoding reads it directly then).
+    fn unparsed_text(&self) -> Option<&str> {
+        if self.tree.get().is_some() { None } else { self.text.as_deref() }
+    }
+}
+
+impl From<Document> for Body {
+    fn from(document: Document) -> Self {
+        Body { text: None, tree: OnceLock::from(Arc::new(document)) }
+    }
+}
+
+impl Deref for Body {
+    type Target = Document;
+
+    fn deref(&self) -> &Document {
+        self.tree.get_or_init(|| {
+            let text = self.text.as_deref().unwrap_or("{}");
+            // The text was written from a document by `Body::text`; it cannot fail to parse.
+            Arc::new(serde_json::from_str(text).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "an item's stored text did not parse back");
+                Document::new()
+            }))
+        })
+    }
+}
+
+impl PartialEq for Body {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.text, &other.text) {
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => true,
+            _ => **self == **other,
+        }
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
     }
 }
 
@@ -434,12 +503,23 @@ pub fn encode<T: Serialize>(key: &Key, value: &T) -> Result<Document, StoreError
 pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     // The plain path first: tracking the field path costs a fifth of ingest time, and is only
     // needed to explain a failure.
-    T::deserialize(&*item.body).or_else(|_| {
-        serde_path_to_error::deserialize(&*item.body).map_err(|e| StoreError::Corrupt {
-            key: item.key.to_string(),
-            reason: crate::redact::scrub(&format!("{}: {}", e.path(), e.inner())),
-        })
-    })
+    let corrupt = |path: &serde_path_to_error::Path, reason: String| StoreError::Corrupt {
+        key: item.key.to_string(),
+        reason: crate::redact::scrub(&format!("{path}: {reason}")),
+    };
+    match item.body.unparsed_text() {
+        Some(text) => serde_json::from_str(text).or_else(|_| {
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)).map_err(|e| {
+                // The text's line and column mean nothing to a reader: the path says where.
+                let reason = e.inner().to_string();
+                let reason = reason.rsplit_once(" at line ").map_or(reason.as_str(), |(r, _)| r).to_string();
+                corrupt(e.path(), reason)
+            })
+        }),
+        None => T::deserialize(&*item.body).or_else(|_| {
+            serde_path_to_error::deserialize(&*item.body).map_err(|e| corrupt(e.path(), e.inner().to_string()))
+        }),
+    }
 }
 
 /// Every item of a table, page by page (for reports and exports; jobs over large tables fan
