@@ -29,6 +29,7 @@ pub mod jobs;
 pub mod keys;
 pub mod loyalty;
 pub mod money;
+pub mod parallel;
 pub mod profile;
 pub mod recommend;
 pub mod redact;

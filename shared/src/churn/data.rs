@@ -187,7 +187,7 @@ pub fn sum_rows<const N: usize>(
     rows: &[PooledRow],
     sum: impl Fn(&[PooledRow]) -> (f64, [f64; N]) + Sync,
 ) -> (f64, [f64; N]) {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(rows.len() / ROWS_PER_THREAD).max(1);
+    let threads = crate::parallel::cores().min(rows.len() / ROWS_PER_THREAD).max(1);
     if threads == 1 {
         return sum(rows);
     }

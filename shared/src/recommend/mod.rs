@@ -19,14 +19,4 @@ pub mod reason;
 pub mod replenish;
 pub mod synth;
 
-/// `f` over every element, split over the machine's cores, results in input order.
-pub fn par_map<T: Sync, R: Send>(input: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
-    let chunk = input.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> =
-            input.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    })
-}
+pub use crate::parallel::par_map;

@@ -158,7 +158,7 @@ type Row32 = Vec<(u32, f32)>;
 
 /// Runs `row_of` for every item, split over the cores, and collects the rows in item order.
 fn build_rows(items: usize, row_of: impl Fn(usize, &mut Row) -> Vec<(u32, f32)> + Sync) -> Neighbours {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.max(1));
+    let threads = crate::parallel::cores().min(items.max(1));
     let mut parts: Vec<Vec<(usize, Row32)>> = Vec::new();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)

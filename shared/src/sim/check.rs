@@ -40,12 +40,18 @@ fn latest(list: Option<&Vec<(DateTime<Utc>, bool)>>, at: DateTime<Utc>) -> Optio
     list.and_then(|l| l.iter().filter(|(t, _)| *t <= at).max_by_key(|(t, _)| *t).map(|(_, v)| *v))
 }
 
-fn lines(path: &Path) -> Result<Vec<Value>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| format!("{}: {e}", path.display())))
-        .collect()
+/// Hands each non-blank line of a JSON Lines file to `each`, parsed, one at a time: a large run's
+/// events do not fit in memory as documents (ten thousand customers' took 3 GB).
+fn each_line(path: &Path, mut each: impl FnMut(Value)) -> Result<(), String> {
+    use std::io::BufRead as _;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        if !line.trim().is_empty() {
+            each(serde_json::from_str(&line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?);
+        }
+    }
+    Ok(())
 }
 
 /// Checks the run in `dir` against `caps` and each campaign's own sending window (`HH:MM` to
@@ -53,16 +59,14 @@ fn lines(path: &Path) -> Result<Vec<Value>, String> {
 pub fn check(dir: &Path, caps: &Caps, windows: &BTreeMap<String, (NaiveTime, NaiveTime)>) -> Result<Findings, String> {
     let mut f = Findings::default();
     let mut people: HashMap<String, Person> = HashMap::new();
-    let mut seen_ids = HashSet::new();
-    for e in lines(&dir.join("events.jsonl"))? {
+    each_line(&dir.join("events.jsonl"), |e| {
         f.events += 1;
-        let Some(customer) = e.get("customer_id").and_then(Value::as_str) else { continue };
-        let id = e.get("id").and_then(Value::as_str).unwrap_or("").to_string();
-        if !seen_ids.insert((customer.to_string(), id.clone())) {
-            continue;
-        }
+        let Some(customer) = e.get("customer_id").and_then(Value::as_str) else { return };
+        let id = e.get("id").and_then(Value::as_str).unwrap_or("");
         let p = people.entry(customer.to_string()).or_default();
-        p.events.insert(id);
+        if !p.events.insert(id.into()) {
+            return;
+        }
         let at = at_of(&e, "occurred_at").map(|t| t.with_timezone(&Utc));
         let data = &e["data"];
         match (e["type"].as_str(), at) {
@@ -87,16 +91,16 @@ pub fn check(dir: &Path, caps: &Caps, windows: &BTreeMap<String, (NaiveTime, Nai
             }
             _ => {}
         }
-    }
+    })?;
     // Messages per customer and channel, for the caps.
     let mut sent: HashMap<(String, String), Vec<DateTime<FixedOffset>>> = HashMap::new();
-    for m in lines(&dir.join("outbox.jsonl"))? {
+    each_line(&dir.join("outbox.jsonl"), |m| {
         f.messages += 1;
         let (Some(customer), Some(channel), Some(local)) =
             (m["customer_id"].as_str(), m["channel"].as_str(), at_of(&m, "sent_at"))
         else {
             f.violations.push(format!("an outbox line without customer, channel or time: {m}"));
-            continue;
+            return;
         };
         let id = m["message_id"].as_str().unwrap_or("?");
         let at = local.with_timezone(&Utc);
@@ -126,7 +130,7 @@ pub fn check(dir: &Path, caps: &Caps, windows: &BTreeMap<String, (NaiveTime, Nai
             sent.entry((customer.to_string(), channel.to_string())).or_default().push(local);
             sent.entry((customer.to_string(), "all".to_string())).or_default().push(local);
         }
-    }
+    })?;
     for ((customer, channel), mut times) in sent {
         times.sort();
         let limits: Limits = match channel.as_str() {
@@ -156,7 +160,7 @@ pub fn check(dir: &Path, caps: &Caps, windows: &BTreeMap<String, (NaiveTime, Nai
             }
         }
     }
-    for a in lines(&dir.join("accounts.jsonl"))? {
+    each_line(&dir.join("accounts.jsonl"), |a| {
         f.accounts += 1;
         let customer = a["customer_id"].as_str().unwrap_or("?").to_string();
         let applied = a["events_applied"].as_u64().unwrap_or(0);
@@ -172,6 +176,6 @@ pub fn check(dir: &Path, caps: &Caps, windows: &BTreeMap<String, (NaiveTime, Nai
                 f.violations.push(format!("{customer}: the ledger does not add up to the balances: {l}"));
             }
         }
-    }
+    })?;
     Ok(f)
 }

@@ -23,11 +23,20 @@ use crate::store::{Change, Store};
 pub trait Streamed: Store {
     /// The changes since the last call, oldest first.
     fn take_changes(&self) -> Vec<Change>;
+
+    /// Removes the items whose expiry has passed by `now`, as a table's TTL does on its own; a
+    /// DynamoDB table needs no help. Without it a simulated month keeps every event's one-day
+    /// dedupe marker, and every nightly scan walks them.
+    fn sweep_expired(&self, _now: chrono::DateTime<chrono::Utc>) {}
 }
 
 impl Streamed for crate::store::embedded::EmbeddedStore {
     fn take_changes(&self) -> Vec<Change> {
         crate::store::embedded::EmbeddedStore::take_changes(self)
+    }
+
+    fn sweep_expired(&self, now: chrono::DateTime<chrono::Utc>) {
+        self.purge_expired(now.timestamp());
     }
 }
 

@@ -274,6 +274,9 @@ impl<S: Streamed + 'static> World<S> {
             }
             let mut at = history;
             while at < start {
+                if at.hour() == 0 {
+                    self.store.sweep_expired(at);
+                }
                 self.shop_hour(at);
                 self.flush_until(at + Duration::hours(1))?;
                 at += Duration::hours(1);
@@ -522,6 +525,7 @@ impl<S: Streamed + 'static> World<S> {
 
     /// The nightly runs, in the order their schedules start them.
     fn nightly(&mut self, at: DateTime<Utc>) -> Result<(), SimError> {
+        self.store.sweep_expired(at);
         let run = at.format("%Y-%m-%dT%H").to_string();
         self.run_job(crate::sto::job::SendTimeJob, &run, None, at)?;
         let program = self.rt.block_on(crate::loyalty::stored::current(&*self.store))?;

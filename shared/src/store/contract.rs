@@ -303,6 +303,15 @@ pub async fn scan_segments_partition_the_table<S: Store>(store: S) {
             expected.push(Key::new(format!("C#{c}"), sk));
         }
     }
+    // Long partitions (a scan may pass over another segment's in one step), with names that
+    // sort right next to each other.
+    for pk in ["LONG", "LONG\u{1}", "LONG0"] {
+        for n in 0..40 {
+            let sk = format!("E#{n:02}");
+            store.write(vec![put(pk, &sk, 1, Condition::Always)]).await.unwrap();
+            expected.push(Key::new(pk, sk));
+        }
+    }
     let total = 4;
     let mut seen: Vec<(u32, Key)> = Vec::new();
     for index in 0..total {
@@ -326,6 +335,13 @@ pub async fn scan_segments_partition_the_table<S: Store>(store: S) {
     assert_eq!(keys, expected, "every item exactly once across segments");
     let segments_used: std::collections::BTreeSet<u32> = seen.iter().map(|(s, _)| *s).collect();
     assert!(segments_used.len() > 1, "items spread over segments");
+    for (segment, key) in &seen {
+        assert!(
+            seen.iter().all(|(s, k)| k.pk != key.pk || s == segment),
+            "all of partition {} in one segment",
+            key.pk
+        );
+    }
     let whole = store.scan(Segment::WHOLE, None, 1000, Consistency::Eventual).await.unwrap();
     assert_eq!(whole.items.len(), expected.len());
     assert!(store.scan(Segment { index: 4, total: 4 }, None, 10, Consistency::Strong).await.is_err());
