@@ -107,10 +107,10 @@ pub fn compare<'a>(data: &Interactions, describe: impl Fn(u32) -> Option<&'a Des
     let popular = popularity::ranking(&count_score);
 
     let model = Model::train(train, now, describe, |_| true, config);
-    let kairos = figures(&split, &bands, |h| model.recommend(h, now, CUTOFF).into_iter().map(|p| p.item).collect());
+    let kairos = figures(&split, &bands, |_, h| model.recommend(h, now, CUTOFF).into_iter().map(|p| p.item).collect());
     let knn = neighbours::cosine(train, BASELINE_NEIGHBOURS);
-    let item_knn = figures(&split, &bands, |h| knn_rank(&knn, &popular, h));
-    let popularity = figures(&split, &bands, |h| fill(Vec::new(), &popular, h));
+    let item_knn = figures(&split, &bands, |_, h| knn_rank(&knn, &popular, h));
+    let popularity = figures(&split, &bands, |_, h| fill(Vec::new(), &popular, h));
 
     let mut by_band = [0usize; 3];
     for (_, h) in train.by_user() {
@@ -134,6 +134,18 @@ pub fn compare<'a>(data: &Interactions, describe: impl Fn(u32) -> Option<&'a Des
         item_knn,
         popularity,
     }
+}
+
+/// The figures of any ranking on the same leave-last-out split of `data` as [`compare`]'s:
+/// `rank` gets a user and their training history, and popularity tops its list up to the
+/// cut-off. For rankings that know more than the data, such as a generator's own state.
+pub fn evaluate(data: &Interactions, rank: impl Fn(u32, &[Event]) -> Vec<u32> + Sync) -> Figures {
+    let split = leave_last_out(data);
+    let counts = popularity::users_per_item(&split.train);
+    let count_score: Vec<f32> = counts.iter().map(|&c| c as f32).collect();
+    let bands = popularity::bands(&count_score);
+    let popular = popularity::ranking(&count_score);
+    figures(&split, &bands, |u, h| fill(rank(u, h), &popular, h))
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -169,12 +181,12 @@ fn fill(mut ranked: Vec<u32>, popular: &[u32], history: &[Event]) -> Vec<u32> {
 }
 
 /// Scores one recommender over every user with a held-out item, split over the cores.
-fn figures(split: &Split, bands: &[Band], rank: impl Fn(&[Event]) -> Vec<u32> + Sync) -> Figures {
+fn figures(split: &Split, bands: &[Band], rank: impl Fn(u32, &[Event]) -> Vec<u32> + Sync) -> Figures {
     let users: Vec<(u32, u32)> =
         split.held_out.iter().enumerate().filter_map(|(u, h)| h.map(|item| (u as u32, item))).collect();
     let results: Vec<(u32, usize, Vec<u32>)> = super::par_map(&users, |&(u, held)| {
         let history = split.train.history(u);
-        (held, history.len(), rank(history))
+        (held, history.len(), rank(u, history))
     });
     let items = split.train.item_count();
     let mut recommended = vec![false; items];
