@@ -100,19 +100,26 @@ fn a_shops_own_transactions_replay_through_every_function() {
             .unwrap_err()
             .contains("line 2: date")
     );
-    let mut config = config(&dir, 1);
-    config.start = chrono::DateTime::parse_from_rfc3339("2026-10-19T00:00:00Z").unwrap().to_utc();
-    config.days = 12;
-    config.history_days = 0;
-    config.imported = Some(events);
-    let store = Arc::new(EmbeddedStore::with_stream(kairos::campaign::triggers::relevant));
-    let outcome = simulate(store, config, &mut |_| {}).unwrap();
-    assert_eq!(outcome.summary.customers, 20);
-    assert_eq!(outcome.summary.events["rejected"], 0);
-    let found = check::check(&dir, &Caps::default(), &BTreeMap::new()).unwrap();
-    assert_eq!(found.violations, Vec::<String>::new());
-    let replayed = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
-    assert_eq!(replayed.lines().filter(|l| l.contains("\"order_placed\"") && l.contains("\"tx-")).count(), 50);
+    // From the first order on, and from a window that starts with half of them history.
+    for (start, days) in [("2026-10-19T00:00:00Z", 12), ("2026-10-25T00:00:00Z", 6)] {
+        let mut config = config(&dir, 1);
+        config.start = chrono::DateTime::parse_from_rfc3339(start).unwrap().to_utc();
+        config.days = days;
+        config.history_days = 0;
+        config.imported = Some(events.clone());
+        let store = Arc::new(EmbeddedStore::with_stream(kairos::campaign::triggers::relevant));
+        let outcome = simulate(store, config, &mut |_| {}).unwrap();
+        assert_eq!(outcome.summary.customers, 20);
+        assert_eq!(outcome.summary.events["rejected"], 0);
+        let found = check::check(&dir, &Caps::default(), &BTreeMap::new()).unwrap();
+        assert_eq!(found.violations, Vec::<String>::new());
+        let replayed = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+        assert_eq!(
+            replayed.lines().filter(|l| l.contains("\"order_placed\"") && l.contains("\"tx-")).count(),
+            50,
+            "window from {start}"
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

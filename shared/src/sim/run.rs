@@ -279,6 +279,10 @@ impl<S: Streamed + 'static> World<S> {
                 }
                 self.shop_hour(at);
                 self.flush_until(at + Duration::hours(1))?;
+                // No campaign runs before the window: the changes the triggers would read are
+                // dropped as they come rather than held (old and new items of every profile
+                // write, they were most of a run's peak memory).
+                self.store.take_changes();
                 at += Duration::hours(1);
             }
         } else {
@@ -289,7 +293,13 @@ impl<S: Streamed + 'static> World<S> {
                     self.schedule(at.with_timezone(&Utc), Action::Event(e));
                 }
             }
-            self.flush_until(start)?;
+            // Day by day, dropping the changes as the synthetic history does.
+            let mut day = self.pending.peek().map_or(start, |Reverse((at, _))| *at);
+            while day < start {
+                day = (day + Duration::days(1)).min(start);
+                self.flush_until(day)?;
+                self.store.take_changes();
+            }
         }
         // The models the first day of the window starts with.
         self.nightly(start - Duration::hours(1))?;
