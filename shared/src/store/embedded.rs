@@ -196,7 +196,10 @@ fn in_segment<'a>(
     const STEPS_BEFORE_A_JUMP: usize = 16;
     let (total, index) = (u64::from(segment.total), u64::from(segment.index));
     let mut range = items.range((lower, Bound::Unbounded));
-    let mut passing: Option<(&'a str, usize)> = None;
+    // The partition being passed, known by its key's hash: comparing the keys themselves took 3%
+    // of a simulation's time. Two neighbouring partitions with one hash only make the jump come
+    // early, past the current item's partition, never past an item of the segment.
+    let mut passing: Option<(u64, usize)> = None;
     std::iter::from_fn(move || {
         loop {
             let (k, s) = range.next()?;
@@ -204,10 +207,10 @@ fn in_segment<'a>(
                 return Some((k, s));
             }
             let steps = match passing {
-                Some((pk, n)) if pk == k.pk => n + 1,
+                Some((hash, n)) if hash == s.pk_hash => n + 1,
                 _ => 1,
             };
-            passing = Some((&k.pk, steps));
+            passing = Some((s.pk_hash, steps));
             if steps == STEPS_BEFORE_A_JUMP {
                 // The first key after every key of this partition: its partition key followed
                 // by the smallest character sorts after it and before any other partition's.
