@@ -293,9 +293,11 @@ impl<S: Streamed + 'static> World<S> {
                     self.schedule(at.with_timezone(&Utc), Action::Event(e));
                 }
             }
-            // Day by day, dropping the changes as the synthetic history does.
+            // Day by day, sweeping expired items and dropping the changes as the synthetic
+            // history does: years of imported events would otherwise keep every dedupe marker.
             let mut day = self.pending.peek().map_or(start, |Reverse((at, _))| *at);
             while day < start {
+                self.store.sweep_expired(day);
                 day = (day + Duration::days(1)).min(start);
                 self.flush_until(day)?;
                 self.store.take_changes();

@@ -511,12 +511,12 @@ pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
         Some(text) => serde_json::from_str(text).ok(),
         None => T::deserialize(&*item.body).ok(),
     };
+    if let Some(value) = decoded {
+        return Ok(value);
+    }
     // Explaining goes through the document whichever form the body has: one more instance of
     // each stored type's decoder in every binary, not two (a binary decodes some forty types).
-    decoded.map_or_else(
-        || serde_path_to_error::deserialize(&*item.body).map_err(|e| corrupt(e.path(), e.inner().to_string())),
-        Ok,
-    )
+    serde_path_to_error::deserialize(&*item.body).map_err(|e| corrupt(e.path(), e.inner().to_string()))
 }
 
 /// Every item of a table, page by page (for reports and exports; jobs over large tables fan
