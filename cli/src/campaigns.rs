@@ -121,7 +121,12 @@ pub async fn run(command: CampaignsCommand) -> Result<ExitCode, String> {
             };
             let store = args.open().await?;
             let now = chrono::Utc::now();
-            let mut scan = SegmentScan::new(&store, Segment::WHOLE, None, Consistency::Eventual);
+            // Profiles and the churn score the audience may filter on; nothing else is copied.
+            let wanted = kairos::store::Wanted::SortKeys {
+                prefixes: &[kairos::keys::PROFILE_PREFIX],
+                exact: &[kairos::keys::CHURN_SCORE],
+            };
+            let mut scan = SegmentScan::new(&store, Segment::WHOLE, None, Consistency::Eventual, wanted);
             let (mut customers, mut matched, mut unreadable) = (0u64, 0u64, 0u64);
             let mut shown = Vec::new();
             while let Some(page) = scan.next(500).await.map_err(|e| e.to_string())? {

@@ -116,7 +116,8 @@ async fn all_profiles<S: Store>(store: &S) -> Result<(Vec<Profile>, Vec<StoreErr
     let (mut profiles, mut unreadable) = (Vec::new(), Vec::new());
     let mut after: Option<Key> = None;
     loop {
-        let page = store.scan(Segment::WHOLE, after.as_ref(), 1000, Consistency::Strong).await?;
+        let page =
+            store.scan(Segment::WHOLE, after.as_ref(), 1000, Consistency::Strong, customers::PROFILE_ITEMS).await?;
         unreadable.extend(page.corrupt);
         let mut complete = groups.push(page.items);
         if page.next.is_none() {

@@ -9,7 +9,10 @@ use crate::dedupe::IdHash;
 use crate::ids::CustomerId;
 use crate::keys::{self, PartKind};
 use crate::profile::{ArchivedOrders, Browse, ContactPart, Engagement, OrderBook, Profile, ProfilePart};
-use crate::store::{Consistency, Item, Key, Query, Segment, Store, StoreError, decode, encode};
+use crate::store::{Consistency, Item, Key, Query, Segment, Store, StoreError, Wanted, decode, encode};
+
+/// A scan's filter for the items profiles are made of (parts and archived-order chunks).
+pub const PROFILE_ITEMS: Wanted<'static> = Wanted::SortKeys { prefixes: &[keys::PROFILE_PREFIX], exact: &[] };
 
 /// Applied-event markers (of parts too busy to hold their ids) expire after a day.
 const MARKER_TTL_SECS: i64 = 86_400;
@@ -214,6 +217,7 @@ pub struct SegmentScan<'a, S> {
     store: &'a S,
     segment: Segment,
     consistency: Consistency,
+    wanted: Wanted<'a>,
     start: Option<Key>,
     after: Option<Key>,
     groups: CustomerGroups,
@@ -225,12 +229,20 @@ pub struct SegmentScan<'a, S> {
 }
 
 impl<'a, S: Store> SegmentScan<'a, S> {
-    /// Scans `segment` from after `after` (a previous hand-over's resume point).
-    pub fn new(store: &'a S, segment: Segment, after: Option<Key>, consistency: Consistency) -> Self {
+    /// Scans `segment` from after `after` (a previous hand-over's resume point), handing out the
+    /// items of each customer that `wanted` accepts (a customer with none is not handed out).
+    pub fn new(
+        store: &'a S,
+        segment: Segment,
+        after: Option<Key>,
+        consistency: Consistency,
+        wanted: Wanted<'a>,
+    ) -> Self {
         SegmentScan {
             store,
             segment,
             consistency,
+            wanted,
             start: after.clone(),
             resume: after.clone(),
             after,
@@ -245,7 +257,7 @@ impl<'a, S: Store> SegmentScan<'a, S> {
         if self.finished {
             return Ok(None);
         }
-        let page = self.store.scan(self.segment, self.after.as_ref(), page_size, self.consistency).await?;
+        let page = self.store.scan(self.segment, self.after.as_ref(), page_size, self.consistency, self.wanted).await?;
         for e in &page.corrupt {
             tracing::error!(error = %e, "item not readable; its customer is left out of this scan");
         }

@@ -190,8 +190,17 @@ async fn an_undecodable_item_fails_only_its_customer() {
     assert_eq!(failed(&response), ["d-0"], "only the event for the damaged part goes back to the queue");
     assert_eq!(profile(&deps.store, "fine").await.events_applied(), 1);
     // Listing every profile still works, and names what it could not read.
-    let page =
-        deps.store.scan(kairos::store::Segment::WHOLE, None, 100, kairos::store::Consistency::Strong).await.unwrap();
+    let page = deps
+        .store
+        .scan(
+            kairos::store::Segment::WHOLE,
+            None,
+            100,
+            kairos::store::Consistency::Strong,
+            kairos::store::Wanted::Every,
+        )
+        .await
+        .unwrap();
     assert!(page.items.iter().any(|i| i.key.pk == "C#fine"));
     match customers::load(&deps.store, &CustomerId::new("damaged").unwrap()).await {
         Err(kairos::store::StoreError::Corrupt { key, .. }) => assert_eq!(key, "C#damaged|P#B"),

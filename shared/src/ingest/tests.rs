@@ -252,8 +252,9 @@ impl<S: Store> Store for Flaky<S> {
         after: Option<&Key>,
         limit: usize,
         consistency: Consistency,
+        wanted: crate::store::Wanted<'_>,
     ) -> Result<Page, StoreError> {
-        self.inner.scan(segment, after, limit, consistency).await
+        self.inner.scan(segment, after, limit, consistency, wanted).await
     }
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let allowed = self.allow_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
@@ -333,8 +334,9 @@ impl Store for Stale {
         after: Option<&Key>,
         limit: usize,
         consistency: Consistency,
+        wanted: crate::store::Wanted<'_>,
     ) -> Result<Page, StoreError> {
-        self.inner.scan(segment, after, limit, consistency).await
+        self.inner.scan(segment, after, limit, consistency, wanted).await
     }
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         self.inner.write(writes).await

@@ -39,7 +39,9 @@ use crate::customers::{self, SegmentScan};
 use crate::ids::CustomerId;
 use crate::keys;
 use crate::profile::Profile;
-use crate::store::{Condition, Consistency, Item, Key, Query, Segment, Store, StoreError, Write, decode, encode};
+use crate::store::{
+    Condition, Consistency, Item, Key, Query, Segment, Store, StoreError, Wanted, Write, decode, encode,
+};
 
 /// Run items are kept this long, for inspection, then expire.
 pub const RUN_ITEM_DAYS: i64 = 30;
@@ -605,6 +607,7 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             Segment::new(task.segment, task.total)?,
             task.after_key(),
             Consistency::Eventual,
+            customers::PROFILE_ITEMS,
         );
         let mut pages = 0;
         while let Some(customers) = scan.next(PAGE).await? {
@@ -734,11 +737,16 @@ impl<S: Store, Q: TaskQueue, J: SegmentedJob> Runner<'_, S, Q, J> {
             Some(Carry::Counts(c)) => *c,
             Some(Carry::Stats(_)) => return Err(JobError::Invalid("an apply task carries gathered statistics".into())),
         };
+        // The profile, the previous output and the outputs joined: a partition's decision
+        // traces, ledger entries and markers are read (and billed) but never copied.
+        let outputs: Vec<&str> = std::iter::once(J::OUTPUT_SK).chain(J::JOINED.iter().copied()).collect();
+        let wanted = Wanted::SortKeys { prefixes: &[keys::PROFILE_PREFIX], exact: &outputs };
         let mut scan = SegmentScan::new(
             self.store,
             Segment::new(task.segment, task.total)?,
             task.after_key(),
             Consistency::Eventual,
+            wanted,
         );
         let corrupt_before = scan.corrupt;
         let mut pages = 0;

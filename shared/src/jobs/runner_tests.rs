@@ -102,8 +102,15 @@ impl Store for LosesFitClaimAnswer {
     async fn query(&self, pk: &str, q: &Query) -> Result<Page, StoreError> {
         self.inner.query(pk, q).await
     }
-    async fn scan(&self, s: Segment, a: Option<&Key>, l: usize, c: Consistency) -> Result<Page, StoreError> {
-        self.inner.scan(s, a, l, c).await
+    async fn scan(
+        &self,
+        s: Segment,
+        a: Option<&Key>,
+        l: usize,
+        c: Consistency,
+        w: crate::store::Wanted<'_>,
+    ) -> Result<Page, StoreError> {
+        self.inner.scan(s, a, l, c, w).await
     }
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let fitting = matches!(writes.as_slice(), [Write::Put { item, .. }]

@@ -137,7 +137,12 @@ fn pick_view(rng: &mut ChaCha8Rng, list: &[u32], zipf: &Zipf<f64>, brand_of: &[u
         && rng.random_bool(0.5)
         && let Some(&first) = list.iter().find(|&&p| brand_of[p as usize] == b)
     {
-        return list.iter().copied().filter(|&p| brand_of[p as usize] == b).nth(rng.random_range(0..3)).unwrap_or(first);
+        return list
+            .iter()
+            .copied()
+            .filter(|&p| brand_of[p as usize] == b)
+            .nth(rng.random_range(0..3))
+            .unwrap_or(first);
     }
     pick
 }
@@ -322,7 +327,10 @@ mod truth {
                 let share = f64::from(seen.get(&item).copied().unwrap_or(0)) / f64::from(draws);
                 // Five standard errors of a share from 200,000 draws.
                 let tolerance = 5.0 * (chance * (1.0 - chance) / f64::from(draws)).sqrt() + 1e-4;
-                assert!((share - chance).abs() < tolerance, "{category}/{brand:?}: item {item} drawn {share}, said {chance}");
+                assert!(
+                    (share - chance).abs() < tolerance,
+                    "{category}/{brand:?}: item {item} drawn {share}, said {chance}"
+                );
             }
         }
     }
@@ -359,7 +367,10 @@ mod quality {
         let best = ceiling(&shop);
         eprintln!("ceiling {best:?}");
         assert_eq!(best.users, report.kairos.users);
-        assert!(best.hr_at_10 > report.kairos.hr_at_10 && best.hr_at_10 > report.item_knn.hr_at_10, "{best:?} {report:?}");
+        assert!(
+            best.hr_at_10 > report.kairos.hr_at_10 && best.hr_at_10 > report.item_knn.hr_at_10,
+            "{best:?} {report:?}"
+        );
         assert!(best.ndcg_at_10 > report.kairos.ndcg_at_10);
     }
 

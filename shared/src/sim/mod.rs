@@ -84,8 +84,9 @@ impl<S: Store> Store for Recording<S> {
         after: Option<&crate::store::Key>,
         limit: usize,
         consistency: crate::store::Consistency,
+        wanted: crate::store::Wanted<'_>,
     ) -> Result<crate::store::Page, crate::store::StoreError> {
-        self.inner.scan(segment, after, limit, consistency).await
+        self.inner.scan(segment, after, limit, consistency, wanted).await
     }
 
     async fn write(&self, writes: Vec<crate::store::Write>) -> Result<(), crate::store::StoreError> {

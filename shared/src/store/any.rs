@@ -3,7 +3,7 @@
 
 use super::dynamo::DynamoStore;
 use super::embedded::EmbeddedStore;
-use super::{Consistency, Fetched, Item, Key, Meter, Page, Query, Segment, Store, StoreError, Write};
+use super::{Consistency, Fetched, Item, Key, Meter, Page, Query, Segment, Store, StoreError, Wanted, Write};
 
 pub enum AnyStore {
     Embedded(EmbeddedStore),
@@ -38,10 +38,11 @@ impl Store for AnyStore {
         after: Option<&Key>,
         limit: usize,
         consistency: Consistency,
+        wanted: Wanted<'_>,
     ) -> Result<Page, StoreError> {
         match self {
-            AnyStore::Embedded(s) => s.scan(segment, after, limit, consistency).await,
-            AnyStore::Dynamo(s) => s.scan(segment, after, limit, consistency).await,
+            AnyStore::Embedded(s) => s.scan(segment, after, limit, consistency, wanted).await,
+            AnyStore::Dynamo(s) => s.scan(segment, after, limit, consistency, wanted).await,
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{Condition, Consistency, Document, Item, Key, Query, Segment, Store, StoreError, Write};
+use super::{Condition, Consistency, Document, Item, Key, Query, Segment, Store, StoreError, Wanted, Write};
 
 fn doc(value: serde_json::Value) -> Document {
     match value {
@@ -237,11 +237,11 @@ pub async fn requests_are_metered_in_capacity_units<S: Store>(store: S) {
     // A scan page is priced by the sum of its items' sizes, not per item: here about 5.8 KB,
     // 2 units strong and half that eventually consistent.
     let before = store.meter().reading();
-    let strong = store.scan(Segment::WHOLE, None, 100, Consistency::Strong).await.unwrap();
+    let strong = store.scan(Segment::WHOLE, None, 100, Consistency::Strong, Wanted::Every).await.unwrap();
     assert_eq!(strong.items.len(), 4);
     let strong_units = store.meter().reading().since(&before).units.reads();
     let before = store.meter().reading();
-    store.scan(Segment::WHOLE, None, 100, Consistency::Eventual).await.unwrap();
+    store.scan(Segment::WHOLE, None, 100, Consistency::Eventual, Wanted::Every).await.unwrap();
     let eventual_units = store.meter().reading().since(&before).units.reads();
     assert_eq!((strong_units, eventual_units), (2.0, 1.0));
 }
@@ -320,7 +320,7 @@ pub async fn scan_segments_partition_the_table<S: Store>(store: S) {
         loop {
             // Eventual pages and strong pages cut the table the same way.
             let consistency = if index % 2 == 0 { Consistency::Strong } else { Consistency::Eventual };
-            let page = store.scan(segment, after.as_ref(), 7, consistency).await.unwrap();
+            let page = store.scan(segment, after.as_ref(), 7, consistency, Wanted::Every).await.unwrap();
             assert!(page.items.len() <= 7);
             seen.extend(page.items.into_iter().map(|i| (index, i.key)));
             match page.next {
@@ -336,15 +336,71 @@ pub async fn scan_segments_partition_the_table<S: Store>(store: S) {
     let segments_used: std::collections::BTreeSet<u32> = seen.iter().map(|(s, _)| *s).collect();
     assert!(segments_used.len() > 1, "items spread over segments");
     for (segment, key) in &seen {
-        assert!(
-            seen.iter().all(|(s, k)| k.pk != key.pk || s == segment),
-            "all of partition {} in one segment",
-            key.pk
-        );
+        assert!(seen.iter().all(|(s, k)| k.pk != key.pk || s == segment), "all of partition {} in one segment", key.pk);
     }
-    let whole = store.scan(Segment::WHOLE, None, 1000, Consistency::Eventual).await.unwrap();
+    let whole = store.scan(Segment::WHOLE, None, 1000, Consistency::Eventual, Wanted::Every).await.unwrap();
     assert_eq!(whole.items.len(), expected.len());
-    assert!(store.scan(Segment { index: 4, total: 4 }, None, 10, Consistency::Strong).await.is_err());
+    assert!(store.scan(Segment { index: 4, total: 4 }, None, 10, Consistency::Strong, Wanted::Every).await.is_err());
+}
+
+pub async fn filtered_scans_hand_back_wanted_items_and_bill_every_item_read<S: Store>(store: S) {
+    let mut wanted_keys = Vec::new();
+    for c in 0..12 {
+        let pk = format!("C#{c}");
+        // Profile parts and an output a reader wants; traces and ledger entries it does not
+        // (one of them sharing the output's name as a prefix); customer 5 has none it wants.
+        let sks: &[&str] = if c == 5 {
+            &["WHY#1", "WHY#2", "LOY#E#a"]
+        } else {
+            &["P#B", "P#O", "P#O#a1", "LOY", "LOY#E#a", "WHY#1", "WHY#2"]
+        };
+        for sk in sks {
+            let body = doc(json!({"pad": "x".repeat(700)}));
+            let item = Item::new(Key::new(&pk, *sk), 1, body);
+            store.write(vec![Write::Put { item, condition: Condition::Always }]).await.unwrap();
+            if sk.starts_with("P#") || *sk == "LOY" {
+                wanted_keys.push(Key::new(&pk, *sk));
+            }
+        }
+    }
+    let wanted = Wanted::SortKeys { prefixes: &["P#"], exact: &["LOY"] };
+    for limit in [1, 3, 1000] {
+        let (mut seen, mut pages, mut empty_pages) = (Vec::new(), 0, 0);
+        let mut after: Option<Key> = None;
+        let before = store.meter().reading();
+        loop {
+            let page = store.scan(Segment::WHOLE, after.as_ref(), limit, Consistency::Strong, wanted).await.unwrap();
+            assert!(page.items.len() <= limit, "the limit counts the items read");
+            pages += 1;
+            empty_pages += usize::from(page.items.is_empty() && page.next.is_some());
+            seen.extend(page.items.into_iter().map(|i| i.key));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let filtered_units = store.meter().reading().since(&before).units.reads();
+        seen.sort();
+        wanted_keys.sort();
+        assert_eq!(seen, wanted_keys, "limit {limit}: exactly the wanted items, once");
+        if limit == 1 {
+            assert!(pages >= 80, "one item read per page, wanted or not: {pages} pages for 80 items");
+            assert!(empty_pages > 0, "a page of unwanted items is empty and says where to go on");
+        }
+        // Every item read is billed, wanted or not: the same as reading them all.
+        let before = store.meter().reading();
+        let mut after: Option<Key> = None;
+        loop {
+            let page =
+                store.scan(Segment::WHOLE, after.as_ref(), limit, Consistency::Strong, Wanted::Every).await.unwrap();
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let all_units = store.meter().reading().since(&before).units.reads();
+        assert_eq!(filtered_units, all_units, "limit {limit}");
+    }
 }
 
 pub async fn optimistic_increments_never_lose_updates<S: Store + 'static>(store: S) {
@@ -408,6 +464,7 @@ macro_rules! store_contract_tests {
             requests_are_metered_in_capacity_units,
             queries_read_one_partition_by_prefix_in_order,
             scan_segments_partition_the_table,
+            filtered_scans_hand_back_wanted_items_and_bill_every_item_read,
             optimistic_increments_never_lose_updates,
         );
     };

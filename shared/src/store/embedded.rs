@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::cost::{self, Consistency, Meter, Units};
 use super::{
-    Body, Condition, Document, Fetched, Item, Key, Page, Query, Segment, Store, StoreError, Write, check_writes, item_size,
+    Body, Condition, Document, Fetched, Item, Key, Page, Query, Segment, Store, StoreError, Wanted, Write,
+    check_writes, item_size,
 };
 
 #[derive(Debug, Default)]
@@ -166,22 +167,36 @@ impl EmbeddedStore {
     }
 
     fn to_item(key: &Key, s: &Stored) -> Item {
-        Item { key: key.clone(), version: s.version, expires_at: s.expires_at, body: Body::of_text(Arc::clone(&s.body)) }
+        Item {
+            key: key.clone(),
+            version: s.version,
+            expires_at: s.expires_at,
+            body: Body::of_text(Arc::clone(&s.body)),
+        }
     }
 }
 
-/// The first `limit` items (at least one) and, if more follow, where the next page starts; with
-/// the sizes of the items, as stored (for the meter).
-fn page_of<'a>(mut matching: impl Iterator<Item = (&'a Key, &'a Stored)>, limit: usize) -> (Page, Vec<usize>) {
+/// The first `limit` items (at least one) read and, if more follow, where the next page starts
+/// (after the last item read); with the sizes of the items read, as stored (for the meter). The
+/// page holds the items `wanted` accepts: the others are read and billed, never copied.
+fn page_of<'a>(
+    mut matching: impl Iterator<Item = (&'a Key, &'a Stored)>,
+    limit: usize,
+    wanted: Wanted<'_>,
+) -> (Page, Vec<usize>) {
     // Sized for a full page at once: a scan's page grown by doubling cost a job more in fresh
     // memory than in copying.
     let limit = limit.max(1);
     let (mut items, mut sizes) = (Vec::with_capacity(limit.min(1000)), Vec::with_capacity(limit.min(1000)));
+    let mut last = None;
     for (k, s) in matching.by_ref().take(limit) {
-        items.push(EmbeddedStore::to_item(k, s));
+        if wanted.accepts(&k.sk) {
+            items.push(EmbeddedStore::to_item(k, s));
+        }
         sizes.push(s.size);
+        last = Some(k);
     }
-    let next = if matching.next().is_some() { items.last().map(|i| i.key.clone()) } else { None };
+    let next = if matching.next().is_some() { last.cloned() } else { None };
     (Page { items, next, corrupt: Vec::new() }, sizes)
 }
 
@@ -269,7 +284,7 @@ impl Store for EmbeddedStore {
                 .rev()
                 .take_while(|(k, _)| k.pk == pk && k.sk.as_str() >= prefix)
                 .filter(|(k, _)| k.sk.starts_with(prefix));
-            page_of(matching, query.limit)
+            page_of(matching, query.limit, Wanted::Every)
         } else {
             let lower = match &query.after {
                 Some(after) => Bound::Excluded(after.clone()),
@@ -277,7 +292,7 @@ impl Store for EmbeddedStore {
             };
             let matching =
                 items.range((lower, Bound::Unbounded)).take_while(|(k, _)| k.pk == pk && k.sk.starts_with(prefix));
-            page_of(matching, query.limit)
+            page_of(matching, query.limit, Wanted::Every)
         };
         self.meter.read(cost::page_reads(sizes.into_iter(), query.consistency));
         Ok(page)
@@ -289,11 +304,12 @@ impl Store for EmbeddedStore {
         after: Option<&Key>,
         limit: usize,
         consistency: Consistency,
+        wanted: Wanted<'_>,
     ) -> Result<Page, StoreError> {
         let segment = Segment::new(segment.index, segment.total)?;
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
         let lower = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.clone()));
-        let (page, sizes) = page_of(in_segment(&items, lower, segment), limit);
+        let (page, sizes) = page_of(in_segment(&items, lower, segment), limit, wanted);
         self.meter.read(cost::page_reads(sizes.into_iter(), consistency));
         Ok(page)
     }

@@ -240,6 +240,30 @@ impl Query {
     }
 }
 
+/// The items a scan hands back, by sort key. A scan reads every item it passes, and DynamoDB
+/// bills them all (a filter lowers only what travels); a reader that needs a few kinds of items
+/// from each partition (a nightly job: profiles and its own output, not the decision traces,
+/// ledger entries and markers beside them) is spared copying and decoding the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wanted<'a> {
+    Every,
+    SortKeys {
+        /// Sort keys that start with one of these.
+        prefixes: &'a [&'a str],
+        /// Sort keys equal to one of these.
+        exact: &'a [&'a str],
+    },
+}
+
+impl Wanted<'_> {
+    pub fn accepts(&self, sk: &str) -> bool {
+        match self {
+            Wanted::Every => true,
+            Wanted::SortKeys { prefixes, exact } => prefixes.iter().any(|p| sk.starts_with(p)) || exact.contains(&sk),
+        }
+    }
+}
+
 /// One of `total` disjoint parts of the table, for parallel scans.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {
@@ -304,12 +328,15 @@ pub trait Store: Send + Sync {
 
     /// A page of one segment of the table. Segments are disjoint and together hold every item.
     /// An eventually consistent page costs half, and may miss writes of the last second or so.
+    /// `limit` counts the items read, as DynamoDB's does; the page holds those of them `wanted`
+    /// accepts (possibly none, with more to come), and is billed for all.
     fn scan(
         &self,
         segment: Segment,
         after: Option<&Key>,
         limit: usize,
         consistency: Consistency,
+        wanted: Wanted<'_>,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
 
     /// All writes happen, or none: a single write is conditional, several are a transaction.
@@ -552,11 +579,13 @@ pub async fn scan_all<S: Store>(store: &S, prefix_sk: Option<&str>) -> Result<Ve
     let mut items = Vec::new();
     let mut after: Option<Key> = None;
     loop {
-        let page = store.scan(Segment::WHOLE, after.as_ref(), 1000, Consistency::Strong).await?;
+        let prefixes = prefix_sk.as_slice();
+        let wanted = if prefix_sk.is_some() { Wanted::SortKeys { prefixes, exact: &[] } } else { Wanted::Every };
+        let page = store.scan(Segment::WHOLE, after.as_ref(), 1000, Consistency::Strong, wanted).await?;
         for e in &page.corrupt {
             tracing::error!(error = %e, "item not readable; left out of the listing");
         }
-        items.extend(page.items.into_iter().filter(|i| prefix_sk.is_none_or(|p| i.key.sk.starts_with(p))));
+        items.extend(page.items);
         match page.next {
             Some(next) => after = Some(next),
             None => return Ok(items),
@@ -602,7 +631,8 @@ mod tests {
         let good = r#"{"inner":[{"count":1},{"count":2}]}"#;
         let bad = r#"{"inner":[{"count":1},{"count":"two"}]}"#;
         let document = |text: &str| serde_json::from_str::<Document>(text).unwrap();
-        let as_text = |text: &str| Item { key: key.clone(), version: 1, expires_at: None, body: Body::of_text(text.into()) };
+        let as_text =
+            |text: &str| Item { key: key.clone(), version: 1, expires_at: None, body: Body::of_text(text.into()) };
         let as_tree = |text: &str| Item::new(key.clone(), 1, document(text));
         assert_eq!(decode::<Outer>(as_text(good)).unwrap().inner.len(), 2);
         assert_eq!(decode::<Outer>(as_tree(good)).unwrap().inner.len(), 2);
@@ -642,8 +672,9 @@ impl<S: Store> Store for Arc<S> {
         after: Option<&Key>,
         limit: usize,
         consistency: Consistency,
+        wanted: Wanted<'_>,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send {
-        (**self).scan(segment, after, limit, consistency)
+        (**self).scan(segment, after, limit, consistency, wanted)
     }
 
     fn write(&self, writes: Vec<Write>) -> impl Future<Output = Result<(), StoreError>> + Send {
