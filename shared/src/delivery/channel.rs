@@ -112,6 +112,11 @@ impl Outbox {
         Ok(Outbox { file: Mutex::new(std::io::BufWriter::new(file)) })
     }
 
+    /// The id the outbox answers for a message it has written.
+    pub fn provider_id(e: &Envelope) -> String {
+        format!("outbox-{}", e.message_id)
+    }
+
     /// Writes what is buffered.
     pub fn flush(&self) -> std::io::Result<()> {
         self.file.lock().map_err(|_| std::io::Error::other("the outbox lock is poisoned"))?.flush()
@@ -139,7 +144,7 @@ impl Deliver for Outbox {
             self.file.lock().map_err(|_| DeliveryError::Unavailable("the outbox lock is poisoned".into()))?;
         // A failed write may have left part of the line: whether it "went" is unknown.
         file.write_all(text.as_bytes()).map_err(|err| DeliveryError::Unknown(err.to_string()))?;
-        Ok(format!("outbox-{}", e.message_id))
+        Ok(Self::provider_id(e))
     }
 }
 

@@ -149,8 +149,8 @@ pub struct Dispatcher<S, D> {
 /// Compiled campaigns held at most (a worker sees few; old versions fall out together).
 const HELD_TEMPLATES: usize = 64;
 
-/// When a campaign's variant results were read, and what they were.
-type HeldArms = (DateTime<Utc>, Vec<Arm>);
+/// When a campaign's variant results were read, and what they were, by variant.
+type HeldArms = (DateTime<Utc>, std::collections::BTreeMap<String, Arm>);
 
 impl<S: Store, D: Deliver> Dispatcher<S, D> {
     pub fn new(store: S, channel: D, settings: Settings) -> Self {
@@ -584,24 +584,53 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
         Ok(outcome)
     }
 
-    /// The variants' results, read at most once a minute per campaign.
+    /// The variants' results in the order of this version's variants.
     async fn arms(&self, campaign: &Campaign, now: DateTime<Utc>) -> Result<Vec<Arm>, StoreError> {
+        let counts = self.arm_counts(&campaign.id, now).await?;
+        Ok(stats::in_order(campaign, &counts))
+    }
+
+    /// A campaign's results by variant, read at most once a minute.
+    async fn arm_counts(
+        &self,
+        campaign: &CampaignId,
+        now: DateTime<Utc>,
+    ) -> Result<std::collections::BTreeMap<String, Arm>, StoreError> {
         if let Ok(held) = self.arms.lock()
-            && let Some((at, arms)) = held.get(&campaign.id)
+            && let Some((at, arms)) = held.get(campaign)
             && now - *at < Duration::seconds(ARMS_REFRESH_SECONDS)
         {
             return Ok(arms.clone());
         }
-        let (arms, problems) = stats::read(&self.store, &campaign.id).await?;
+        let (arms, problems) = stats::read(&self.store, campaign).await?;
         for e in &problems {
             tracing::error!(error = %e, "a variant's counters cannot be read; left out");
         }
-        let arms = stats::in_order(campaign, &arms);
         if let Ok(mut held) = self.arms.lock() {
-            held.insert(campaign.id.clone(), (now, arms.clone()));
+            held.insert(campaign.clone(), (now, arms.clone()));
         }
         Ok(arms)
     }
+}
+
+/// A minute's sends, one list per customer, each in the order its sends go: the one waiting
+/// longest first (then by campaign and occurrence). A customer's sends share their caps, so
+/// which takes the last place a cap leaves is decided by that order, never by a race; customers
+/// go side by side.
+fn by_customer(sends: Vec<DueSend>) -> Vec<Vec<DueSend>> {
+    let mut groups: std::collections::BTreeMap<crate::ids::CustomerId, Vec<DueSend>> = Default::default();
+    for due in sends {
+        groups.entry(due.customer_id.clone()).or_default().push(due);
+    }
+    groups
+        .into_values()
+        .map(|mut sends| {
+            sends.sort_by(|a, b| {
+                (a.first_due(), &a.campaign_id, &a.occurrence).cmp(&(b.first_due(), &b.campaign_id, &b.occurrence))
+            });
+            sends
+        })
+        .collect()
 }
 
 /// Whose a number is, kept as long as claims.
@@ -848,17 +877,34 @@ impl<S: Store + 'static, D: Deliver + 'static> Dispatcher<S, D> {
                 for e in &problems {
                     tracing::error!(error = %crate::redact::scrub(&e.to_string()), "a due send cannot be read; skipped");
                 }
-                let results: Vec<Result<Outcome, StoreError>> = futures::stream::iter(sends)
-                    .map(|due| {
-                        let me = self.clone();
-                        tokio::spawn(async move { me.send(&due, now).await })
-                    })
-                    .buffer_unordered(concurrency.max(1))
-                    .map(|joined| {
-                        joined.unwrap_or_else(|e| Err(StoreError::Unavailable(format!("a send task failed: {e}"))))
-                    })
-                    .collect()
-                    .await;
+                // The variants' results are read before any of these sends records one: the
+                // variant a customer draws never depends on which other sends went first.
+                let mut campaigns: Vec<&CampaignId> = sends.iter().map(|d| &d.campaign_id).collect();
+                campaigns.sort();
+                campaigns.dedup();
+                for campaign in campaigns {
+                    self.arm_counts(campaign, now).await?;
+                }
+                let results: Vec<Result<Outcome, StoreError>> =
+                    futures::stream::iter(by_customer(sends))
+                        .map(|sends| {
+                            let me = self.clone();
+                            tokio::spawn(async move {
+                                let mut outcomes = Vec::with_capacity(sends.len());
+                                for due in &sends {
+                                    outcomes.push(me.send(due, now).await);
+                                }
+                                outcomes
+                            })
+                        })
+                        .buffer_unordered(concurrency.max(1))
+                        .flat_map(|joined| {
+                            futures::stream::iter(joined.unwrap_or_else(|e| {
+                                vec![Err(StoreError::Unavailable(format!("a send task failed: {e}")))]
+                            }))
+                        })
+                        .collect()
+                        .await;
                 for r in &results {
                     if let Err(e) = r {
                         tracing::error!(error = %crate::redact::scrub(&e.to_string()), "a due send failed");

@@ -481,6 +481,44 @@ pub async fn held_sends_keep_the_campaigns_hours_and_expiry<S: Store + 'static>(
     );
 }
 
+/// Five sends of one customer due in the same minute and a daily cap of two, dispatched by a
+/// tick that works eight sends at once: the two that have waited longest go, never whichever
+/// won a race (and never the first by name).
+pub async fn a_cap_goes_to_the_sends_waiting_longest<S: Store + 'static>(store: S) {
+    let now = utc("2026-12-02T10:00:00Z");
+    customer(&store, "c-order", "Europe/Berlin", "DE", "+4915112345678", now - Duration::hours(3)).await;
+    let campaigns: Vec<Campaign> = (0..5).map(|i| campaign(&format!("order-{i}"), "email", false)).collect();
+    deploy(&store, &campaigns, now - Duration::days(1)).await;
+    // Minutes each has waited (moved here by an earlier decision), by campaign.
+    for (i, waited) in [20, 40, 10, 50, 30].into_iter().enumerate() {
+        let first_due = now - Duration::minutes(waited);
+        let due = DueSend {
+            customer_id: CustomerId::new("c-order").expect("id"),
+            campaign_id: CampaignId::new(format!("order-{i}")).expect("id"),
+            occurrence: "x".into(),
+            due_at: now,
+            reason: "the cart was left".into(),
+            created_at: first_due,
+            campaign_version: Some(1),
+            cause_at: Some(first_due - Duration::minutes(30)),
+            product: None,
+            placed: true,
+            first_due_at: Some(first_due),
+        };
+        store.write(due.writes().expect("writes").into()).await.expect("queue");
+    }
+    let d = std::sync::Arc::new(Dispatcher::new(
+        store,
+        Recorder::default(),
+        settings("email:2/day,3/week all:2/day,3/week"),
+    ));
+    let counts = d.run_due(now + Duration::minutes(3), 8).await.expect("run");
+    let mut sent: Vec<String> =
+        d.channel.sent.lock().expect("lock").iter().map(|e| e.campaign_id.to_string()).collect();
+    sent.sort();
+    assert_eq!(sent, ["order-1", "order-3"], "the two that waited 40 and 50 minutes: {counts:?}");
+}
+
 /// Every scenario as a test of the store `$make` builds (an expression giving a fresh store).
 #[macro_export]
 macro_rules! delivery_scenarios {
@@ -508,6 +546,10 @@ macro_rules! delivery_scenarios {
         #[tokio::test]
         async fn delivery_held_sends_keep_the_campaigns_hours_and_expiry() {
             $crate::delivery::scenarios::held_sends_keep_the_campaigns_hours_and_expiry($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn delivery_a_cap_goes_to_the_sends_waiting_longest() {
+            $crate::delivery::scenarios::a_cap_goes_to_the_sends_waiting_longest($make).await;
         }
         #[tokio::test]
         async fn delivery_send_time_audience_reads_the_posterior() {

@@ -119,7 +119,9 @@ enum Action {
     },
 }
 
-/// The channel dispatch delivers through: the outbox file, and what the shop will answer.
+/// The channel dispatch delivers through: what it is handed is written to the outbox file in a
+/// fixed order once the dispatch run is over (dispatch works sends side by side, and the same
+/// seed must write the same file), and the shop answers it.
 pub struct SimChannel {
     outbox: Outbox,
     sent: Mutex<Vec<Envelope>>,
@@ -127,9 +129,8 @@ pub struct SimChannel {
 
 impl Deliver for SimChannel {
     async fn deliver(&self, e: &Envelope) -> Result<String, DeliveryError> {
-        let id = self.outbox.deliver(e).await?;
         self.sent.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-        Ok(id)
+        Ok(Outbox::provider_id(e))
     }
 }
 
@@ -591,6 +592,8 @@ impl<S: Streamed + 'static> World<S> {
         // generator, so the same seed answers the same way.
         sent.sort_by(|a, b| (a.sent_at, a.message_id.as_str()).cmp(&(b.sent_at, b.message_id.as_str())));
         for e in sent {
+            let outbox = &self.dispatcher.channel.outbox;
+            self.rt.block_on(outbox.deliver(&e)).map_err(|err| SimError::Setup(format!("the outbox: {err}")))?;
             self.answer(e);
         }
         Ok(())
