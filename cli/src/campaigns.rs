@@ -4,17 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use kairos::campaign::audience::Facts;
 use kairos::campaign::check::Severity;
 use kairos::campaign::load::read_dir;
 use kairos::campaign::preview::preview;
 use kairos::campaign::render::Message;
 use kairos::campaign::stored::{Deployment, deploy};
-use kairos::churn::job::CustomerScore;
 use kairos::content::ShopView;
-use kairos::customers::{SegmentScan, assemble};
 use kairos::ids::CustomerId;
-use kairos::store::{Consistency, Segment};
 
 #[derive(Subcommand)]
 pub enum CampaignsCommand {
@@ -120,45 +116,15 @@ pub async fn run(command: CampaignsCommand) -> Result<ExitCode, String> {
                 return Err(format!("{}: expected one campaign file that reads", file.display()));
             };
             let store = args.open().await?;
-            let now = chrono::Utc::now();
-            // Profiles and the churn score the audience may filter on; nothing else is copied.
-            let wanted = kairos::store::Wanted::SortKeys {
-                prefixes: &[kairos::keys::PROFILE_PREFIX],
-                exact: &[kairos::keys::CHURN_SCORE],
-            };
-            let mut scan = SegmentScan::new(&store, Segment::WHOLE, None, Consistency::Eventual, wanted);
-            let (mut customers, mut matched, mut unreadable) = (0u64, 0u64, 0u64);
-            let mut shown = Vec::new();
-            while let Some(page) = scan.next(500).await.map_err(|e| e.to_string())? {
-                for (customer, items) in page {
-                    let churn = items
-                        .iter()
-                        .find(|i| i.key.sk == kairos::keys::CHURN_SCORE)
-                        .and_then(|i| kairos::store::decode::<CustomerScore>(i.clone()).ok());
-                    let profile = match assemble(&customer, items) {
-                        Ok(Some(p)) => p,
-                        Ok(None) => continue,
-                        Err(_) => {
-                            unreadable += 1;
-                            continue;
-                        }
-                    };
-                    customers += 1;
-                    let facts = Facts::of(&profile, churn.as_ref());
-                    if campaign.audience.as_ref().is_none_or(|a| a.matches(&facts, now)) {
-                        matched += 1;
-                        if shown.len() < sample {
-                            shown.push(customer.to_string());
-                        }
-                    }
-                }
-            }
-            println!("{}: {matched} of {customers} customers in the audience", campaign.id);
-            for id in &shown {
+            let count = kairos::campaign::audience_scan::count(&store, campaign, sample, chrono::Utc::now())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}: {} of {} customers in the audience", campaign.id, count.matched, count.customers);
+            for id in &count.sample {
                 println!("  {id}");
             }
-            if unreadable > 0 {
-                eprintln!("{unreadable} profiles could not be read and were left out");
+            if count.unreadable > 0 {
+                eprintln!("{} profiles could not be read and were left out", count.unreadable);
             }
             Ok(ExitCode::SUCCESS)
         }

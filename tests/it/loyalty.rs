@@ -406,6 +406,35 @@ async fn the_stream_record_of_a_tier_change_queues_the_campaign_once() {
     }
 }
 
+/// `kairos campaigns audience` counts who an audience on loyalty tiers holds as a scheduled run
+/// would (the member's account joined with their profile), not nobody.
+#[tokio::test]
+async fn an_audience_on_a_tier_is_counted_from_the_members_accounts() {
+    let (store, _) = shop(PROGRAM).await;
+    let now = Utc::now();
+    let deps = ingest_deps(store, now);
+    let at = now.to_rfc3339();
+    let events = [
+        // 200 × 2 (shoes) + 100 for the first order: silver.
+        order("a1", "aud-vip", &at, json!([line("boot", "Shoes", "200", 1)])),
+        // 10 + 100: a member.
+        order("a2", "aud-small", &at, json!([line("cap", "Hats", "10", 1)])),
+        // No order: no account at all.
+        event("a3", "aud-browser", &at, "product_viewed", json!({"product_id": "boot"})),
+    ];
+    kairos_ingest::handle(&deps, kairos_tests::sqs_batch(&kairos_tests::named(&events, "aud"))).await.unwrap();
+    let text = std::fs::read_to_string(kairos_tests::repo_root().join("campaigns/winter-sale.yaml"))
+        .unwrap()
+        .replace("    - country: [DE, AT]\n    - language: [de]", "    - loyalty_tier: [silver]");
+    assert!(text.contains("loyalty_tier: [silver]"));
+    let (campaign, problems) = kairos::campaign::load::read("tier-sale.yaml", &text);
+    assert!(problems.iter().all(|p| p.severity != kairos::findings::Severity::Error), "{problems:?}");
+    let campaign = campaign.unwrap();
+    let count = kairos::campaign::audience_scan::count(&deps.store, &campaign, 10, now).await.unwrap();
+    assert_eq!((count.matched, count.customers, count.unreadable), (1, 3, 0), "{count:?}");
+    assert_eq!(count.sample, [CustomerId::new("aud-vip").unwrap()]);
+}
+
 #[test]
 fn the_committed_program_schema_is_the_generated_one_and_an_independent_validator_agrees() {
     let root = kairos_tests::repo_root();

@@ -2,6 +2,7 @@
 //! the line of every problem, and the checks that stop a mistake before a customer sees it.
 
 pub mod audience;
+pub mod audience_scan;
 pub mod bandit;
 pub mod check;
 pub mod compose;

@@ -303,6 +303,21 @@ fn reachable(profile: &Profile, campaign: &super::Campaign) -> bool {
     })
 }
 
+/// What an audience decides on for one customer, as a run reads them: the profile, the nightly
+/// churn score and loyalty account (`scores`, joined from the customer's items) under `program`,
+/// and the send-time confidence when `confidence` is given (only an audience on it asks: the
+/// posterior costs more than the rest).
+pub fn facts<'a>(
+    profile: &'a Profile,
+    scores: Option<&'a Scores>,
+    program: Option<&crate::loyalty::Program>,
+    confidence: Option<impl FnOnce() -> f64>,
+) -> Facts<'a> {
+    Facts::of(profile, scores.and_then(|s| s.churn.as_ref()))
+        .with_loyalty(program, scores.and_then(|s| s.loyalty.as_ref()))
+        .with_send_time(confidence.map(|c| c()))
+}
+
 /// The sends the run's campaigns queue for one customer as of `now`.
 pub fn sends(profile: &Profile, scores: Option<&Scores>, model: &RunModel, now: DateTime<Utc>) -> Vec<DueSend> {
     let churn = scores.and_then(|s| s.churn.as_ref());
@@ -320,9 +335,7 @@ pub fn sends(profile: &Profile, scores: Option<&Scores>, model: &RunModel, now: 
     };
     let asks_send_time =
         model.campaigns.iter().any(|d| d.campaign.audience.as_ref().is_some_and(Filter::uses_send_time));
-    let facts = Facts::of(profile, churn)
-        .with_loyalty(model.loyalty.as_ref(), scores.and_then(|s| s.loyalty.as_ref()))
-        .with_send_time(asks_send_time.then(|| posterior().own_weight()));
+    let facts = facts(profile, scores, model.loyalty.as_ref(), asks_send_time.then_some(|| posterior().own_weight()));
     // What they bought when, once per customer (refills and news about products both ask).
     let bought = std::cell::OnceCell::new();
     let bought = || bought.get_or_init(|| last_bought(profile));

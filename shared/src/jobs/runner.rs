@@ -217,28 +217,37 @@ struct Scanned<T, U> {
 /// A customer as job `J` reads them.
 type ScannedFor<J> = Scanned<<J as SegmentedJob>::Output, <J as SegmentedJob>::Joined>;
 
+/// Other jobs' outputs of one customer (their items at the sort keys `sks`), read as one
+/// document keyed by sort key, as a job joins them (see [`SegmentedJob::JOINED`]). `None` when
+/// the customer has none, or when they cannot be read (logged: the customer is then read
+/// without them).
+pub fn decode_joined<T: serde::de::DeserializeOwned>(
+    customer: &CustomerId,
+    sks: &[&str],
+    items: Vec<Item>,
+) -> Option<T> {
+    if items.is_empty() {
+        return None;
+    }
+    let document: serde_json::Map<String, serde_json::Value> =
+        items.into_iter().map(|item| (item.key.sk.clone(), serde_json::Value::Object((*item.body).clone()))).collect();
+    let key = Key::new(keys::customer_pk(customer), sks.join("+"));
+    match decode::<T>(Item::new(key, 0, document)) {
+        Ok(j) => Some(j),
+        Err(e) => {
+            tracing::error!(error = %e, "joined items not readable; the customer is read without them");
+            None
+        }
+    }
+}
+
 /// The customer's profile and previous output from their items; `None` if they have no profile.
 fn scanned<J: SegmentedJob>(customer: &CustomerId, items: Vec<Item>) -> Result<Option<ScannedFor<J>>, StoreError> {
     let (outputs, rest): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.key.sk == J::OUTPUT_SK);
     let (joined, parts): (Vec<Item>, Vec<Item>) =
         rest.into_iter().partition(|i| J::JOINED.contains(&i.key.sk.as_str()));
     let Some(profile) = customers::assemble_parts(customer, parts, J::PARTS)? else { return Ok(None) };
-    let joined = (!joined.is_empty())
-        .then(|| {
-            let document: serde_json::Map<String, serde_json::Value> = joined
-                .into_iter()
-                .map(|item| (item.key.sk.clone(), serde_json::Value::Object((*item.body).clone())))
-                .collect();
-            let key = Key::new(keys::customer_pk(customer), J::JOINED.join("+"));
-            match decode::<J::Joined>(Item::new(key, 0, document)) {
-                Ok(j) => Some(j),
-                Err(e) => {
-                    tracing::error!(job = J::NAME, error = %e, "joined items not readable; the customer is read without them");
-                    None
-                }
-            }
-        })
-        .flatten();
+    let joined = decode_joined(customer, J::JOINED, joined);
     let replaces_unreadable = J::REPLACES_UNREADABLE_OUTPUT;
     let previous = match outputs.into_iter().next() {
         Some(item) => {
