@@ -800,6 +800,10 @@ pub async fn tick<S: Store, Q: SendQueue>(store: &S, queue: &Q, now: DateTime<Ut
             tracing::error!(error = %crate::redact::scrub(&e.to_string()), "a due send cannot be read; skipped");
         }
         report.unreadable += problems.len();
+        // Each customer's sends together and in the order local runs work them (the longest
+        // waiting first): a worker takes a batch in order, so within it that order decides who
+        // takes the last place a cap leaves.
+        let sends: Vec<DueSend> = by_customer(sends).into_iter().flatten().collect();
         queue.enqueue(&sends).await?;
         report.handed_out += sends.len();
         if !Ticker::advance(store, minute, &mut version).await? {
@@ -916,5 +920,59 @@ impl<S: Store + 'static, D: Deliver + 'static> Dispatcher<S, D> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::embedded::EmbeddedStore;
+
+    struct Handed(Mutex<Vec<DueSend>>);
+
+    impl SendQueue for Handed {
+        async fn enqueue(&self, sends: &[DueSend]) -> Result<(), crate::jobs::QueueError> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(sends);
+            Ok(())
+        }
+    }
+
+    /// A tick hands each customer's sends out together, the longest waiting first, whatever
+    /// order the due queue holds them in.
+    #[tokio::test]
+    async fn a_tick_hands_out_each_customers_sends_together_longest_waiting_first() {
+        let now = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap();
+        let store = EmbeddedStore::new();
+        // (customer, campaign, minutes waited)
+        let sends = [("c-1", "a", 5), ("c-2", "b", 30), ("c-1", "c", 45), ("c-2", "a", 10), ("c-1", "b", 20)];
+        for (customer, campaign, waited) in sends {
+            let first = now - Duration::minutes(waited);
+            let due = DueSend {
+                customer_id: crate::ids::CustomerId::new(customer).unwrap(),
+                campaign_id: CampaignId::new(campaign).unwrap(),
+                occurrence: "x".into(),
+                due_at: now,
+                reason: "test".into(),
+                created_at: first,
+                campaign_version: Some(1),
+                cause_at: None,
+                product: None,
+                placed: true,
+                first_due_at: Some(first),
+            };
+            store.write(due.writes().unwrap().into()).await.unwrap();
+        }
+        let queue = Handed(Mutex::new(Vec::new()));
+        let report = tick(&store, &queue, now + Duration::minutes(5)).await.unwrap();
+        assert_eq!(report.handed_out, 5);
+        let handed: Vec<(String, String)> = queue
+            .0
+            .into_inner()
+            .unwrap()
+            .iter()
+            .map(|d| (d.customer_id.to_string(), d.campaign_id.to_string()))
+            .collect();
+        let order: Vec<(&str, &str)> = handed.iter().map(|(c, k)| (c.as_str(), k.as_str())).collect();
+        assert_eq!(order, [("c-1", "c"), ("c-1", "b"), ("c-1", "a"), ("c-2", "b"), ("c-2", "a")]);
     }
 }
