@@ -11,6 +11,10 @@ use crate::keys::{self, PartKind};
 use crate::profile::{ArchivedOrders, Browse, ContactPart, Engagement, OrderBook, Profile, ProfilePart};
 use crate::store::{Consistency, Item, Key, Query, Segment, Store, StoreError, Wanted, decode, encode};
 
+/// A sort key after every one Kairos writes (the largest character): a scan resumed after it
+/// passes the rest of its partition.
+const END_OF_PARTITION: &str = "\u{10FFFF}";
+
 /// A scan's filter for the items profiles are made of (parts and archived-order chunks).
 pub const PROFILE_ITEMS: Wanted<'static> = Wanted::SortKeys { prefixes: &[keys::PROFILE_PREFIX], exact: &[] };
 
@@ -270,14 +274,18 @@ impl<'a, S: Store> SegmentScan<'a, S> {
                 self.finished = true;
             }
         }
-        if let Some(last) = complete.last().and_then(|(_, items)| items.last()) {
-            self.resume = Some(last.key.clone());
+        if let Some((customer, _)) = complete.last() {
+            // Past everything of theirs, not just past the last item handed out: the items a
+            // filtered scan passed over, and a part written since that sorts after the last one
+            // handed out, must not make them a customer again (read in half) after a hand-over.
+            self.resume = Some(Key::new(keys::customer_pk(customer), END_OF_PARTITION));
         }
         Ok(Some(complete))
     }
 
-    /// Where another invocation resumes this segment (it scans after this key): after the last
-    /// whole customer handed out. `None` when the scan is done or has handed out nobody yet.
+    /// Where another invocation resumes this segment (it scans after this key): after the
+    /// partition of the last whole customer handed out. `None` when the scan is done or has
+    /// handed out nobody yet.
     pub fn resume_point(&self) -> Option<&Key> {
         self.resume.as_ref().filter(|r| !self.finished && Some(*r) != self.start.as_ref())
     }
@@ -329,6 +337,45 @@ mod tests {
         let items = query_all(&store, &c, keys::PROFILE_PREFIX).await.unwrap();
         let p = assemble_parts(&c, items, &[PartKind::Orders]).unwrap().expect("a profile");
         assert_eq!(p.orders, OrderBook::default());
+    }
+
+    /// A filtered scan handed over mid-segment resumes past the whole partition of the last
+    /// customer it handed out: a part written to them since (sorting after what was handed out)
+    /// does not make them a customer again, read in half.
+    #[tokio::test]
+    async fn a_hand_over_resumes_past_the_last_customers_partition() {
+        let store = EmbeddedStore::new();
+        let ids: Vec<CustomerId> = (0..6).map(|i| customer(&format!("h-{i}"))).collect();
+        for c in &ids {
+            let mut writes = vec![Write::Put {
+                item: part_item(c, &Browse::default(), 1).unwrap(),
+                condition: Condition::NotExists,
+            }];
+            for sk in ["WHY#1", "WHY#2"] {
+                let item = Item::new(Key::new(keys::customer_pk(c), sk), 1, Default::default());
+                writes.push(Write::Put { item, condition: Condition::NotExists });
+            }
+            store.write(writes).await.unwrap();
+        }
+        let mut first = SegmentScan::new(&store, Segment::WHOLE, None, Consistency::Strong, PROFILE_ITEMS);
+        let mut handed: Vec<CustomerId> = Vec::new();
+        while handed.is_empty() {
+            handed.extend(first.next(4).await.unwrap().unwrap().into_iter().map(|(c, _)| c));
+        }
+        let resume = first.resume_point().cloned().expect("a resume point");
+        let last = handed.last().unwrap().clone();
+        // Ingest writes a part of the last customer handed out, sorting after their browse part.
+        let orders = part_item(&last, &OrderBook::default(), 1).unwrap();
+        store.write(vec![Write::Put { item: orders, condition: Condition::NotExists }]).await.unwrap();
+        let mut second = SegmentScan::new(&store, Segment::WHOLE, Some(resume), Consistency::Strong, PROFILE_ITEMS);
+        while let Some(page) = second.next(4).await.unwrap() {
+            handed.extend(page.into_iter().map(|(c, _)| c));
+        }
+        let mut sorted = handed.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), handed.len(), "nobody handed out twice: {handed:?}");
+        assert_eq!(handed.len(), ids.len(), "everybody handed out: {handed:?}");
     }
 
     #[test]

@@ -13,7 +13,8 @@ use crate::keys;
 use crate::sto::posterior::Posterior;
 use crate::store::{Consistency, Segment, Store, StoreError, Wanted};
 
-/// How many customers the audience holds, of how many.
+/// How many customers the audience holds, of how many: its filter only (holdout, reachability
+/// and the campaign's status decide later who is actually sent to).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Count {
     pub customers: u64,
@@ -32,7 +33,11 @@ pub async fn count<S: Store>(
     sample: usize,
     now: DateTime<Utc>,
 ) -> Result<Count, StoreError> {
-    let program = crate::loyalty::stored::current(store).await?.map(|d| d.program);
+    // Read only when the audience asks, as a scheduled run reads it.
+    let program = match campaign.audience.as_ref().is_some_and(|a| a.uses_loyalty()) {
+        true => crate::loyalty::stored::current(store).await?.map(|d| d.program),
+        false => None,
+    };
     let asks_send_time = campaign.audience.as_ref().is_some_and(|a| a.uses_send_time());
     let priors = match asks_send_time {
         true => crate::sto::job::current_priors(store).await?,

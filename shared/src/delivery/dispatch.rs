@@ -869,7 +869,7 @@ impl<S: Store + 'static, D: Deliver + 'static> Dispatcher<S, D> {
         now: DateTime<Utc>,
         concurrency: usize,
     ) -> Result<Counts, StoreError> {
-        use futures::StreamExt;
+        use futures::{FutureExt, StreamExt};
         let mut counts = Counts::default();
         loop {
             let (minutes, mut version) = Ticker::minutes(&self.store, now).await?;
@@ -887,7 +887,11 @@ impl<S: Store + 'static, D: Deliver + 'static> Dispatcher<S, D> {
                 campaigns.sort();
                 campaigns.dedup();
                 for campaign in campaigns {
-                    self.arm_counts(campaign, now).await?;
+                    // One that cannot be read now is read again by its first send (which fails
+                    // alone if it still cannot).
+                    if let Err(e) = self.arm_counts(campaign, now).await {
+                        tracing::warn!(error = %e, campaign = %campaign, "a campaign's variant results cannot be read yet");
+                    }
                 }
                 let results: Vec<Result<Outcome, StoreError>> =
                     futures::stream::iter(by_customer(sends))
@@ -896,7 +900,11 @@ impl<S: Store + 'static, D: Deliver + 'static> Dispatcher<S, D> {
                             tokio::spawn(async move {
                                 let mut outcomes = Vec::with_capacity(sends.len());
                                 for due in &sends {
-                                    outcomes.push(me.send(due, now).await);
+                                    // A send that panics fails alone: the customer's others go on.
+                                    let sent = std::panic::AssertUnwindSafe(me.send(due, now)).catch_unwind().await;
+                                    outcomes.push(sent.unwrap_or_else(|_| {
+                                        Err(StoreError::Unavailable("a send task failed: it panicked".into()))
+                                    }));
                                 }
                                 outcomes
                             })
@@ -935,6 +943,35 @@ mod tests {
             self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(sends);
             Ok(())
         }
+    }
+
+    /// Panics in the provider call of the first send it is given.
+    struct PanicsOnce(std::sync::atomic::AtomicBool);
+
+    impl Deliver for PanicsOnce {
+        async fn deliver(&self, e: &crate::delivery::channel::Envelope) -> Result<String, DeliveryError> {
+            if !self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                panic!("a provider bug");
+            }
+            Ok(format!("p-{}", e.message_id))
+        }
+    }
+
+    /// One of a customer's sends panics: it fails alone, and their other sends of the minute go.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_send_that_panics_fails_alone() {
+        use crate::delivery::scenarios::{campaign, customer, queue, settings};
+        let now = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap();
+        let store = EmbeddedStore::new();
+        customer(&store, "c-p", "Europe/Paris", "FR", "+33612345678", now - Duration::hours(2)).await;
+        for i in 0..3 {
+            let c = campaign(&format!("p-{i}"), "email", false);
+            crate::campaign::stored::deploy(&store, &c, now - Duration::days(1)).await.unwrap();
+            queue(&store, "c-p", &format!("p-{i}"), "x", now).await;
+        }
+        let d = std::sync::Arc::new(Dispatcher::new(store, PanicsOnce(Default::default()), settings("email:5/day")));
+        let counts = d.run_due(now + Duration::minutes(3), 4).await.unwrap();
+        assert_eq!((counts.failed, counts.sent), (1, 2), "{counts:?}");
     }
 
     /// A tick hands each customer's sends out together, the longest waiting first, whatever
