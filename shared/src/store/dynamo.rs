@@ -517,7 +517,7 @@ impl Store for DynamoStore {
             .await
             .map_err(classify)?;
         self.report(true, out.consumed_capacity());
-        self.page(out.items, out.last_evaluated_key, query.consistency)
+        self.page(out.items, out.last_evaluated_key, query.consistency, Wanted::Every)
     }
 
     async fn scan(
@@ -546,9 +546,7 @@ impl Store for DynamoStore {
         self.report(true, out.consumed_capacity());
         // Filtered here rather than by a filter expression: the table bills every item read
         // either way, and the meter models the bill from the sizes of the items read.
-        let mut page = self.page(out.items, out.last_evaluated_key, consistency)?;
-        page.items.retain(|i| wanted.accepts(&i.key.sk));
-        Ok(page)
+        self.page(out.items, out.last_evaluated_key, consistency, wanted)
     }
 
     async fn write(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
@@ -574,16 +572,21 @@ impl DynamoStore {
         items: Option<Vec<Attributes>>,
         last: Option<Attributes>,
         consistency: Consistency,
+        wanted: Wanted<'_>,
     ) -> Result<Page, StoreError> {
         let (mut decoded, mut corrupt) = (Vec::new(), Vec::new());
         for attrs in items.unwrap_or_default() {
+            // An item the reader does not want is no concern of theirs even when it cannot be
+            // read (it is decoded only for the meter).
+            let unwanted = matches!(attrs.get("sk"), Some(AttributeValue::S(sk)) if !wanted.accepts(sk));
             match Self::from_attributes(attrs) {
                 Ok(item) => decoded.push(item),
-                Err(e) => corrupt.push(e),
+                Err(e) if !unwanted => corrupt.push(e),
+                Err(_) => {}
             }
         }
-        let items = decoded;
-        self.meter.read(cost::page_reads(items.iter().map(item_size), consistency));
+        self.meter.read(cost::page_reads(decoded.iter().map(item_size), consistency));
+        let items: Vec<Item> = decoded.into_iter().filter(|i| wanted.accepts(&i.key.sk)).collect();
         items.iter().for_each(|i| self.remember_size(i));
         let next = match last {
             Some(mut k) => match (k.remove("pk"), k.remove("sk")) {
