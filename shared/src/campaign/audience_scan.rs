@@ -10,7 +10,6 @@ use crate::customers::{SegmentScan, assemble};
 use crate::ids::CustomerId;
 use crate::jobs::runner::decode_joined;
 use crate::keys;
-use crate::sto::posterior::Posterior;
 use crate::store::{Consistency, Segment, Store, StoreError, Wanted};
 
 /// How many customers the audience holds, of how many: its filter only (holdout, reachability
@@ -61,11 +60,8 @@ pub async fn count<S: Store>(
                 }
             };
             out.customers += 1;
-            let confidence = asks_send_time.then_some(|| {
-                let history = crate::sto::job::history(&profile);
-                let segment = crate::sto::job::segment(&profile);
-                Posterior::new(&profile.attention(now), history, segment.as_deref(), &priors, now).own_weight()
-            });
+            let confidence =
+                asks_send_time.then_some(|| crate::sto::job::posterior_of(&profile, &priors, now).own_weight());
             let facts = super::scheduled::facts(&profile, scores.as_ref(), program.as_ref(), confidence);
             if campaign.audience.as_ref().is_none_or(|a| a.matches(&facts, now)) {
                 out.matched += 1;

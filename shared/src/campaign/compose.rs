@@ -15,7 +15,7 @@ use crate::keys;
 use crate::profile::Profile;
 use crate::recommend::job::CustomerRecs;
 use crate::recommend::reason::explain;
-use crate::sto::job::{CustomerModel, history, segment};
+use crate::sto::job::CustomerModel;
 use crate::sto::posterior::Posterior;
 use crate::store::{Store, StoreError};
 
@@ -100,5 +100,5 @@ pub async fn posterior<S: Store>(store: &S, profile: &Profile, now: DateTime<Utc
         return Ok(m.posterior);
     }
     let priors = crate::sto::job::current_priors(store).await?;
-    Ok(Posterior::new(&profile.attention(now), history(profile), segment(profile).as_deref(), &priors, now))
+    Ok(crate::sto::job::posterior_of(profile, &priors, now))
 }

@@ -81,18 +81,7 @@ pub async fn preview<S: Store>(
     };
     let confidence = posterior.as_ref().filter(|_| asks_send_time).map(|p| p.own_weight());
     // Only the optimised policy asks (the others never call it).
-    let posterior = || {
-        posterior.unwrap_or_else(|| {
-            let (history, segment) = (crate::sto::job::history(&profile), crate::sto::job::segment(&profile));
-            crate::sto::posterior::Posterior::new(
-                &profile.attention(now),
-                history,
-                segment.as_deref(),
-                &Default::default(),
-                now,
-            )
-        })
-    };
+    let posterior = || posterior.unwrap_or_else(|| crate::sto::job::posterior_of(&profile, &Default::default(), now));
     let due = match &campaign.trigger {
         super::Trigger::Broadcast { at } => at.with_timezone(&Utc).max(now),
         _ => now,

@@ -33,8 +33,6 @@ use crate::keys;
 use crate::profile::Profile;
 use crate::profile::reach::{self, Consent, Purpose};
 use crate::profile::tracked::current;
-use crate::sto::job::{history, segment};
-use crate::sto::posterior::Posterior;
 use crate::sto::prior::Priors;
 use crate::store::{Key, Store, StoreError};
 
@@ -325,14 +323,7 @@ pub fn sends(profile: &Profile, scores: Option<&Scores>, model: &RunModel, now: 
     // The customer's send-time posterior, built once for whichever asks (an audience on it, and
     // every optimised campaign).
     let built = std::cell::OnceCell::new();
-    let posterior = || {
-        built
-            .get_or_init(|| {
-                let h = history(profile);
-                Posterior::new(&profile.attention(now), h, segment(profile).as_deref(), &model.priors, now)
-            })
-            .clone()
-    };
+    let posterior = || built.get_or_init(|| crate::sto::job::posterior_of(profile, &model.priors, now)).clone();
     let asks_send_time =
         model.campaigns.iter().any(|d| d.campaign.audience.as_ref().is_some_and(Filter::uses_send_time));
     let facts = facts(profile, scores, model.loyalty.as_ref(), asks_send_time.then_some(|| posterior().own_weight()));
@@ -612,9 +603,7 @@ mod tests {
                 serde_json::json!({"session_id": format!("s-{day}")}),
             );
         }
-        let confidence = |p: &Profile| {
-            Posterior::new(&p.attention(now), history(p), segment(p).as_deref(), &model.priors, now).own_weight()
-        };
+        let confidence = |p: &Profile| crate::sto::job::posterior_of(p, &model.priors, now).own_weight();
         // The filter reads the posterior the policy would use: none of it is the new customer's.
         assert_eq!(confidence(&new), 0.0);
         assert!(confidence(&known) >= 0.5, "{}", confidence(&known));

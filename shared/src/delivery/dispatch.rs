@@ -241,15 +241,7 @@ impl<S: Store, D: Deliver> Dispatcher<S, D> {
             let posterior = model.filter(|_| optimises);
             let key = format!("{}#{}#{}", due.customer_id, due.campaign_id, due.occurrence);
             let tz = profile.time_zone();
-            let fallback = || {
-                crate::sto::posterior::Posterior::new(
-                    &profile.attention(now),
-                    crate::sto::job::history(&profile),
-                    crate::sto::job::segment(&profile).as_deref(),
-                    &Default::default(),
-                    now,
-                )
-            };
+            let fallback = || crate::sto::job::posterior_of(&profile, &Default::default(), now);
             let m = send_time::moment(
                 &campaign.send_time,
                 campaign.first_channel(),

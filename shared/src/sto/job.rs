@@ -23,6 +23,12 @@ pub fn segment(p: &Profile) -> Option<String> {
     attribute.or_else(|| crate::profile::tracked::current(&p.contact.details.country).map(|c| c.as_str().to_string()))
 }
 
+/// A customer's posterior built now from their profile and `priors` (for one the nightly model
+/// has not scored, or a reader that builds its own).
+pub fn posterior_of(p: &Profile, priors: &Priors, now: DateTime<Utc>) -> Posterior {
+    Posterior::new(&p.attention(now), history(p), segment(p).as_deref(), priors, now)
+}
+
 /// Messages delivered and engaged with, as far as the profile knows.
 pub fn history(p: &Profile) -> History {
     history_of(&p.engagement)
